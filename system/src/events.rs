@@ -1,0 +1,139 @@
+//! What the system reports about itself.
+//!
+//! Every node is handed an [`EventSink`] and reports each state change that matters to correctness through it.
+//! The harness records these events to check invariants and to print a readable trace; it never steers the
+//! system through them. Events carry no task ids, addresses or host wall-clock values, so that the ordered
+//! stream of events is a deterministic function of the seed.
+
+use crate::clock::WallMillis;
+use crate::model::{Env, EntityId, JobKind, SchemaName, Version};
+use serde::Serialize;
+use std::fmt;
+
+/// One thing that happened on a node.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    /// A node's services started (after boot or restart).
+    NodeStarted { role: &'static str },
+    /// The store kept a new version of a source entity.
+    SourceStored { env: Env, entity: EntityId, version: Version, request: u64 },
+    /// The store answered a repeated request with the version it stored the first time.
+    SourceReplayed { env: Env, entity: EntityId, version: Version, request: u64 },
+    /// The store saw content equal to the newest version and kept nothing new.
+    SourceUnchanged { env: Env, entity: EntityId, version: Version, request: u64 },
+    /// A schema was deployed (or redeployed) in an environment.
+    SchemaStored { env: Env, schema: SchemaName, version: u64 },
+    /// A view replaced an older one (or was the first).
+    ViewWritten { env: Env, entity: EntityId, schema: SchemaName, source_version: Version, schema_version: u64 },
+    /// A view write was refused because the stored view is as new or newer.
+    ViewWriteRefused {
+        env: Env,
+        entity: EntityId,
+        schema: SchemaName,
+        source_version: Version,
+        current_version: Version,
+    },
+    /// An ingest was acknowledged to the client.
+    IngestAcked { env: Env, entity: EntityId, version: Version, request: u64, jobs: usize },
+    /// An ingest was refused with "busy, retry later".
+    IngestBusy { env: Env, entity: EntityId, request: u64 },
+    /// An ingest failed because a dependency did not answer in time; the client is told to retry.
+    IngestUnavailable { env: Env, entity: EntityId, request: u64 },
+    /// A schema deploy was accepted and its bulk jobs were enqueued.
+    DeployAcked { env: Env, schema: SchemaName, version: u64, jobs: usize },
+    /// A new job entered the queue.
+    JobEnqueued { job: u64, env: Env, entity: EntityId, schema: SchemaName, kind: JobKind },
+    /// A job was coalesced into a pending job with the same dedup key.
+    JobCoalesced { env: Env, entity: EntityId, schema: SchemaName, kind: JobKind, into_job: u64, into_env: Env },
+    /// An enqueue was refused because an environment is at its pending limit.
+    EnqueueBusy { env: Env, jobs: usize, pending: usize },
+    /// A job was handed to a worker under a lease.
+    JobLeased { job: u64, env: Env, entity: EntityId, schema: SchemaName, token: u64, worker: String },
+    /// A lease expired before it was acknowledged; its job goes back to the queue.
+    LeaseExpired { job: u64, token: u64, expired_at: WallMillis },
+    /// A job whose lease had expired was queued again.
+    JobRedelivered { job: u64, env: Env, entity: EntityId, schema: SchemaName, coalesced: bool },
+    /// A worker acknowledged a job under a live lease.
+    JobCompleted { job: u64, token: u64 },
+    /// A worker acknowledged with a token that no longer holds a lease.
+    AckRefused { token: u64 },
+    /// A worker gave up a job (its source or schema could not be read, or it ran out of lease).
+    JobAbandoned { env: Env, entity: EntityId, schema: SchemaName, token: u64, reason: String },
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use Event::*;
+        match self {
+            NodeStarted { role } => write!(f, "node-started role={role}"),
+            SourceStored { env, entity, version, request } => {
+                write!(f, "source-stored {env}/{entity} {version} req={request}")
+            }
+            SourceReplayed { env, entity, version, request } => {
+                write!(f, "source-replayed {env}/{entity} {version} req={request}")
+            }
+            SourceUnchanged { env, entity, version, request } => {
+                write!(f, "source-unchanged {env}/{entity} {version} req={request}")
+            }
+            SchemaStored { env, schema, version } => write!(f, "schema-stored {env}/{schema} schema-v{version}"),
+            ViewWritten { env, entity, schema, source_version, schema_version } => {
+                write!(f, "view-written {env}/{entity}/{schema} {source_version} schema-v{schema_version}")
+            }
+            ViewWriteRefused { env, entity, schema, source_version, current_version } => write!(
+                f,
+                "view-write-refused {env}/{entity}/{schema} {source_version} current={current_version}"
+            ),
+            IngestAcked { env, entity, version, request, jobs } => {
+                write!(f, "ingest-acked {env}/{entity} {version} req={request} jobs={jobs}")
+            }
+            IngestBusy { env, entity, request } => write!(f, "ingest-busy {env}/{entity} req={request}"),
+            IngestUnavailable { env, entity, request } => {
+                write!(f, "ingest-unavailable {env}/{entity} req={request}")
+            }
+            DeployAcked { env, schema, version, jobs } => {
+                write!(f, "deploy-acked {env}/{schema} schema-v{version} jobs={jobs}")
+            }
+            JobEnqueued { job, env, entity, schema, kind } => {
+                write!(f, "job-enqueued #{job} {env}/{entity}/{schema} {kind}")
+            }
+            JobCoalesced { env, entity, schema, kind, into_job, into_env } => {
+                write!(f, "job-coalesced {env}/{entity}/{schema} {kind} into=#{into_job}")?;
+                if into_env != env {
+                    write!(f, " into-env={into_env}")?;
+                }
+                Ok(())
+            }
+            EnqueueBusy { env, jobs, pending } => write!(f, "enqueue-busy {env} jobs={jobs} pending={pending}"),
+            JobLeased { job, env, entity, schema, token, worker } => {
+                write!(f, "job-leased #{job} {env}/{entity}/{schema} token={token} worker={worker}")
+            }
+            LeaseExpired { job, token, expired_at } => {
+                write!(f, "lease-expired #{job} token={token} {expired_at}")
+            }
+            JobRedelivered { job, env, entity, schema, coalesced } => {
+                write!(f, "job-redelivered #{job} {env}/{entity}/{schema} coalesced={coalesced}")
+            }
+            JobCompleted { job, token } => write!(f, "job-completed #{job} token={token}"),
+            AckRefused { token } => write!(f, "ack-refused token={token}"),
+            JobAbandoned { env, entity, schema, token, reason } => {
+                write!(f, "job-abandoned {env}/{entity}/{schema} token={token} reason={reason}")
+            }
+        }
+    }
+}
+
+/// Where a node reports its events. The sink is bound to one node; it stamps the time and node itself.
+pub trait EventSink: Send + Sync {
+    fn emit(&self, event: Event);
+
+    /// Counts one RPC sent. Counted apart from events to keep the trace readable.
+    fn rpc_sent(&self) {}
+}
+
+/// A sink that drops everything, for running the system outside a harness.
+pub struct NullSink;
+
+impl EventSink for NullSink {
+    fn emit(&self, _event: Event) {}
+}

@@ -1,0 +1,118 @@
+//! The ingest service: accepts source entities and schema deploys from clients and turns them into jobs.
+//!
+//! An ingest is acknowledged only once its content is stored and its jobs are queued, so that an acknowledged
+//! ingest always ends up in views. When the queue is full the client is told "busy" and retries with the same
+//! request id; the store recognises the id, so the retry re-enqueues the jobs without storing a new version.
+
+use crate::events::Event;
+use crate::model::{JobKind, JobSpec};
+use crate::net::{Backoff, Rpc};
+use crate::node::NodeContext;
+use crate::proto::*;
+use madsim::net::Endpoint;
+
+/// Busy answers a deploy absorbs (backing off between them) before it reports "busy" to its client.
+const DEPLOY_BUSY_RETRIES_MAX: u32 = 20;
+
+/// Runs the ingest service on the current node until the node stops.
+pub async fn serve(ctx: NodeContext) {
+    let ep = Endpoint::bind(ctx.addr).await.expect("the ingest address is free on its own node");
+    let rpc = Rpc::new(ep.clone(), ctx.clone());
+    ctx.emit(Event::NodeStarted { role: "ingest" });
+
+    let (c, r) = (ctx.clone(), rpc.clone());
+    ep.add_rpc_handler(move |req: Ingest| {
+        let (c, r) = (c.clone(), r.clone());
+        async move { ingest(&c, &r, req).await }
+    });
+    let (c, r) = (ctx.clone(), rpc.clone());
+    ep.add_rpc_handler(move |req: DeploySchema| {
+        let (c, r) = (c.clone(), r.clone());
+        async move { deploy(&c, &r, req).await }
+    });
+    std::future::pending::<()>().await;
+}
+
+async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
+    let topology = &ctx.topology;
+    let put = PutSource { env: req.env.clone(), entity: req.entity.clone(), payload: req.payload, request: req.request };
+    let Ok(stored) = rpc.call_retrying(topology.store, put).await else {
+        ctx.emit(Event::IngestUnavailable { env: req.env, entity: req.entity, request: req.request });
+        return IngestReply::Unavailable;
+    };
+    let jobs: Vec<JobSpec> = if stored.stored {
+        stored
+            .schemas
+            .iter()
+            .map(|schema| JobSpec {
+                env: req.env.clone(),
+                entity: req.entity.clone(),
+                schema: schema.clone(),
+                kind: JobKind::Fresh,
+            })
+            .collect()
+    } else {
+        // The content is the newest already: whoever stored it queued its jobs before being acknowledged.
+        Vec::new()
+    };
+    if !jobs.is_empty() {
+        match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone() }).await {
+            Ok(EnqueueReply::Accepted { .. }) => {}
+            Ok(EnqueueReply::Busy) => {
+                ctx.emit(Event::IngestBusy { env: req.env, entity: req.entity, request: req.request });
+                return IngestReply::Busy;
+            }
+            Err(_) => {
+                ctx.emit(Event::IngestUnavailable { env: req.env, entity: req.entity, request: req.request });
+                return IngestReply::Unavailable;
+            }
+        }
+    }
+    ctx.emit(Event::IngestAcked {
+        env: req.env,
+        entity: req.entity,
+        version: stored.version,
+        request: req.request,
+        jobs: jobs.len(),
+    });
+    IngestReply::Acked { version: stored.version }
+}
+
+/// Stores the schema, then enqueues one bulk job per entity of the environment, a page at a time.
+async fn deploy(ctx: &NodeContext, rpc: &Rpc, req: DeploySchema) -> DeployReply {
+    let topology = &ctx.topology;
+    let put = PutSchema { env: req.env.clone(), name: req.name.clone(), fields: req.fields };
+    let Ok(def) = rpc.call_retrying(topology.store, put).await else {
+        return DeployReply::Unavailable;
+    };
+    let mut after = None;
+    let mut jobs_total = 0;
+    loop {
+        let list = ListEntities { env: req.env.clone(), after: after.clone(), limit: ctx.config.deploy_page_size };
+        let Ok(page) = rpc.call_retrying(topology.store, list).await else {
+            return DeployReply::Unavailable;
+        };
+        let Some(last) = page.last().cloned() else { break };
+        let jobs: Vec<JobSpec> = page
+            .into_iter()
+            .map(|entity| JobSpec { env: req.env.clone(), entity, schema: req.name.clone(), kind: JobKind::Bulk })
+            .collect();
+        let mut backoff = Backoff::new(ctx);
+        let mut busy_retries = 0;
+        loop {
+            match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone() }).await {
+                Ok(EnqueueReply::Accepted { .. }) => break,
+                Ok(EnqueueReply::Busy) if busy_retries < DEPLOY_BUSY_RETRIES_MAX => {
+                    busy_retries += 1;
+                    backoff.wait().await;
+                }
+                Ok(EnqueueReply::Busy) => return DeployReply::Busy,
+                Err(_) => return DeployReply::Unavailable,
+            }
+        }
+        jobs_total += jobs.len();
+        after = Some(last);
+    }
+    ctx.emit(Event::DeployAcked { env: req.env, schema: req.name, version: def.version, jobs: jobs_total });
+    DeployReply::Deployed { version: def.version, jobs: jobs_total }
+}

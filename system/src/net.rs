@@ -1,0 +1,144 @@
+//! RPC calls with a timeout on every attempt, and retries with exponential backoff and jitter.
+//!
+//! madsim's plain `call` never times out (a lost packet hangs it forever), so the system never uses it. The
+//! [`LinkShaper`] is how whoever runs the node can delay traffic per link; madsim itself only has one global
+//! latency.
+
+use crate::node::NodeContext;
+use madsim::net::rpc::Request;
+use madsim::net::Endpoint;
+use madsim::rand::Rng;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+/// Extra one-way latency per link. The default adds none.
+pub trait LinkShaper: Send + Sync {
+    fn delay(&self, from: IpAddr, to: IpAddr) -> Duration;
+}
+
+pub struct NoShaping;
+
+impl LinkShaper for NoShaping {
+    fn delay(&self, _from: IpAddr, _to: IpAddr) -> Duration {
+        Duration::ZERO
+    }
+}
+
+/// Why a call did not return an answer. Either way the caller does not know whether the request took effect.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RpcError {
+    Timeout,
+    Io(String),
+}
+
+impl fmt::Display for RpcError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RpcError::Timeout => f.write_str("timed out"),
+            RpcError::Io(e) => write!(f, "i/o error: {e}"),
+        }
+    }
+}
+
+/// A node's RPC client: one endpoint, the node's link shaping and its retry policy.
+#[derive(Clone)]
+pub struct Rpc {
+    ep: Endpoint,
+    ctx: NodeContext,
+}
+
+impl Rpc {
+    pub fn new(ep: Endpoint, ctx: NodeContext) -> Self {
+        Self { ep, ctx }
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.ep
+    }
+
+    /// One attempt, bounded by the configured RPC timeout (link delays included).
+    pub async fn call<R: Request>(&self, dst: SocketAddr, request: R) -> Result<R::Response, RpcError> {
+        self.call_within(dst, request, self.ctx.config.rpc_timeout).await
+    }
+
+    /// One attempt, bounded by `timeout`.
+    pub async fn call_within<R: Request>(
+        &self,
+        dst: SocketAddr,
+        request: R,
+        timeout: Duration,
+    ) -> Result<R::Response, RpcError> {
+        self.ctx.events.rpc_sent();
+        let there = self.ctx.links.delay(self.ctx.addr.ip(), dst.ip());
+        let back = self.ctx.links.delay(dst.ip(), self.ctx.addr.ip());
+        let attempt = async {
+            if !there.is_zero() {
+                madsim::time::sleep(there).await;
+            }
+            let response = self.ep.call(dst, request).await;
+            if !back.is_zero() {
+                madsim::time::sleep(back).await;
+            }
+            response
+        };
+        match madsim::time::timeout(timeout, attempt).await {
+            Err(_) => Err(RpcError::Timeout),
+            Ok(Err(e)) => Err(RpcError::Io(e.to_string())),
+            Ok(Ok(response)) => Ok(response),
+        }
+    }
+
+    /// Calls until an answer arrives or `rpc_attempts_max` attempts have failed. Only for requests that are
+    /// safe to repeat (idempotent), since a timed-out attempt may have taken effect.
+    pub async fn call_retrying<R: Request + Clone>(
+        &self,
+        dst: SocketAddr,
+        request: R,
+    ) -> Result<R::Response, RpcError> {
+        let mut backoff = Backoff::new(&self.ctx);
+        let mut last = RpcError::Timeout;
+        for _ in 0..self.ctx.config.rpc_attempts_max {
+            match self.call(dst, request.clone()).await {
+                Ok(response) => return Ok(response),
+                Err(e) => last = e,
+            }
+            backoff.wait().await;
+        }
+        Err(last)
+    }
+}
+
+/// Exponential backoff with full jitter: waits a random time in [0, min * 2^attempt], capped at max. Jitter keeps
+/// many clients that failed at once from retrying at once.
+pub struct Backoff {
+    attempt: u32,
+    min: Duration,
+    max: Duration,
+}
+
+impl Backoff {
+    pub fn new(ctx: &NodeContext) -> Self {
+        Self::with_bounds(ctx.config.backoff_min, ctx.config.backoff_max)
+    }
+
+    pub fn with_bounds(min: Duration, max: Duration) -> Self {
+        Self { attempt: 0, min, max }
+    }
+
+    pub fn next_delay(&mut self) -> Duration {
+        let ceiling = self.min.saturating_mul(1u32 << self.attempt.min(16)).min(self.max);
+        self.attempt = self.attempt.saturating_add(1);
+        let ceiling_us = ceiling.as_micros().max(1) as u64;
+        Duration::from_micros(madsim::rand::thread_rng().gen_range(ceiling_us / 2..=ceiling_us))
+    }
+
+    pub async fn wait(&mut self) {
+        let delay = self.next_delay();
+        madsim::time::sleep(delay).await;
+    }
+
+    pub fn reset(&mut self) {
+        self.attempt = 0;
+    }
+}

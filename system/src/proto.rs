@@ -1,0 +1,191 @@
+//! Every RPC message between nodes. Each service's public API is the set of requests it handles.
+
+use crate::model::{Env, EntityId, JobSpec, Payload, SchemaDef, SchemaName, Source, Version, View};
+use madsim::Request;
+use serde::{Deserialize, Serialize};
+
+// ---- store ----
+
+/// Store a source entity's content. `request` is the client's idempotency key: a repeated request is answered
+/// with the version stored the first time, so that a retry of a call that had in fact succeeded is harmless.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("PutSourceReply")]
+pub struct PutSource {
+    pub env: Env,
+    pub entity: EntityId,
+    pub payload: Payload,
+    pub request: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PutSourceReply {
+    pub version: Version,
+    /// True if this request stored the version (now or on an earlier attempt); false if the content was
+    /// already the newest and nothing was stored.
+    pub stored: bool,
+    /// The schemas deployed in the environment, which need a job each.
+    pub schemas: Vec<SchemaName>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Option<Source>")]
+pub struct GetSource {
+    pub env: Env,
+    pub entity: EntityId,
+}
+
+/// Deploy a schema (a new one, or new fields for an existing one). The store assigns its version.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("SchemaDef")]
+pub struct PutSchema {
+    pub env: Env,
+    pub name: SchemaName,
+    pub fields: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Option<SchemaDef>")]
+pub struct GetSchema {
+    pub env: Env,
+    pub name: SchemaName,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Vec<SchemaDef>")]
+pub struct ListSchemas {
+    pub env: Env,
+}
+
+/// A page of an environment's entity ids, in order, strictly after `after`.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Vec<EntityId>")]
+pub struct ListEntities {
+    pub env: Env,
+    pub after: Option<EntityId>,
+    pub limit: usize,
+}
+
+/// Write a view if it is newer than the stored one (by source version, then schema version).
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("PutViewReply")]
+pub struct PutView {
+    pub view: View,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PutViewReply {
+    Written,
+    /// The stored view is as new as this one or newer; nothing changed.
+    Refused { current: Version, current_schema_version: u64 },
+}
+
+/// The delivery API: read one view.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Option<View>")]
+pub struct GetView {
+    pub env: Env,
+    pub entity: EntityId,
+    pub schema: SchemaName,
+}
+
+/// The delivery API: a page of an environment's sources and their views, in entity order, strictly after
+/// `after`.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Vec<(Source, Vec<View>)>")]
+pub struct ListContent {
+    pub env: Env,
+    pub after: Option<EntityId>,
+    pub limit: usize,
+}
+
+// ---- queue ----
+
+/// Enqueue a batch of jobs of one environment, all or nothing.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("EnqueueReply")]
+pub struct Enqueue {
+    pub jobs: Vec<JobSpec>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EnqueueReply {
+    Accepted { new: usize, coalesced: usize },
+    /// The environment (or the whole queue) is at its pending limit: nothing was enqueued; retry later.
+    Busy,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Option<Lease>")]
+pub struct LeaseJob {
+    pub worker: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Lease {
+    pub job: u64,
+    pub spec: JobSpec,
+    /// Fencing token: strictly increasing across all leases the queue grants.
+    pub token: u64,
+    /// How long the lease lasts from when the queue granted it.
+    pub lease_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("AckReply")]
+pub struct AckJob {
+    pub token: u64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AckReply {
+    Completed,
+    /// No lease with that token exists any more (it expired and its job went back to the queue).
+    UnknownLease,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("QueueStats")]
+pub struct GetQueueStats;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    pub pending: usize,
+    pub leased: usize,
+}
+
+// ---- ingest ----
+
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("IngestReply")]
+pub struct Ingest {
+    /// The client's idempotency key; a retry must reuse it.
+    pub request: u64,
+    pub env: Env,
+    pub entity: EntityId,
+    pub payload: Payload,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IngestReply {
+    /// The content is durable under `version` and its jobs are queued.
+    Acked { version: Version },
+    /// Overloaded: nothing is promised; retry later with the same request id.
+    Busy,
+    /// A dependency did not answer; the request may or may not have taken effect; retry with the same id.
+    Unavailable,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("DeployReply")]
+pub struct DeploySchema {
+    pub env: Env,
+    pub name: SchemaName,
+    pub fields: Vec<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum DeployReply {
+    Deployed { version: u64, jobs: usize },
+    Busy,
+    Unavailable,
+}

@@ -1,0 +1,89 @@
+//! The worker: leases a job, reads the newest source and the schema, renders the view, writes it
+//! conditionally and acknowledges.
+//!
+//! A worker may lose its lease (it was paused, or the network was slow) and another worker may process the same
+//! job. That is safe: view writes are conditional on the source version, so the slower worker can never put an
+//! older view back, and its acknowledgement is refused by the lease's fencing token. A worker judges how much of
+//! its lease is left with its local monotonic timer, never by comparing wall clocks of different nodes.
+
+use crate::events::Event;
+use crate::net::{Backoff, Rpc};
+use crate::node::NodeContext;
+use crate::proto::*;
+use crate::store::render;
+use madsim::net::Endpoint;
+use madsim::rand::Rng;
+use std::time::Duration;
+
+/// Runs the worker service on the current node until the node stops: `worker_slots` loops in parallel.
+pub async fn serve(ctx: NodeContext) {
+    let ep = Endpoint::bind(ctx.addr).await.expect("the worker address is free on its own node");
+    let rpc = Rpc::new(ep, ctx.clone());
+    ctx.emit(Event::NodeStarted { role: "worker" });
+    let mut slots = Vec::new();
+    for _ in 1..ctx.config.worker_slots.max(1) {
+        let (c, r) = (ctx.clone(), rpc.clone());
+        slots.push(madsim::task::spawn(async move { work_loop(c, r).await }));
+    }
+    work_loop(ctx, rpc).await;
+}
+
+async fn work_loop(ctx: NodeContext, rpc: Rpc) {
+    let mut backoff = Backoff::new(&ctx);
+    loop {
+        match rpc.call(ctx.topology.queue, LeaseJob { worker: ctx.name.clone() }).await {
+            Ok(Some(lease)) => {
+                backoff.reset();
+                process(&ctx, &rpc, lease).await;
+            }
+            Ok(None) => {
+                // Idle: poll again after a jittered interval, so that idle workers do not ask in lockstep.
+                let poll = ctx.config.worker_poll_interval;
+                let jitter = madsim::rand::thread_rng().gen_range(0..=poll.as_micros() as u64 / 2);
+                madsim::time::sleep(poll + Duration::from_micros(jitter)).await;
+            }
+            Err(_) => backoff.wait().await,
+        }
+    }
+}
+
+async fn process(ctx: &NodeContext, rpc: &Rpc, lease: Lease) {
+    // Stop working on the job a little before the lease runs out by our own timer; past that point another
+    // worker may already have it.
+    let started = madsim::time::Instant::now();
+    let budget = Duration::from_millis(lease.lease_ms).mul_f64(0.8);
+    let spec = &lease.spec;
+    let abandon = |reason: &str| {
+        ctx.emit(Event::JobAbandoned {
+            env: spec.env.clone(),
+            entity: spec.entity.clone(),
+            schema: spec.schema.clone(),
+            token: lease.token,
+            reason: reason.to_string(),
+        })
+    };
+    let store = ctx.topology.store;
+    let source = match rpc.call_retrying(store, GetSource { env: spec.env.clone(), entity: spec.entity.clone() }).await {
+        Ok(Some(source)) => source,
+        Ok(None) => return abandon("no-source"),
+        Err(_) => return abandon("store-unavailable"),
+    };
+    let schema = match rpc.call_retrying(store, GetSchema { env: spec.env.clone(), name: spec.schema.clone() }).await {
+        Ok(Some(schema)) => schema,
+        Ok(None) => return abandon("no-schema"),
+        Err(_) => return abandon("store-unavailable"),
+    };
+    let (min, max) = (ctx.config.render_time_min, ctx.config.render_time_max);
+    let render_time = madsim::rand::thread_rng().gen_range(min..=max.max(min));
+    madsim::time::sleep(render_time).await;
+    if started.elapsed() > budget {
+        return abandon("lease-budget-spent");
+    }
+    let view = render(&source, &schema);
+    if rpc.call_retrying(store, PutView { view }).await.is_err() {
+        return abandon("store-unavailable");
+    }
+    // A refused acknowledgement means our lease expired and the job was redelivered; the view we wrote is
+    // harmless either way, because the store only keeps the newest.
+    let _ = rpc.call_retrying(ctx.topology.queue, AckJob { token: lease.token }).await;
+}
