@@ -1,0 +1,37 @@
+//! The deterministic simulation harness for the processing system in the `system` crate.
+//!
+//! Code map:
+//! - [`scenario`]: the strict TOML scenario format and its validation (errors name file, line and field).
+//! - [`catalog`]: where scenarios live and how names resolve to files.
+//! - [`world`]: runs one seed: a fresh thread, a seeded madsim runtime, the nodes, the phases, the final read.
+//! - [`load`]: one load client per environment, each with its own random stream.
+//! - [`clock`]: per-node wall clocks that faults can skew.
+//! - [`oracle`]: the invariants, one module each; passive, it reads the trace and the final state.
+//! - [`trace`]: the ordered event log of a run and its stable hash.
+//! - [`outcome`]: verdicts, typed violations and statistics.
+//! - [`determinism`]: runs a seed twice and shows the first event at which the runs diverge.
+//! - [`report`]: human-readable summaries and the repro command every failure prints.
+//! - [`rng`]: one random stream per concern, derived from the seed.
+//!
+//! Architecture invariants: the harness drives the system only through its public RPC API and the interfaces
+//! the system owns (clock, event sink, link shaper); it never reaches into a node's state. Nothing in a run
+//! reads the host's clock or randomness; the only OS thread it starts is the fresh one per seed.
+
+#[cfg(not(madsim))]
+compile_error!(
+    "the sim crate must be built with `--cfg madsim`, or nothing would be simulated. The workspace's \
+     .cargo/config.toml sets it; a RUSTFLAGS environment variable replaces that setting. Unset RUSTFLAGS, or \
+     include the flag in it: RUSTFLAGS=\"--cfg madsim ...\"."
+);
+
+pub mod catalog;
+pub mod clock;
+pub mod determinism;
+pub mod load;
+pub mod oracle;
+pub mod outcome;
+pub mod report;
+pub mod rng;
+pub mod scenario;
+pub mod trace;
+pub mod world;

@@ -1,0 +1,210 @@
+//! Load: one client per environment, all ingesting at once.
+//!
+//! Each client draws its arrivals, entities and contents from its own random stream derived from the seed, so
+//! that faults or another environment's load never shift what it sends. Entity ids are shared across
+//! environments and a hot set draws a large share of ingests, which makes pending duplicates, within one
+//! environment and across environments, common. A client is well-behaved: it retries a request that was not
+//! acknowledged (busy, unavailable or timed out) with the same request id, with backoff, until the run ends.
+
+use crate::scenario::Scenario;
+use crate::trace::{HarnessEvent, Recorder};
+use madsim::net::Endpoint;
+use madsim::time::Instant;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use system::model::{Payload, Version};
+use system::proto::{Ingest, IngestReply};
+
+/// How long a client waits for one ingest attempt. Ingest nodes retry internally, so this is generous.
+const INGEST_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
+const CLIENT_BACKOFF_MIN: Duration = Duration::from_millis(50);
+const CLIENT_BACKOFF_MAX: Duration = Duration::from_secs(2);
+
+/// An acknowledged ingest, as the client saw it.
+#[derive(Clone, Debug)]
+pub struct Ack {
+    pub env: String,
+    pub entity: String,
+    pub version: Version,
+    pub request: u64,
+    pub payload: Payload,
+    pub at: Duration,
+}
+
+/// What all clients share with the checker.
+#[derive(Default)]
+pub struct LoadState {
+    pub acks: Mutex<Vec<Ack>>,
+    pub in_flight: AtomicU64,
+    pub generators_running: AtomicU64,
+    pub sent: AtomicU64,
+    pub retries: AtomicU64,
+    pub busy: AtomicU64,
+    pub given_up: AtomicU64,
+}
+
+impl LoadState {
+    /// True once every client has stopped generating and every request has been answered or given up.
+    pub fn idle(&self) -> bool {
+        self.in_flight.load(Ordering::SeqCst) == 0 && self.generators_running.load(Ordering::SeqCst) == 0
+    }
+}
+
+pub struct Client {
+    pub env_index: usize,
+    pub env: String,
+    pub node: Arc<str>,
+    pub ep: Endpoint,
+    pub ingest: Vec<SocketAddr>,
+    pub rng: ChaCha8Rng,
+    pub recorder: Arc<Recorder>,
+    pub state: Arc<LoadState>,
+    pub run_start: Instant,
+    /// Arrivals stop here.
+    pub load_end: Instant,
+    /// Requests not acknowledged by here are given up.
+    pub give_up_at: Instant,
+}
+
+impl Client {
+    /// Generates arrivals until `load_end`, sending each as its own task.
+    pub async fn run(mut self, scenario: &Scenario) {
+        let entities = scenario.entity_ids();
+        let load = &scenario.load;
+        let rate = load.ingest_rate.get();
+        let mean_gap_us = 1_000_000 / rate;
+        let mut revisions: BTreeMap<usize, u64> = BTreeMap::new();
+        let mut counter = 0u64;
+        let this = Arc::new(Sender {
+            env: self.env.clone(),
+            node: self.node.clone(),
+            ep: self.ep.clone(),
+            ingest: self.ingest.clone(),
+            recorder: self.recorder.clone(),
+            state: self.state.clone(),
+            run_start: self.run_start,
+            give_up_at: self.give_up_at,
+            in_flight: AtomicU64::new(0),
+        });
+        loop {
+            // Uniform gaps in [0, 2 * mean]: the mean rate holds, arrivals still bunch up now and then.
+            let gap = Duration::from_micros(self.rng.gen_range(0..=2 * mean_gap_us));
+            madsim::time::sleep(gap).await;
+            if Instant::now() >= self.load_end {
+                break;
+            }
+            while this.in_flight.load(Ordering::SeqCst) >= load.in_flight_max.get() {
+                madsim::time::sleep(Duration::from_millis(5)).await;
+            }
+            let index = if self.rng.gen_range(0..100) < load.hot_percent.get() {
+                self.rng.gen_range(0..load.hot_entities.get() as usize)
+            } else {
+                self.rng.gen_range(0..entities.len())
+            };
+            let revision = revisions.entry(index).or_insert(0);
+            let resend = *revision > 0 && self.rng.gen_range(0..100) < load.unchanged_percent.get();
+            if !resend {
+                *revision += 1;
+            }
+            let entity = entities[index].clone();
+            let payload = content(&self.env, &entity, *revision);
+            counter += 1;
+            // Request ids are unique across clients: the environment's index in the high bits.
+            let request = ((self.env_index as u64 + 1) << 40) | counter;
+            self.state.in_flight.fetch_add(1, Ordering::SeqCst);
+            this.in_flight.fetch_add(1, Ordering::SeqCst);
+            self.state.sent.fetch_add(1, Ordering::Relaxed);
+            let sender = this.clone();
+            let jitter_seed = self.rng.gen::<u64>();
+            madsim::task::spawn(async move { sender.send(request, entity, payload, jitter_seed).await });
+        }
+        self.state.generators_running.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// The content of one revision of an entity. It names its environment in `site`, as a real page names its
+/// site, so that a view built from another environment's source is recognisable.
+pub fn content(env: &str, entity: &str, revision: u64) -> Payload {
+    let mut payload = Payload::new();
+    payload.insert("title".into(), format!("{entity} r{revision}"));
+    payload.insert("body".into(), format!("body of {env}/{entity} at revision {revision}"));
+    payload.insert("summary".into(), format!("summary r{revision}"));
+    payload.insert("site".into(), env.to_string());
+    payload
+}
+
+struct Sender {
+    env: String,
+    node: Arc<str>,
+    ep: Endpoint,
+    ingest: Vec<SocketAddr>,
+    recorder: Arc<Recorder>,
+    state: Arc<LoadState>,
+    run_start: Instant,
+    give_up_at: Instant,
+    /// This client's requests in flight (the shared state counts all clients').
+    in_flight: AtomicU64,
+}
+
+impl Sender {
+    async fn send(&self, request: u64, entity: String, payload: Payload, jitter_seed: u64) {
+        use rand::SeedableRng;
+        let mut rng = ChaCha8Rng::seed_from_u64(jitter_seed);
+        let mut backoff = CLIENT_BACKOFF_MIN;
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            // Spread attempts over the ingest nodes, so that one node down does not stop a client.
+            let dst = self.ingest[(request as usize + attempts as usize) % self.ingest.len()];
+            let req = Ingest { request, env: self.env.clone(), entity: entity.clone(), payload: payload.clone() };
+            let reply = self.ep.call_timeout(dst, req, INGEST_ATTEMPT_TIMEOUT).await;
+            match reply {
+                Ok(IngestReply::Acked { version }) => {
+                    let at = self.run_start.elapsed();
+                    self.recorder.harness(
+                        &self.node,
+                        HarnessEvent::ClientAcked {
+                            env: self.env.clone(),
+                            entity: entity.clone(),
+                            version: version.0,
+                            request,
+                            attempts,
+                        },
+                    );
+                    self.state.acks.lock().expect("acks lock").push(Ack {
+                        env: self.env.clone(),
+                        entity,
+                        version,
+                        request,
+                        payload,
+                        at,
+                    });
+                    break;
+                }
+                Ok(IngestReply::Busy) => {
+                    self.state.busy.fetch_add(1, Ordering::Relaxed);
+                }
+                Ok(IngestReply::Unavailable) | Err(_) => {}
+            }
+            if Instant::now() + backoff >= self.give_up_at {
+                self.state.given_up.fetch_add(1, Ordering::Relaxed);
+                self.recorder.harness(
+                    &self.node,
+                    HarnessEvent::ClientGaveUp { env: self.env.clone(), entity, request, attempts },
+                );
+                break;
+            }
+            self.state.retries.fetch_add(1, Ordering::Relaxed);
+            let wait = rng.gen_range(backoff.as_micros() as u64 / 2..=backoff.as_micros() as u64);
+            madsim::time::sleep(Duration::from_micros(wait)).await;
+            backoff = (backoff * 2).min(CLIENT_BACKOFF_MAX);
+        }
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.state.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}

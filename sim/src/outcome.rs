@@ -1,0 +1,197 @@
+//! What a run produced: a verdict, typed violations, statistics and the trace hash.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    Pass,
+    Fail,
+}
+
+/// The vocabulary of failures. Each kind belongs to one class: correctness (a state a correct system never
+/// reaches), liveness (the system did not finish its work in time), or crash (the run itself broke down).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ViolationKind {
+    /// The system went quiet, but a view of an existing source was never made.
+    MissingView,
+    /// The system went quiet, but a view reflects an older source or schema than the newest.
+    StaleView,
+    /// An acknowledged ingest is not in the store.
+    LostIngest,
+    /// A view was replaced by one made from an older source.
+    ViewRegressed,
+    /// A view holds data of another environment, or data its own source never had.
+    IsolationBreach,
+    /// The system was still working (or clients were still waiting) when the convergence budget ran out.
+    NotConverged,
+    /// A node panicked.
+    Panic,
+    /// Every task was blocked with no timer pending.
+    Deadlock,
+    /// The run exceeded its simulated time limit.
+    TimeLimit,
+    /// The same seed gave two different traces.
+    Nondeterminism,
+}
+
+impl ViolationKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            ViolationKind::MissingView => "missing-view",
+            ViolationKind::StaleView => "stale-view",
+            ViolationKind::LostIngest => "lost-ingest",
+            ViolationKind::ViewRegressed => "view-regressed",
+            ViolationKind::IsolationBreach => "isolation-breach",
+            ViolationKind::NotConverged => "not-converged",
+            ViolationKind::Panic => "panic",
+            ViolationKind::Deadlock => "deadlock",
+            ViolationKind::TimeLimit => "time-limit",
+            ViolationKind::Nondeterminism => "nondeterminism",
+        }
+    }
+
+    pub fn class(self) -> &'static str {
+        match self {
+            ViolationKind::MissingView
+            | ViolationKind::StaleView
+            | ViolationKind::LostIngest
+            | ViolationKind::ViewRegressed
+            | ViolationKind::IsolationBreach => "correctness",
+            ViolationKind::NotConverged => "liveness",
+            ViolationKind::Panic | ViolationKind::Deadlock | ViolationKind::TimeLimit | ViolationKind::Nondeterminism => {
+                "crash"
+            }
+        }
+    }
+}
+
+impl fmt::Display for ViolationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One broken invariant, with everything needed to find it in the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Violation {
+    pub kind: ViolationKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// The version a correct system would show.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<u64>,
+    /// The version the system showed (absent: nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actual_version: Option<u64>,
+    /// Simulated time, in milliseconds, of the event that made this a violation (or of the last relevant one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+    pub detail: String,
+}
+
+impl Violation {
+    pub fn new(kind: ViolationKind, detail: impl Into<String>) -> Self {
+        Self {
+            kind,
+            env: None,
+            entity: None,
+            schema: None,
+            expected_version: None,
+            actual_version: None,
+            at_ms: None,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn at(mut self, env: &str, entity: &str, schema: Option<&str>) -> Self {
+        self.env = Some(env.to_string());
+        self.entity = Some(entity.to_string());
+        self.schema = schema.map(str::to_string);
+        self
+    }
+
+    pub fn versions(mut self, expected: Option<u64>, actual: Option<u64>) -> Self {
+        self.expected_version = expected;
+        self.actual_version = actual;
+        self
+    }
+
+    pub fn at_ms(mut self, ms: u64) -> Self {
+        self.at_ms = Some(ms);
+        self
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.kind)?;
+        if let (Some(env), Some(entity)) = (&self.env, &self.entity) {
+            write!(f, " {env}/{entity}")?;
+            if let Some(schema) = &self.schema {
+                write!(f, "/{schema}")?;
+            }
+        }
+        if self.expected_version.is_some() || self.actual_version.is_some() {
+            let show = |v: Option<u64>| v.map_or("none".to_string(), |v| format!("v{v}"));
+            write!(f, " expected={} actual={}", show(self.expected_version), show(self.actual_version))?;
+        }
+        if let Some(ms) = self.at_ms {
+            write!(f, " at={}.{:03}s", ms / 1000, ms % 1000)?;
+        }
+        write!(f, ": {}", self.detail)
+    }
+}
+
+/// Counts that describe a run. Everything but `wall_ms` is a deterministic function of the seed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    pub environments: u64,
+    pub ingests_sent: u64,
+    pub ingests_acked: u64,
+    pub ingest_retries: u64,
+    pub ingests_given_up: u64,
+    pub ingests_busy: u64,
+    pub sources_stored: u64,
+    pub jobs_enqueued: u64,
+    pub jobs_coalesced: u64,
+    pub enqueues_busy: u64,
+    pub jobs_leased: u64,
+    pub leases_expired: u64,
+    pub jobs_redelivered: u64,
+    pub jobs_completed: u64,
+    pub jobs_abandoned: u64,
+    pub acks_refused: u64,
+    pub views_written: u64,
+    pub view_writes_refused: u64,
+    pub deploys: u64,
+    pub rpcs_sent: u64,
+    pub net_messages: u64,
+    pub trace_events: u64,
+    pub simulated_ms: u64,
+    /// Host time the run took. Not deterministic; left out of snapshots.
+    pub wall_ms: u64,
+}
+
+/// The result of one seed of one scenario.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Outcome {
+    pub scenario: String,
+    pub seed: u64,
+    pub verdict: Verdict,
+    pub violations: Vec<Violation>,
+    pub stats: Stats,
+    pub trace_hash: String,
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        self.verdict == Verdict::Pass
+    }
+}

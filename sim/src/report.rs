@@ -1,0 +1,50 @@
+//! Human-readable output: the summary of a run, its violations, and the command that reproduces it.
+
+use crate::outcome::Outcome;
+use std::fmt::Write;
+
+/// The command that replays this seed with its trace.
+pub fn repro_command(scenario: &str, seed: u64) -> String {
+    format!("cargo sim run --scenario {scenario} --seed {seed} --trace")
+}
+
+pub fn summary(outcome: &Outcome) -> String {
+    let st = &outcome.stats;
+    let mut out = String::new();
+    let verdict = if outcome.passed() { "PASS" } else { "FAIL" };
+    let speed = if st.wall_ms > 0 { st.simulated_ms as f64 / st.wall_ms as f64 } else { f64::INFINITY };
+    let _ = writeln!(out, "scenario {} · seed {} · {verdict}", outcome.scenario, outcome.seed);
+    let _ = writeln!(
+        out,
+        "  load:   {} environments · {} ingests sent, {} acknowledged ({} retries, {} busy answers, {} given up) · {} deploys",
+        st.environments, st.ingests_sent, st.ingests_acked, st.ingest_retries, st.ingests_busy, st.ingests_given_up, st.deploys
+    );
+    let _ = writeln!(
+        out,
+        "  queue:  {} jobs enqueued, {} coalesced, {} busy refusals · {} leased, {} leases expired, {} redelivered, {} completed, {} abandoned",
+        st.jobs_enqueued, st.jobs_coalesced, st.enqueues_busy, st.jobs_leased, st.leases_expired, st.jobs_redelivered, st.jobs_completed, st.jobs_abandoned
+    );
+    let _ = writeln!(
+        out,
+        "  store:  {} sources stored · {} views written, {} view writes refused as older",
+        st.sources_stored, st.views_written, st.view_writes_refused
+    );
+    let _ = writeln!(
+        out,
+        "  run:    {} RPCs, {} messages · {:.1}s simulated in {:.3}s wall ({speed:.0}x) · {} trace events, hash {}",
+        st.rpcs_sent,
+        st.net_messages,
+        st.simulated_ms as f64 / 1e3,
+        st.wall_ms as f64 / 1e3,
+        st.trace_events,
+        outcome.trace_hash
+    );
+    if !outcome.violations.is_empty() {
+        let _ = writeln!(out, "  violations ({}):", outcome.violations.len());
+        for v in &outcome.violations {
+            let _ = writeln!(out, "    [{}] {v}", v.kind.class());
+        }
+        let _ = writeln!(out, "  reproduce: {}", repro_command(&outcome.scenario, outcome.seed));
+    }
+    out
+}

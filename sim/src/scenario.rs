@@ -1,0 +1,353 @@
+//! Scenario files: strict TOML data that says what to run.
+//!
+//! A scenario describes the topology, the environments and their schemas, the load, the system's knobs and the
+//! phases of a run. Every field is documented in `scenarios/README.md`. Unknown fields and bad values are errors
+//! that name the file, the line and the field; nothing is silently defaulted except the fields documented as
+//! optional.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use system::flaws::Flaw;
+
+/// The whole scenario, as read from its file.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// One or two sentences: what the scenario exercises.
+    pub description: String,
+    pub topology: Topology,
+    pub environments: Environments,
+    pub schemas: Vec<SchemaSpec>,
+    pub load: Load,
+    #[serde(default)]
+    pub system: SystemKnobs,
+    pub run: RunSpec,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Topology {
+    /// Ingest nodes; clients spread their requests over them.
+    pub ingest_nodes: Bounded<1, 16>,
+    /// Worker nodes.
+    pub workers: Bounded<1, 64>,
+    /// Jobs each worker node processes at once.
+    #[serde(default = "default_worker_slots")]
+    pub worker_slots: Bounded<1, 16>,
+}
+
+fn default_worker_slots() -> Bounded<1, 16> {
+    Bounded(2)
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Environments {
+    /// Environment names; each gets its own load client. Names are unique, made of `a-z0-9-`.
+    pub names: Vec<String>,
+    /// Entities per environment. Ids are shared across environments: the first ones are the pages every site
+    /// has (`home`, `about`, ...), then `page-0007` and so on.
+    pub entities: Bounded<1, 100_000>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaSpec {
+    /// Deployed in every environment at the start of the run.
+    pub name: String,
+    /// The source fields the schema projects. Sources have `title`, `body`, `summary` and `site`.
+    pub fields: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Load {
+    /// Mean ingests per second, per environment, during the safety phase.
+    pub ingest_rate: Bounded<1, 10_000>,
+    /// Requests one environment's client keeps in flight at most; arrivals beyond it wait.
+    pub in_flight_max: Bounded<1, 1_000>,
+    /// Size of each environment's hot set of entities (the first ids), which draws `hot_percent` of ingests.
+    pub hot_entities: Bounded<1, 100_000>,
+    /// Share of ingests that go to the hot set, in percent.
+    pub hot_percent: Bounded<0, 100>,
+    /// Share of ingests that resend the entity's current content unchanged, in percent.
+    #[serde(default)]
+    pub unchanged_percent: Bounded<0, 100>,
+    /// Schema deploys during the safety phase; each re-processes a whole environment.
+    #[serde(default)]
+    pub deploys: Vec<Deploy>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deploy {
+    /// Simulated time since the start of the safety phase.
+    pub at: Dur,
+    pub environment: String,
+    /// A schema of the `[[schemas]]` list.
+    pub schema: String,
+    /// New fields for the schema; if absent, the same fields are deployed again (a re-process).
+    #[serde(default)]
+    pub fields: Option<Vec<String>>,
+}
+
+/// The system's knobs. All optional; the defaults are the system's own.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemKnobs {
+    pub lease: Option<Dur>,
+    pub env_pending_max: Option<Bounded<1, 1_000_000>>,
+    pub queue_pending_max: Option<Bounded<1, 10_000_000>>,
+    pub fresh_per_bulk: Option<Bounded<1, 1_000>>,
+    pub rpc_timeout: Option<Dur>,
+    pub render_time_min: Option<Dur>,
+    pub render_time_max: Option<Dur>,
+    /// Known-bad behaviours to switch on (see `cargo sim list --flaws`). Empty for the correct system.
+    #[serde(default)]
+    pub flaws: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunSpec {
+    /// How long load runs (and, later, faults are injected).
+    pub safety: Dur,
+    /// After the safety phase, how long the system has to finish in-flight requests and converge.
+    pub convergence_budget: Dur,
+}
+
+/// A duration written as text: `"30s"`, `"250ms"`, `"1m 30s"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Dur(pub Duration);
+
+impl Serialize for Dur {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        if text.trim_start().starts_with('-') {
+            return Err(serde::de::Error::custom(format!("`{text}` is negative; durations are zero or more")));
+        }
+        humantime::parse_duration(&text).map(Dur).map_err(|e| {
+            serde::de::Error::custom(format!("`{text}` is not a duration ({e}); write it like \"30s\" or \"250ms\""))
+        })
+    }
+}
+
+/// An integer that must lie in `MIN..=MAX`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct Bounded<const MIN: u64, const MAX: u64>(pub u64);
+
+impl<const MIN: u64, const MAX: u64> Bounded<MIN, MAX> {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl<'de, const MIN: u64, const MAX: u64> Deserialize<'de> for Bounded<MIN, MAX> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = i64::deserialize(deserializer)?;
+        if value < MIN as i64 || value > MAX as i64 {
+            return Err(serde::de::Error::custom(format!("{value} is out of range; expected {MIN} to {MAX}")));
+        }
+        Ok(Bounded(value as u64))
+    }
+}
+
+/// A scenario file could not be used. Names the file, the line and column, the field, and what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("{file}: cannot read: {source}")]
+    Io { file: PathBuf, source: std::io::Error },
+    #[error("{file}:{line}:{column}: field `{field}`: {message}")]
+    Invalid { file: PathBuf, line: usize, column: usize, field: String, message: String },
+    #[error("scenario `{name}` not found (looked for {looked_at}); run `cargo sim list` to see the scenarios")]
+    NotFound { name: String, looked_at: String },
+}
+
+/// A scenario with where it came from.
+#[derive(Clone, Debug)]
+pub struct LoadedScenario {
+    /// The name used in reports: the path under `scenarios/` without `.toml`, or the file's path.
+    pub name: String,
+    pub path: PathBuf,
+    pub scenario: Scenario,
+}
+
+/// Finds a scenario by name (`baseline`, `canaries/dedup-ignores-environment`) under `dir`, or by path.
+pub fn resolve(name_or_path: &str, dir: &Path) -> Result<LoadedScenario, ScenarioError> {
+    let as_path = PathBuf::from(name_or_path);
+    let by_name = dir.join(format!("{name_or_path}.toml"));
+    let path = if as_path.extension().is_some_and(|e| e == "toml") && as_path.is_file() {
+        as_path
+    } else if by_name.is_file() {
+        by_name
+    } else {
+        return Err(ScenarioError::NotFound {
+            name: name_or_path.to_string(),
+            looked_at: format!("{} and {}", by_name.display(), as_path.display()),
+        });
+    };
+    let name = path
+        .strip_prefix(dir)
+        .ok()
+        .map(|rel| rel.with_extension("").to_string_lossy().replace('\\', "/"))
+        .unwrap_or_else(|| path.display().to_string());
+    let scenario = load_file(&path)?;
+    Ok(LoadedScenario { name, path, scenario })
+}
+
+pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: path.into(), source })?;
+    parse(&text, path)
+}
+
+/// Parses and validates scenario text; `file` is only used in error messages.
+pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let deserializer = toml::Deserializer::new(text);
+    let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        let (line, column) = inner.span().map_or((0, 0), |span| line_col(text, span.start));
+        ScenarioError::Invalid { file: file.into(), line, column, field, message: inner.message().to_string() }
+    })?;
+    validate(&scenario, text, file)?;
+    Ok(scenario)
+}
+
+/// The 1-based line and column of the value at `path` (`load.deploys[0].at`), if the text has it.
+pub fn locate(text: &str, path: &str) -> Option<(usize, usize)> {
+    let doc = toml_edit::ImDocument::parse(text).ok()?;
+    let mut item = doc.as_item();
+    for part in path.split('.') {
+        let (key, indexes) = match part.find('[') {
+            Some(at) => (&part[..at], &part[at..]),
+            None => (part, ""),
+        };
+        if !key.is_empty() {
+            item = item.get(key)?;
+        }
+        for index in indexes.split(['[', ']']).filter(|s| !s.is_empty()) {
+            item = item.get(index.parse::<usize>().ok()?)?;
+        }
+    }
+    let span = item.span()?;
+    Some(line_col(text, span.start))
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// Checks that need more than one field: names that refer to each other, and limits between fields.
+fn validate(s: &Scenario, text: &str, file: &Path) -> Result<(), ScenarioError> {
+    let err = |field: &str, message: String| {
+        let (line, column) = locate(text, field).unwrap_or((1, 1));
+        ScenarioError::Invalid { file: file.into(), line, column, field: field.into(), message }
+    };
+    let names = &s.environments.names;
+    if names.is_empty() {
+        return Err(err("environments.names", "needs at least one environment".into()));
+    }
+    for (i, name) in names.iter().enumerate() {
+        let valid = !name.is_empty()
+            && name.len() <= 40
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            return Err(err(&format!("environments.names[{i}]"),
+                format!("`{name}` is not a valid name; use 1 to 40 characters of a-z, 0-9 and -"),
+            ));
+        }
+        if names[..i].contains(name) {
+            return Err(err(&format!("environments.names[{i}]"),
+                format!("`{name}` appears twice; environment names are unique"),
+            ));
+        }
+    }
+    if s.schemas.is_empty() {
+        return Err(err("schemas", "needs at least one [[schemas]] table".into()));
+    }
+    for (i, schema) in s.schemas.iter().enumerate() {
+        if s.schemas[..i].iter().any(|other| other.name == schema.name) {
+            return Err(err(&format!("schemas[{i}].name"), "duplicate schema name".into()));
+        }
+    }
+    if s.load.hot_entities.get() > s.environments.entities.get() {
+        return Err(err("load.hot_entities",
+            format!(
+                "{} is more than environments.entities ({}); the hot set is part of the entities",
+                s.load.hot_entities.get(),
+                s.environments.entities.get()
+            ),
+        ));
+    }
+    for (i, deploy) in s.load.deploys.iter().enumerate() {
+        if !names.contains(&deploy.environment) {
+            return Err(err(&format!("load.deploys[{i}].environment"),
+                format!("`{}` is not one of environments.names", deploy.environment),
+            ));
+        }
+        if !s.schemas.iter().any(|schema| schema.name == deploy.schema) {
+            return Err(err(&format!("load.deploys[{i}].schema"),
+                format!("`{}` is not a schema of the [[schemas]] list", deploy.schema),
+            ));
+        }
+        if deploy.at > s.run.safety {
+            return Err(err(&format!("load.deploys[{i}].at"),
+                "is after the end of the safety phase (run.safety)".into(),
+            ));
+        }
+    }
+    for (i, flaw) in s.system.flaws.iter().enumerate() {
+        if let Err(message) = flaw.parse::<Flaw>() {
+            return Err(err(&format!("system.flaws[{i}]"), message));
+        }
+    }
+    if let (Some(min), Some(max)) = (s.system.render_time_min, s.system.render_time_max) {
+        if min > max {
+            return Err(err("system.render_time_min", "is greater than system.render_time_max".into()));
+        }
+    }
+    if s.run.safety.0.is_zero() {
+        return Err(err("run.safety", "must be longer than zero".into()));
+    }
+    Ok(())
+}
+
+impl Scenario {
+    pub fn env_names(&self) -> &[String] {
+        &self.environments.names
+    }
+
+    pub fn flaws(&self) -> Vec<Flaw> {
+        self.system.flaws.iter().filter_map(|f| f.parse().ok()).collect()
+    }
+
+    /// The entity ids of every environment: the pages every site has, then numbered pages.
+    pub fn entity_ids(&self) -> Vec<String> {
+        const COMMON: [&str; 8] = ["home", "about", "contact", "pricing", "blog", "careers", "privacy", "terms"];
+        (0..self.environments.entities.get() as usize)
+            .map(|i| match COMMON.get(i) {
+                Some(name) => (*name).to_string(),
+                None => format!("page-{i:04}"),
+            })
+            .collect()
+    }
+}
+
+impl fmt::Display for Dur {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", humantime::format_duration(self.0))
+    }
+}

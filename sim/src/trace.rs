@@ -1,0 +1,160 @@
+//! The trace: every event of a run, in order, stamped with simulated time and the node it happened on.
+//!
+//! Nodes report through a [`NodeSink`] bound to their name; the harness's own actors (load clients, the fault
+//! injector, the checker) record through the same [`Recorder`], so one ordered stream tells the whole story.
+//! The trace hash is taken over the rendered lines, which hold no task ids, addresses or host wall-clock values:
+//! the same seed and scenario give the same hash on any thread, alone or in a sweep.
+
+use serde::Serialize;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use system::events::{Event, EventSink};
+
+/// Something the harness itself did or saw.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum HarnessEvent {
+    PhaseStarted { phase: &'static str },
+    /// A client's ingest was acknowledged.
+    ClientAcked { env: String, entity: String, version: u64, request: u64, attempts: u32 },
+    /// A client gave up on a request because the run ended before it was acknowledged.
+    ClientGaveUp { env: String, entity: String, request: u64, attempts: u32 },
+    DeploySent { env: String, schema: String },
+    DeployDone { env: String, schema: String, version: u64, jobs: u64 },
+    /// A fault of the fault plan took effect (or healed).
+    Fault { description: String },
+    /// The checker found the system quiescent (or ran out of budget) and took its final reading.
+    FinalRead { quiescent: bool, pending: u64, leased: u64 },
+}
+
+impl fmt::Display for HarnessEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use HarnessEvent::*;
+        match self {
+            PhaseStarted { phase } => write!(f, "phase {phase}"),
+            ClientAcked { env, entity, version, request, attempts } => {
+                write!(f, "client-acked {env}/{entity} v{version} req={request} attempts={attempts}")
+            }
+            ClientGaveUp { env, entity, request, attempts } => {
+                write!(f, "client-gave-up {env}/{entity} req={request} attempts={attempts}")
+            }
+            DeploySent { env, schema } => write!(f, "deploy-sent {env}/{schema}"),
+            DeployDone { env, schema, version, jobs } => {
+                write!(f, "deploy-done {env}/{schema} schema-v{version} jobs={jobs}")
+            }
+            Fault { description } => write!(f, "fault {description}"),
+            FinalRead { quiescent, pending, leased } => {
+                write!(f, "final-read quiescent={quiescent} pending={pending} leased={leased}")
+            }
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(untagged)]
+pub enum TraceEvent {
+    System(Event),
+    Harness(HarnessEvent),
+}
+
+impl fmt::Display for TraceEvent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            TraceEvent::System(e) => e.fmt(f),
+            TraceEvent::Harness(e) => e.fmt(f),
+        }
+    }
+}
+
+/// One line of the trace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Record {
+    /// Simulated time since the start of the run.
+    #[serde(serialize_with = "ser_micros")]
+    pub at: Duration,
+    pub node: Arc<str>,
+    #[serde(flatten)]
+    pub event: TraceEvent,
+}
+
+fn ser_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_u64(d.as_micros() as u64)
+}
+
+impl fmt::Display for Record {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:>10.6}s {:<16} {}", self.at.as_secs_f64(), self.node, self.event)
+    }
+}
+
+/// Collects the records of one run. Shared by every node of the run; lives outside the runtime so that the trace
+/// survives a panic inside it.
+#[derive(Default)]
+pub struct Recorder {
+    start: Mutex<Option<madsim::time::Instant>>,
+    records: Mutex<Vec<Record>>,
+    rpcs: AtomicU64,
+}
+
+impl Recorder {
+    /// Marks the start of simulated time; call from inside the runtime before anything is recorded.
+    pub fn start_clock(&self) {
+        *self.start.lock().expect("recorder lock") = Some(madsim::time::Instant::now());
+    }
+
+    fn now(&self) -> Duration {
+        self.start.lock().expect("recorder lock").map(|s| s.elapsed()).unwrap_or_default()
+    }
+
+    pub fn record(&self, node: &Arc<str>, event: TraceEvent) {
+        let at = self.now();
+        self.records.lock().expect("recorder lock").push(Record { at, node: node.clone(), event });
+    }
+
+    pub fn harness(&self, node: &Arc<str>, event: HarnessEvent) {
+        self.record(node, TraceEvent::Harness(event));
+    }
+
+    pub fn rpcs(&self) -> u64 {
+        self.rpcs.load(Ordering::Relaxed)
+    }
+
+    pub fn take(&self) -> Vec<Record> {
+        std::mem::take(&mut *self.records.lock().expect("recorder lock"))
+    }
+
+    /// A sink bound to one node.
+    pub fn sink(self: &Arc<Self>, node: &str) -> Arc<NodeSink> {
+        Arc::new(NodeSink { node: node.into(), recorder: self.clone() })
+    }
+}
+
+pub struct NodeSink {
+    node: Arc<str>,
+    recorder: Arc<Recorder>,
+}
+
+impl EventSink for NodeSink {
+    fn emit(&self, event: Event) {
+        self.recorder.record(&self.node, TraceEvent::System(event));
+    }
+
+    fn rpc_sent(&self) {
+        self.recorder.rpcs.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// A stable 64-bit FNV-1a hash over the rendered trace lines: the same on every platform and toolchain.
+pub fn hash(records: &[Record]) -> String {
+    use std::hash::Hasher;
+    let mut hasher = fnv::FnvHasher::default();
+    let mut line = String::new();
+    for record in records {
+        line.clear();
+        fmt::write(&mut line, format_args!("{record}\n")).expect("formatting into a String");
+        hasher.write(line.as_bytes());
+    }
+    format!("{:016x}", hasher.finish())
+}
