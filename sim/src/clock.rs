@@ -25,6 +25,12 @@ impl SimClock {
     }
 }
 
+impl Default for SimClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Clock for SimClock {
     fn now(&self) -> WallMillis {
         let true_ms = EPOCH_MS as i64 + self.start.elapsed().as_millis() as i64;

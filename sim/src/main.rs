@@ -84,11 +84,8 @@ fn run(name: &str, seed: u64, json: bool, trace: bool, filter: Option<&str>, che
             return ExitCode::from(2);
         }
     };
-    let (result, divergence) = if check {
-        determinism::run_twice(&scenario, seed)
-    } else {
-        (world::run_seed(&scenario, seed), None)
-    };
+    let (result, divergence) =
+        if check { determinism::run_twice(&scenario, seed) } else { (world::run_seed(&scenario, seed), None) };
     if trace {
         for record in &result.trace {
             let line = record.to_string();
@@ -105,7 +102,10 @@ fn run(name: &str, seed: u64, json: bool, trace: bool, filter: Option<&str>, che
     if let Some(d) = &divergence {
         eprintln!("nondeterminism: {d}");
         eprintln!("  trace hashes: {} vs {}", d.first_hash, d.second_hash);
-        eprintln!("  reproduce: cargo sim run --scenario {} --seed {seed} --check-determinism", result.outcome.scenario);
+        eprintln!(
+            "  reproduce: cargo sim run --scenario {} --seed {seed} --check-determinism",
+            result.outcome.scenario
+        );
     } else if check && !json {
         println!("  determinism: two runs on fresh threads gave identical traces");
     }

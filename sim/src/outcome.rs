@@ -61,9 +61,10 @@ impl ViolationKind {
             | ViolationKind::ViewRegressed
             | ViolationKind::IsolationBreach => "correctness",
             ViolationKind::NotConverged => "liveness",
-            ViolationKind::Panic | ViolationKind::Deadlock | ViolationKind::TimeLimit | ViolationKind::Nondeterminism => {
-                "crash"
-            }
+            ViolationKind::Panic
+            | ViolationKind::Deadlock
+            | ViolationKind::TimeLimit
+            | ViolationKind::Nondeterminism => "crash",
         }
     }
 }

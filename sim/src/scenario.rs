@@ -265,12 +265,14 @@ fn validate(s: &Scenario, text: &str, file: &Path) -> Result<(), ScenarioError> 
             && name.len() <= 40
             && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !valid {
-            return Err(err(&format!("environments.names[{i}]"),
+            return Err(err(
+                &format!("environments.names[{i}]"),
                 format!("`{name}` is not a valid name; use 1 to 40 characters of a-z, 0-9 and -"),
             ));
         }
         if names[..i].contains(name) {
-            return Err(err(&format!("environments.names[{i}]"),
+            return Err(err(
+                &format!("environments.names[{i}]"),
                 format!("`{name}` appears twice; environment names are unique"),
             ));
         }
@@ -284,7 +286,8 @@ fn validate(s: &Scenario, text: &str, file: &Path) -> Result<(), ScenarioError> 
         }
     }
     if s.load.hot_entities.get() > s.environments.entities.get() {
-        return Err(err("load.hot_entities",
+        return Err(err(
+            "load.hot_entities",
             format!(
                 "{} is more than environments.entities ({}); the hot set is part of the entities",
                 s.load.hot_entities.get(),
@@ -294,17 +297,20 @@ fn validate(s: &Scenario, text: &str, file: &Path) -> Result<(), ScenarioError> 
     }
     for (i, deploy) in s.load.deploys.iter().enumerate() {
         if !names.contains(&deploy.environment) {
-            return Err(err(&format!("load.deploys[{i}].environment"),
+            return Err(err(
+                &format!("load.deploys[{i}].environment"),
                 format!("`{}` is not one of environments.names", deploy.environment),
             ));
         }
         if !s.schemas.iter().any(|schema| schema.name == deploy.schema) {
-            return Err(err(&format!("load.deploys[{i}].schema"),
+            return Err(err(
+                &format!("load.deploys[{i}].schema"),
                 format!("`{}` is not a schema of the [[schemas]] list", deploy.schema),
             ));
         }
         if deploy.at > s.run.safety {
-            return Err(err(&format!("load.deploys[{i}].at"),
+            return Err(err(
+                &format!("load.deploys[{i}].at"),
                 "is after the end of the safety phase (run.safety)".into(),
             ));
         }

@@ -16,17 +16,44 @@ use system::events::{Event, EventSink};
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum HarnessEvent {
-    PhaseStarted { phase: &'static str },
+    PhaseStarted {
+        phase: &'static str,
+    },
     /// A client's ingest was acknowledged.
-    ClientAcked { env: String, entity: String, version: u64, request: u64, attempts: u32 },
+    ClientAcked {
+        env: String,
+        entity: String,
+        version: u64,
+        request: u64,
+        attempts: u32,
+    },
     /// A client gave up on a request because the run ended before it was acknowledged.
-    ClientGaveUp { env: String, entity: String, request: u64, attempts: u32 },
-    DeploySent { env: String, schema: String },
-    DeployDone { env: String, schema: String, version: u64, jobs: u64 },
+    ClientGaveUp {
+        env: String,
+        entity: String,
+        request: u64,
+        attempts: u32,
+    },
+    DeploySent {
+        env: String,
+        schema: String,
+    },
+    DeployDone {
+        env: String,
+        schema: String,
+        version: u64,
+        jobs: u64,
+    },
     /// A fault of the fault plan took effect (or healed).
-    Fault { description: String },
+    Fault {
+        description: String,
+    },
     /// The checker found the system quiescent (or ran out of budget) and took its final reading.
-    FinalRead { quiescent: bool, pending: u64, leased: u64 },
+    FinalRead {
+        quiescent: bool,
+        pending: u64,
+        leased: u64,
+    },
 }
 
 impl fmt::Display for HarnessEvent {

@@ -314,7 +314,12 @@ impl World {
             let name = format!("worker-{}", i + 1);
             let worker_addr = addr(2, i);
             let ctx = context(&name, worker_addr);
-            handle.create_node().name(name).ip(worker_addr.ip()).init(move || system::worker::serve(ctx.clone())).build();
+            handle
+                .create_node()
+                .name(name)
+                .ip(worker_addr.ip())
+                .init(move || system::worker::serve(ctx.clone()))
+                .build();
         }
         let checker = handle.create_node().name("checker").ip(ip(9, 0)).build();
         World { scenario, topology, checker, checker_node: "checker".into() }
@@ -336,11 +341,16 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>) -> Observation {
     madsim::time::sleep(Duration::from_millis(50)).await;
     let checker_ep = {
         let checker_addr = SocketAddr::new(ip(9, 0), PORT);
-        world.checker.spawn(async move { Endpoint::bind(checker_addr).await.expect("checker bind") }).await.expect("bind task")
+        world
+            .checker
+            .spawn(async move { Endpoint::bind(checker_addr).await.expect("checker bind") })
+            .await
+            .expect("bind task")
     };
     for env in s.env_names() {
         for schema in &s.schemas {
-            let (ep, ingest, rec, node) = (checker_ep.clone(), world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone());
+            let (ep, ingest, rec, node) =
+                (checker_ep.clone(), world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone());
             let (env, name, fields) = (env.clone(), schema.name.clone(), schema.fields.clone());
             world
                 .checker
@@ -384,7 +394,8 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>) -> Observation {
     }
     let deploys_running = Arc::new(std::sync::atomic::AtomicU64::new(s.load.deploys.len() as u64));
     for d in &s.load.deploys {
-        let (ep, ingest, rec, node) = (checker_ep.clone(), world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone());
+        let (ep, ingest, rec, node) =
+            (checker_ep.clone(), world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone());
         let fields = d.fields.clone().unwrap_or_else(|| {
             s.schemas.iter().find(|x| x.name == d.schema).map(|x| x.fields.clone()).unwrap_or_default()
         });
@@ -494,8 +505,9 @@ async fn read_final(ep: &Endpoint, store: SocketAddr, envs: &[String]) -> Option
         }
         let mut after = None;
         loop {
-            let page = call_patiently(ep, store, ListContent { env: env.clone(), after: after.clone(), limit: PAGE_SIZE })
-                .await?;
+            let page =
+                call_patiently(ep, store, ListContent { env: env.clone(), after: after.clone(), limit: PAGE_SIZE })
+                    .await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.entity.clone());
             for (source, views) in page {

@@ -6,7 +6,7 @@
 //! stream of events is a deterministic function of the seed.
 
 use crate::clock::WallMillis;
-use crate::model::{Env, EntityId, JobKind, SchemaName, Version};
+use crate::model::{EntityId, Env, JobKind, SchemaName, Version};
 use serde::Serialize;
 use std::fmt;
 
@@ -80,10 +80,9 @@ impl fmt::Display for Event {
             ViewWritten { env, entity, schema, source_version, schema_version } => {
                 write!(f, "view-written {env}/{entity}/{schema} {source_version} schema-v{schema_version}")
             }
-            ViewWriteRefused { env, entity, schema, source_version, current_version } => write!(
-                f,
-                "view-write-refused {env}/{entity}/{schema} {source_version} current={current_version}"
-            ),
+            ViewWriteRefused { env, entity, schema, source_version, current_version } => {
+                write!(f, "view-write-refused {env}/{entity}/{schema} {source_version} current={current_version}")
+            }
             IngestAcked { env, entity, version, request, jobs } => {
                 write!(f, "ingest-acked {env}/{entity} {version} req={request} jobs={jobs}")
             }

@@ -35,7 +35,8 @@ pub async fn serve(ctx: NodeContext) {
 
 async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
     let topology = &ctx.topology;
-    let put = PutSource { env: req.env.clone(), entity: req.entity.clone(), payload: req.payload, request: req.request };
+    let put =
+        PutSource { env: req.env.clone(), entity: req.entity.clone(), payload: req.payload, request: req.request };
     let Ok(stored) = rpc.call_retrying(topology.store, put).await else {
         ctx.emit(Event::IngestUnavailable { env: req.env, entity: req.entity, request: req.request });
         return IngestReply::Unavailable;

@@ -66,10 +66,7 @@ impl SchemaDef {
     /// Renders a source into this schema's fields. A field the source lacks renders as empty, as a CMS
     /// template would.
     pub fn render(&self, payload: &Payload) -> Payload {
-        self.fields
-            .iter()
-            .map(|field| (field.clone(), payload.get(field).cloned().unwrap_or_default()))
-            .collect()
+        self.fields.iter().map(|field| (field.clone(), payload.get(field).cloned().unwrap_or_default())).collect()
     }
 }
 

@@ -1,6 +1,6 @@
 //! Every RPC message between nodes. Each service's public API is the set of requests it handles.
 
-use crate::model::{Env, EntityId, JobSpec, Payload, SchemaDef, SchemaName, Source, Version, View};
+use crate::model::{EntityId, Env, JobSpec, Payload, SchemaDef, SchemaName, Source, Version, View};
 use madsim::Request;
 use serde::{Deserialize, Serialize};
 
@@ -76,7 +76,10 @@ pub struct PutView {
 pub enum PutViewReply {
     Written,
     /// The stored view is as new as this one or newer; nothing changed.
-    Refused { current: Version, current_schema_version: u64 },
+    Refused {
+        current: Version,
+        current_schema_version: u64,
+    },
 }
 
 /// The delivery API: read one view.
@@ -109,7 +112,10 @@ pub struct Enqueue {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EnqueueReply {
-    Accepted { new: usize, coalesced: usize },
+    Accepted {
+        new: usize,
+        coalesced: usize,
+    },
     /// The environment (or the whole queue) is at its pending limit: nothing was enqueued; retry later.
     Busy,
 }

@@ -63,7 +63,8 @@ async fn process(ctx: &NodeContext, rpc: &Rpc, lease: Lease) {
         })
     };
     let store = ctx.topology.store;
-    let source = match rpc.call_retrying(store, GetSource { env: spec.env.clone(), entity: spec.entity.clone() }).await {
+    let source = match rpc.call_retrying(store, GetSource { env: spec.env.clone(), entity: spec.entity.clone() }).await
+    {
         Ok(Some(source)) => source,
         Ok(None) => return abandon("no-source"),
         Err(_) => return abandon("store-unavailable"),

@@ -15,7 +15,7 @@
 //!   refused whole, before anything is accepted. Work already accepted (a redelivery) is never refused.
 
 use crate::clock::WallMillis;
-use crate::model::{Env, EntityId, JobKind, JobSpec, SchemaName};
+use crate::model::{EntityId, Env, JobKind, JobSpec, SchemaName};
 use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Debug)]
@@ -197,8 +197,8 @@ impl FairQueue {
     pub fn lease(&mut self, worker: &str, now: WallMillis) -> Option<Leased> {
         let env = self.next_env()?;
         let lanes = self.envs.get_mut(&env).expect("next_env returns an environment with lanes");
-        let take_fresh = !lanes.fresh.is_empty()
-            && (lanes.bulk.is_empty() || lanes.fresh_streak < self.config.fresh_per_bulk);
+        let take_fresh =
+            !lanes.fresh.is_empty() && (lanes.bulk.is_empty() || lanes.fresh_streak < self.config.fresh_per_bulk);
         let mut job_id = None;
         for kind in if take_fresh { [JobKind::Fresh, JobKind::Bulk] } else { [JobKind::Bulk, JobKind::Fresh] } {
             let lane = match kind {
@@ -267,10 +267,8 @@ impl FairQueue {
         let mut out = Vec::with_capacity(expired.len());
         for token in expired {
             let lease = self.leases.remove(&token).expect("token listed above");
-            let coalesced = matches!(
-                self.insert(lease.spec.clone(), Some(lease.job), true),
-                Enqueued::Coalesced { .. }
-            );
+            let coalesced =
+                matches!(self.insert(lease.spec.clone(), Some(lease.job), true), Enqueued::Coalesced { .. });
             out.push(Expired { lease, coalesced });
         }
         out
@@ -331,10 +329,7 @@ mod tests {
         queue.enqueue(&fresh).unwrap();
         assert_eq!(
             drain(&mut queue),
-            [
-                "env/f0", "env/f1", "env/f2", "env/b0", "env/f3", "env/f4", "env/f5", "env/b1", "env/f6",
-                "env/b2"
-            ]
+            ["env/f0", "env/f1", "env/f2", "env/b0", "env/f3", "env/f4", "env/f5", "env/b1", "env/f6", "env/b2"]
         );
     }
 

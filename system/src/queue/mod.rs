@@ -102,7 +102,7 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Option<Lease> 
     expire(ctx, state);
     let now = ctx.clock.now();
     let leased = state.lock().expect("queue lock").lease(worker, now)?;
-        ctx.emit(Event::JobLeased {
+    ctx.emit(Event::JobLeased {
         job: leased.job,
         env: leased.spec.env.clone(),
         entity: leased.spec.entity.clone(),
@@ -110,7 +110,12 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Option<Lease> 
         token: leased.token,
         worker: worker.to_string(),
     });
-    Some(Lease { job: leased.job, spec: leased.spec, token: leased.token, lease_ms: ctx.config.lease.as_millis() as u64 })
+    Some(Lease {
+        job: leased.job,
+        spec: leased.spec,
+        token: leased.token,
+        lease_ms: ctx.config.lease.as_millis() as u64,
+    })
 }
 
 fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> AckReply {

@@ -1,0 +1,12 @@
+//! The harness's integration tests, one binary, one module per concern:
+//! - `baseline`: the correct system passes a multi-environment run and does real work.
+//! - `determinism`: a seed gives the same trace on any thread; different seeds differ.
+//! - `canaries`: every flaw is caught, and the same seed without the flaw passes.
+//! - `scenario_errors`: malformed scenario files get errors that name file, line and field.
+//! - `oracle`: each invariant reports a violation when shown one (the oracle is not blind).
+
+mod baseline;
+mod canaries;
+mod determinism;
+mod oracle;
+mod scenario_errors;
