@@ -1,16 +1,19 @@
 //! The deterministic simulation harness for the processing system in the `system` crate.
 //!
 //! Code map:
+//! - [`commands`]: the `sim` subcommands (list, run, sweep, ...), each returning an exit code.
 //! - [`scenario`]: the strict TOML scenario format and its validation (errors name file, line and field).
 //! - [`catalog`]: where scenarios live and how names resolve to files.
 //! - [`world`]: runs one seed: a fresh thread, a seeded madsim runtime, the nodes, the phases, the final read.
 //! - [`load`]: one load client per environment, each with its own random stream.
-//! - [`clock`]: per-node wall clocks that faults can skew.
+//! - [`faults`]: fault plans (scripted or generated, swarm mode) and the fault models: network, clocks, disks,
+//!   processes, load; one module per family, and the injector that executes a plan.
 //! - [`oracle`]: the invariants, one module each; passive, it reads the trace and the final state.
 //! - [`trace`]: the ordered event log of a run and its stable hash.
 //! - [`outcome`]: verdicts, typed violations and statistics.
 //! - [`determinism`]: runs a seed twice and shows the first event at which the runs diverge.
 //! - [`report`]: human-readable summaries and the repro command every failure prints.
+//! - [`sweep`]: many seeds in parallel, sharded, time-boxed; failures grouped by signature.
 //! - [`rng`]: one random stream per concern, derived from the seed.
 //!
 //! Architecture invariants: the harness drives the system only through its public RPC API and the interfaces
@@ -25,13 +28,15 @@ compile_error!(
 );
 
 pub mod catalog;
-pub mod clock;
+pub mod commands;
 pub mod determinism;
+pub mod faults;
 pub mod load;
 pub mod oracle;
 pub mod outcome;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod sweep;
 pub mod trace;
 pub mod world;

@@ -8,7 +8,6 @@
 
 use crate::scenario::Scenario;
 use crate::trace::{HarnessEvent, Recorder};
-use madsim::net::Endpoint;
 use madsim::time::Instant;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
@@ -18,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use system::model::{Payload, Version};
+use system::net::Rpc;
 use system::proto::{Ingest, IngestReply};
 
 /// How long a client waits for one ingest attempt. Ingest nodes retry internally, so this is generous.
@@ -55,11 +55,40 @@ impl LoadState {
     }
 }
 
+/// Burst faults raise an environment's ingest rate; the highest active burst applies.
+#[derive(Default)]
+pub struct LoadControl {
+    rates: Mutex<BTreeMap<String, Vec<u64>>>,
+}
+
+impl LoadControl {
+    pub fn set_rate(&self, env: &str, percent: u64, on: bool) {
+        let mut rates = self.rates.lock().expect("load control lock");
+        let active = rates.entry(env.to_string()).or_default();
+        if on {
+            active.push(percent);
+        } else if let Some(i) = active.iter().position(|&p| p == percent) {
+            active.remove(i);
+        }
+    }
+
+    /// The environment's current rate in percent of its normal rate.
+    pub fn rate_percent(&self, env: &str) -> u64 {
+        self.rates.lock().expect("load control lock").get(env).and_then(|v| v.iter().copied().max()).unwrap_or(100)
+    }
+
+    pub fn reset(&self) {
+        self.rates.lock().expect("load control lock").clear();
+    }
+}
+
 pub struct Client {
     pub env_index: usize,
     pub env: String,
     pub node: Arc<str>,
-    pub ep: Endpoint,
+    /// The client's RPC endpoint: it goes through the same link shaping as the system's own calls.
+    pub rpc: Rpc,
+    pub control: Arc<LoadControl>,
     pub ingest: Vec<SocketAddr>,
     pub rng: ChaCha8Rng,
     pub recorder: Arc<Recorder>,
@@ -83,7 +112,7 @@ impl Client {
         let this = Arc::new(Sender {
             env: self.env.clone(),
             node: self.node.clone(),
-            ep: self.ep.clone(),
+            rpc: self.rpc.clone(),
             ingest: self.ingest.clone(),
             recorder: self.recorder.clone(),
             state: self.state.clone(),
@@ -92,8 +121,10 @@ impl Client {
             in_flight: AtomicU64::new(0),
         });
         loop {
-            // Uniform gaps in [0, 2 * mean]: the mean rate holds, arrivals still bunch up now and then.
-            let gap = Duration::from_micros(self.rng.gen_range(0..=2 * mean_gap_us));
+            // Uniform gaps in [0, 2 * mean]: the mean rate holds, arrivals still bunch up now and then. A burst
+            // shortens the gaps without drawing differently, so the load stream stays the same.
+            let gap_us = self.rng.gen_range(0..=2 * mean_gap_us) * 100 / self.control.rate_percent(&self.env);
+            let gap = Duration::from_micros(gap_us);
             madsim::time::sleep(gap).await;
             if Instant::now() >= self.load_end {
                 break;
@@ -141,7 +172,7 @@ pub fn content(env: &str, entity: &str, revision: u64) -> Payload {
 struct Sender {
     env: String,
     node: Arc<str>,
-    ep: Endpoint,
+    rpc: Rpc,
     ingest: Vec<SocketAddr>,
     recorder: Arc<Recorder>,
     state: Arc<LoadState>,
@@ -162,7 +193,7 @@ impl Sender {
             // Spread attempts over the ingest nodes, so that one node down does not stop a client.
             let dst = self.ingest[(request as usize + attempts as usize) % self.ingest.len()];
             let req = Ingest { request, env: self.env.clone(), entity: entity.clone(), payload: payload.clone() };
-            let reply = self.ep.call_timeout(dst, req, INGEST_ATTEMPT_TIMEOUT).await;
+            let reply = self.rpc.call_within(dst, req, INGEST_ATTEMPT_TIMEOUT).await;
             match reply {
                 Ok(IngestReply::Acked { version }) => {
                     let at = self.run_start.elapsed();

@@ -1,7 +1,8 @@
 //! The `sim` command: parses arguments and calls the library. Exit codes: 0 pass, 1 failure found, 2 bad input.
 
 use clap::{Parser, Subcommand};
-use sim::{catalog, determinism, report, world};
+use sim::commands;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -38,80 +39,83 @@ enum Command {
         #[arg(long)]
         check_determinism: bool,
     },
+    /// Run many seeds of many scenarios in parallel (the main job). Without --scenario: every scenario.
+    Sweep {
+        /// A scenario name or path; repeat for several. Default: every scenario under scenarios/.
+        #[arg(long)]
+        scenario: Vec<String>,
+        /// Seed range A..B (B exclusive). Default: a start that rotates every run, and --count seeds.
+        #[arg(long, conflicts_with_all = ["start", "count"])]
+        seeds: Option<String>,
+        #[arg(long)]
+        start: Option<u64>,
+        /// Seeds per scenario.
+        #[arg(long)]
+        count: Option<u64>,
+        /// Seeds run at once. Default: all cores.
+        #[arg(long)]
+        jobs: Option<usize>,
+        /// Run only this machine's share of the seeds: K/N (1-based).
+        #[arg(long)]
+        shard: Option<String>,
+        /// Stop taking new seeds after this much wall time (e.g. 60s, 10m). Default: 10m.
+        #[arg(long)]
+        time_budget: Option<String>,
+        /// Where new failures are saved as seed files.
+        #[arg(long, default_value = "seeds")]
+        save_dir: PathBuf,
+        /// Write the sweep's results as JSON to this file.
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write the sweep's results as JUnit XML to this file.
+        #[arg(long)]
+        junit: Option<PathBuf>,
+        /// Stop at the first failure.
+        #[arg(long)]
+        fail_fast: bool,
+        /// Save failures as found, without shrinking them.
+        #[arg(long)]
+        no_shrink: bool,
+        /// Share of seeds run twice to check determinism, in percent.
+        #[arg(long, default_value_t = 5)]
+        determinism_percent: u64,
+    },
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
-        Command::List { flaws } => list(flaws),
+    match Cli::parse().command {
+        Command::List { flaws } => commands::list::list(flaws),
         Command::Run { scenario, seed, json, trace, filter, check_determinism } => {
-            run(&scenario, seed, json, trace, filter.as_deref(), check_determinism)
+            commands::run::run(commands::run::RunArgs { scenario, seed, json, trace, filter, check_determinism })
         }
-    }
-}
-
-fn list(flaws: bool) -> ExitCode {
-    let dir = catalog::scenarios_dir();
-    let mut bad = false;
-    for path in catalog::list(&dir) {
-        let name = path.strip_prefix(&dir).unwrap_or(&path).with_extension("");
-        match sim::scenario::load_file(&path) {
-            Ok(s) => println!("{:<40} {}", name.display(), s.description.trim()),
-            Err(e) => {
-                bad = true;
-                eprintln!("error: {e}");
-            }
-        }
-    }
-    if flaws {
-        println!("\nflaws (system.flaws = [...]):");
-        for flaw in system::flaws::Flaw::ALL {
-            println!("  {:<38} {}", flaw.name(), flaw.description());
-        }
-    }
-    if bad {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    }
-}
-
-fn run(name: &str, seed: u64, json: bool, trace: bool, filter: Option<&str>, check: bool) -> ExitCode {
-    let scenario = match catalog::load(name) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(2);
-        }
-    };
-    let (result, divergence) =
-        if check { determinism::run_twice(&scenario, seed) } else { (world::run_seed(&scenario, seed), None) };
-    if trace {
-        for record in &result.trace {
-            let line = record.to_string();
-            if filter.is_none_or(|f| line.contains(f)) {
-                println!("{line}");
-            }
-        }
-    }
-    if json {
-        println!("{}", serde_json::to_string_pretty(&result.outcome).expect("outcomes serialize"));
-    } else {
-        print!("{}", report::summary(&result.outcome));
-    }
-    if let Some(d) = &divergence {
-        eprintln!("nondeterminism: {d}");
-        eprintln!("  trace hashes: {} vs {}", d.first_hash, d.second_hash);
-        eprintln!(
-            "  reproduce: cargo sim run --scenario {} --seed {seed} --check-determinism",
-            result.outcome.scenario
-        );
-    } else if check && !json {
-        println!("  determinism: two runs on fresh threads gave identical traces");
-    }
-    if result.outcome.passed() && divergence.is_none() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+        Command::Sweep {
+            scenario,
+            seeds,
+            start,
+            count,
+            jobs,
+            shard,
+            time_budget,
+            save_dir,
+            json,
+            junit,
+            fail_fast,
+            no_shrink,
+            determinism_percent,
+        } => commands::sweep::sweep(commands::sweep::SweepArgs {
+            scenarios: scenario,
+            seeds,
+            start,
+            count,
+            jobs,
+            shard,
+            time_budget,
+            save_dir,
+            json,
+            junit,
+            fail_fast,
+            no_shrink,
+            determinism_percent,
+        }),
     }
 }

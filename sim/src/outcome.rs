@@ -35,6 +35,10 @@ pub enum ViolationKind {
     TimeLimit,
     /// The same seed gave two different traces.
     Nondeterminism,
+    /// A light environment's fresh ingest took longer than the stated bound to reach its views.
+    Starvation,
+    /// The system did more work (executions, retries) than the stated factor of the necessary work.
+    UnboundedWork,
 }
 
 impl ViolationKind {
@@ -50,6 +54,8 @@ impl ViolationKind {
             ViolationKind::Deadlock => "deadlock",
             ViolationKind::TimeLimit => "time-limit",
             ViolationKind::Nondeterminism => "nondeterminism",
+            ViolationKind::Starvation => "starvation",
+            ViolationKind::UnboundedWork => "unbounded-work",
         }
     }
 
@@ -60,7 +66,7 @@ impl ViolationKind {
             | ViolationKind::LostIngest
             | ViolationKind::ViewRegressed
             | ViolationKind::IsolationBreach => "correctness",
-            ViolationKind::NotConverged => "liveness",
+            ViolationKind::NotConverged | ViolationKind::Starvation | ViolationKind::UnboundedWork => "liveness",
             ViolationKind::Panic
             | ViolationKind::Deadlock
             | ViolationKind::TimeLimit
@@ -173,9 +179,13 @@ pub struct Stats {
     pub view_writes_refused: u64,
     pub deploys: u64,
     pub rpcs_sent: u64,
+    /// RPC attempts that got no answer (timed out or failed).
+    pub rpcs_failed: u64,
     pub net_messages: u64,
     pub trace_events: u64,
     pub simulated_ms: u64,
+    /// Executed fault events per kind.
+    pub faults: std::collections::BTreeMap<String, u64>,
     /// Host time the run took. Not deterministic; left out of snapshots.
     pub wall_ms: u64,
 }
@@ -189,6 +199,8 @@ pub struct Outcome {
     pub violations: Vec<Violation>,
     pub stats: Stats,
     pub trace_hash: String,
+    /// The fault plan the run executed, in order.
+    pub fault_plan: Vec<crate::faults::FaultSpec>,
 }
 
 impl Outcome {

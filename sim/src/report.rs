@@ -39,6 +39,19 @@ pub fn summary(outcome: &Outcome) -> String {
         st.trace_events,
         outcome.trace_hash
     );
+    if !outcome.fault_plan.is_empty() {
+        let counts: Vec<String> = st.faults.iter().map(|(kind, n)| format!("{kind}={n}")).collect();
+        let _ = writeln!(
+            out,
+            "  faults: {} events ({}) · {} RPC attempts unanswered",
+            outcome.fault_plan.len(),
+            counts.join(" "),
+            st.rpcs_failed
+        );
+        for spec in &outcome.fault_plan {
+            let _ = writeln!(out, "    at {:>9}  {spec}", spec.at.to_string());
+        }
+    }
     if !outcome.violations.is_empty() {
         let _ = writeln!(out, "  violations ({}):", outcome.violations.len());
         for v in &outcome.violations {

@@ -5,6 +5,7 @@
 //! that name the file, the line and the field; nothing is silently defaulted except the fields documented as
 //! optional.
 
+use crate::faults::{ClusterShape, FaultsConfig};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,49 @@ pub struct Scenario {
     pub load: Load,
     #[serde(default)]
     pub system: SystemKnobs,
+    #[serde(default)]
+    pub faults: FaultsConfig,
+    #[serde(default)]
+    pub invariants: Invariants,
     pub run: RunSpec,
+}
+
+/// Bounds the oracle holds the system to, beyond the invariants every run checks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Invariants {
+    /// Fairness: every new source version of the `fairness_environments` must be in all its views within this
+    /// time of being stored. Absent: not checked (faults such as partitions make any bound meaningless).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_view_latency_max: Option<Dur>,
+    /// The environments the fairness bound applies to (the light ones); absent: all of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fairness_environments: Option<Vec<String>>,
+    /// Bounded work: job executions (leases) at most this percentage of the necessary jobs.
+    #[serde(default = "default_executions_percent_max")]
+    pub executions_percent_max: Bounded<100, 100_000>,
+    /// Bounded work: failed RPC attempts plus client retries at most this percentage of the necessary jobs.
+    #[serde(default = "default_retries_percent_max")]
+    pub retries_percent_max: Bounded<1, 100_000>,
+}
+
+impl Default for Invariants {
+    fn default() -> Self {
+        Invariants {
+            fresh_view_latency_max: None,
+            fairness_environments: None,
+            executions_percent_max: default_executions_percent_max(),
+            retries_percent_max: default_retries_percent_max(),
+        }
+    }
+}
+
+fn default_executions_percent_max() -> Bounded<100, 100_000> {
+    Bounded(300)
+}
+
+fn default_retries_percent_max() -> Bounded<1, 100_000> {
+    Bounded(300)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -328,10 +371,39 @@ fn validate(s: &Scenario, text: &str, file: &Path) -> Result<(), ScenarioError> 
     if s.run.safety.0.is_zero() {
         return Err(err("run.safety", "must be longer than zero".into()));
     }
+    let cluster = s.cluster_shape();
+    for (i, spec) in s.faults.script.iter().enumerate() {
+        if let Err((field, message)) = spec.check(&cluster) {
+            return Err(err(&format!("faults.script[{i}].{field}"), message));
+        }
+    }
+    for (i, env) in s.invariants.fairness_environments.iter().flatten().enumerate() {
+        if !names.contains(env) {
+            return Err(err(
+                &format!("invariants.fairness_environments[{i}]"),
+                format!("`{env}` is not one of environments.names"),
+            ));
+        }
+    }
     Ok(())
 }
 
 impl Scenario {
+    /// The nodes, environments and schemas a fault plan may refer to.
+    pub fn cluster_shape(&self) -> ClusterShape {
+        let workers: Vec<String> = (1..=self.topology.workers.get()).map(|i| format!("worker-{i}")).collect();
+        let mut nodes = vec!["store".to_string(), "queue".to_string()];
+        nodes.extend((1..=self.topology.ingest_nodes.get()).map(|i| format!("ingest-{i}")));
+        nodes.extend(workers.iter().cloned());
+        ClusterShape {
+            nodes,
+            workers,
+            environments: self.environments.names.clone(),
+            schemas: self.schemas.iter().map(|s| s.name.clone()).collect(),
+            safety: self.run.safety.0,
+        }
+    }
+
     pub fn env_names(&self) -> &[String] {
         &self.environments.names
     }

@@ -123,6 +123,7 @@ pub struct Recorder {
     start: Mutex<Option<madsim::time::Instant>>,
     records: Mutex<Vec<Record>>,
     rpcs: AtomicU64,
+    rpc_failures: AtomicU64,
 }
 
 impl Recorder {
@@ -148,6 +149,10 @@ impl Recorder {
         self.rpcs.load(Ordering::Relaxed)
     }
 
+    pub fn rpc_failures(&self) -> u64 {
+        self.rpc_failures.load(Ordering::Relaxed)
+    }
+
     pub fn take(&self) -> Vec<Record> {
         std::mem::take(&mut *self.records.lock().expect("recorder lock"))
     }
@@ -170,6 +175,10 @@ impl EventSink for NodeSink {
 
     fn rpc_sent(&self) {
         self.recorder.rpcs.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn rpc_failed(&self) {
+        self.recorder.rpc_failures.fetch_add(1, Ordering::Relaxed);
     }
 }
 

@@ -3,8 +3,13 @@
 //! and the system must converge within the scenario's budget, then a final reading through the public API,
 //! which the oracle checks together with the trace.
 
-use crate::clock::SimClock;
-use crate::load::{Ack, Client, LoadState};
+use crate::faults::clock::SimClock;
+use crate::faults::disk::{Crashable, SimDisk};
+use crate::faults::generate;
+use crate::faults::inject::{Cluster, Deployer, Injector, NodeInfo};
+use crate::faults::net::FaultNet;
+use crate::faults::FaultSpec;
+use crate::load::{Ack, Client, LoadControl, LoadState};
 use crate::oracle;
 use crate::outcome::{Outcome, Stats, Verdict, Violation, ViolationKind};
 use crate::rng;
@@ -12,21 +17,24 @@ use crate::scenario::{LoadedScenario, Scenario};
 use crate::trace::{self, HarnessEvent, Record, Recorder, TraceEvent};
 use madsim::net::rpc::Request;
 use madsim::net::Endpoint;
-use madsim::runtime::{Handle, Runtime};
+use madsim::runtime::{Handle, NodeHandle, Runtime};
+use madsim::task::NodeId;
 use madsim::time::Instant;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Once};
 use std::time::Duration;
 use system::config::SystemConfig;
 use system::events::Event;
 use system::flaws::Flaws;
 use system::model::{SchemaDef, Source, View};
-use system::net::NoShaping;
+use system::net::Rpc;
 use system::node::{NodeContext, Topology};
 use system::proto::*;
+use system::queue::QueueOp;
+use system::store::StoreOp;
 
 const PORT: u16 = 7000;
 /// Simulated time allowed beyond the phases before the run is declared stuck.
@@ -68,6 +76,8 @@ pub struct Observation {
     pub load: LoadCounters,
     pub net_messages: u64,
     pub simulated: Duration,
+    /// RPC attempts of the system and the clients that got no answer.
+    pub rpcs_failed: u64,
 }
 
 fn ip(net: u8, host: usize) -> IpAddr {
@@ -164,8 +174,9 @@ pub fn run_seed_here(scenario: &LoadedScenario, seed: u64) -> RunResult {
     let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
     runtime.set_time_limit(s.run.safety.0 + s.run.convergence_budget.0 + TIME_LIMIT_MARGIN);
     CAPTURING.with(|c| *c.borrow_mut() = true);
+    let plan = fault_plan(s, seed);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(simulate(s.clone(), recorder.clone()))
+        runtime.block_on(simulate(s.clone(), recorder.clone(), plan.clone()))
     }));
     CAPTURING.with(|c| *c.borrow_mut() = false);
     drop(runtime);
@@ -189,6 +200,8 @@ pub fn run_seed_here(scenario: &LoadedScenario, seed: u64) -> RunResult {
     };
     stats.environments = s.env_names().len() as u64;
     stats.rpcs_sent = recorder.rpcs();
+    stats.rpcs_failed = recorder.rpc_failures();
+    stats.faults = crate::faults::counts(&plan);
     stats.wall_ms = wall_start.elapsed().as_millis() as u64;
     let outcome = Outcome {
         scenario: scenario.name.clone(),
@@ -197,6 +210,7 @@ pub fn run_seed_here(scenario: &LoadedScenario, seed: u64) -> RunResult {
         violations,
         stats,
         trace_hash: trace::hash(&trace),
+        fault_plan: plan,
     };
     RunResult { outcome, trace }
 }
@@ -258,12 +272,17 @@ fn stats_from(trace: &[Record]) -> Stats {
 struct World {
     scenario: Arc<Scenario>,
     topology: Arc<Topology>,
-    checker: madsim::runtime::NodeHandle,
+    config: Arc<SystemConfig>,
+    net: Arc<FaultNet>,
+    checker: NodeHandle,
     checker_node: Arc<str>,
+    nodes: BTreeMap<String, NodeInfo>,
+    workers: Vec<String>,
+    all: Vec<NodeId>,
 }
 
 impl World {
-    fn build(scenario: Arc<Scenario>, recorder: Arc<Recorder>) -> World {
+    fn build(scenario: Arc<Scenario>, recorder: &Arc<Recorder>, seed: u64) -> World {
         let handle = Handle::current();
         let config = Arc::new(system_config(&scenario));
         let topology = Arc::new(Topology {
@@ -271,68 +290,96 @@ impl World {
             queue: addr(0, 1),
             ingest: (0..scenario.topology.ingest_nodes.get() as usize).map(|i| addr(1, i)).collect(),
         });
-        let context = |name: &str, addr: SocketAddr| NodeContext {
+        let net = Arc::new(FaultNet::new(rng::stream(seed, "net-loss", 0)));
+        let mut nodes = BTreeMap::new();
+        let mut all = Vec::new();
+        // Each node gets its own clock and a sink bound to its name. State captured by a node's init closure
+        // (its disk) survives restarts; everything else of the node is lost when it crashes.
+        let mut add = |name: &str,
+                       node_addr: SocketAddr,
+                       disks: Vec<Arc<dyn Crashable>>,
+                       init: Box<dyn Fn(NodeContext) -> BoxFuture + Send + Sync>| {
+            let clock = Arc::new(SimClock::new());
+            let ctx = NodeContext {
+                name: name.to_string(),
+                addr: node_addr,
+                clock: clock.clone(),
+                events: recorder.sink(name),
+                links: net.clone(),
+                config: config.clone(),
+                topology: topology.clone(),
+            };
+            let node = handle.create_node().name(name).ip(node_addr.ip()).init(move || init(ctx.clone())).build();
+            all.push(node.id());
+            nodes.insert(name.to_string(), NodeInfo { id: node.id(), ip: node_addr.ip(), clock, disks });
+        };
+
+        let store_disk: Arc<SimDisk<StoreOp>> = Arc::new(SimDisk::default());
+        let d = store_disk.clone();
+        add(
+            "store",
+            topology.store,
+            vec![store_disk],
+            Box::new(move |ctx| Box::pin(system::store::serve(ctx, d.clone()))),
+        );
+        let queue_disk: Arc<SimDisk<QueueOp>> = Arc::new(SimDisk::default());
+        let d = queue_disk.clone();
+        add(
+            "queue",
+            topology.queue,
+            vec![queue_disk],
+            Box::new(move |ctx| Box::pin(system::queue::serve(ctx, d.clone()))),
+        );
+        for (i, &ingest_addr) in topology.ingest.iter().enumerate() {
+            add(
+                &format!("ingest-{}", i + 1),
+                ingest_addr,
+                vec![],
+                Box::new(|ctx| Box::pin(system::ingest::serve(ctx))),
+            );
+        }
+        let mut workers = Vec::new();
+        for i in 0..scenario.topology.workers.get() as usize {
+            let name = format!("worker-{}", i + 1);
+            add(&name, addr(2, i), vec![], Box::new(|ctx| Box::pin(system::worker::serve(ctx))));
+            workers.push(name);
+        }
+        let checker = handle.create_node().name("checker").ip(ip(9, 0)).build();
+        all.push(checker.id());
+        World { scenario, topology, config, net, checker, checker_node: "checker".into(), nodes, workers, all }
+    }
+
+    /// A context for a harness actor (a load client) that talks to the system like any node.
+    fn client_context(&self, name: &str, addr: SocketAddr, recorder: &Arc<Recorder>) -> NodeContext {
+        NodeContext {
             name: name.to_string(),
             addr,
             clock: Arc::new(SimClock::new()),
             events: recorder.sink(name),
-            links: Arc::new(NoShaping),
-            config: config.clone(),
-            topology: topology.clone(),
-        };
-
-        // State captured by a node's init closure survives the node's restarts; everything else is lost.
-        let ctx = context("store", topology.store);
-        let store_state = system::store::new_state(&ctx);
-        handle
-            .create_node()
-            .name("store")
-            .ip(topology.store.ip())
-            .init(move || system::store::serve(ctx.clone(), store_state.clone()))
-            .build();
-
-        let ctx = context("queue", topology.queue);
-        let queue_state = system::queue::new_state(&ctx);
-        handle
-            .create_node()
-            .name("queue")
-            .ip(topology.queue.ip())
-            .init(move || system::queue::serve(ctx.clone(), queue_state.clone()))
-            .build();
-
-        for (i, &ingest_addr) in topology.ingest.iter().enumerate() {
-            let name = format!("ingest-{}", i + 1);
-            let ctx = context(&name, ingest_addr);
-            handle
-                .create_node()
-                .name(name)
-                .ip(ingest_addr.ip())
-                .init(move || system::ingest::serve(ctx.clone()))
-                .build();
+            links: self.net.clone(),
+            config: self.config.clone(),
+            topology: self.topology.clone(),
         }
-        for i in 0..scenario.topology.workers.get() as usize {
-            let name = format!("worker-{}", i + 1);
-            let worker_addr = addr(2, i);
-            let ctx = context(&name, worker_addr);
-            handle
-                .create_node()
-                .name(name)
-                .ip(worker_addr.ip())
-                .init(move || system::worker::serve(ctx.clone()))
-                .build();
-        }
-        let checker = handle.create_node().name("checker").ip(ip(9, 0)).build();
-        World { scenario, topology, checker, checker_node: "checker".into() }
     }
 }
 
+type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+/// The fault plan of a run: the scenario's script and what the generator draws from the seed, in time order.
+pub fn fault_plan(scenario: &Scenario, seed: u64) -> Vec<FaultSpec> {
+    let mut plan = scenario.faults.script.clone();
+    plan.extend(generate::generate(&scenario.faults, &scenario.cluster_shape(), &mut rng::stream(seed, "faults", 0)));
+    plan.sort_by_key(|spec| spec.at);
+    plan
+}
+
 /// The whole run, inside the runtime.
-async fn simulate(scenario: Scenario, recorder: Arc<Recorder>) -> Observation {
+async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSpec>) -> Observation {
     recorder.start_clock();
     let run_start = Instant::now();
     let seed = Handle::current().seed();
     let scenario = Arc::new(scenario);
-    let world = World::build(scenario.clone(), recorder.clone());
+    let world = World::build(scenario.clone(), &recorder, seed);
     let s = &world.scenario;
     let harness: Arc<str> = "harness".into();
 
@@ -347,40 +394,62 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>) -> Observation {
             .await
             .expect("bind task")
     };
+    let deploys_running = Arc::new(AtomicU64::new(0));
+    let deployer: Deployer = {
+        let (ep, ingest, rec, node) =
+            (checker_ep.clone(), world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone());
+        let (checker, running, schemas) = (world.checker.clone(), deploys_running.clone(), s.schemas.clone());
+        Arc::new(move |env: String, schema: String, fields: Option<Vec<String>>| {
+            let fields = fields.unwrap_or_else(|| {
+                schemas.iter().find(|x| x.name == schema).map(|x| x.fields.clone()).unwrap_or_default()
+            });
+            let (ep, ingest, rec, node, running) =
+                (ep.clone(), ingest.clone(), rec.clone(), node.clone(), running.clone());
+            running.fetch_add(1, Ordering::SeqCst);
+            checker.spawn(async move {
+                deploy(&ep, &ingest, &rec, &node, env, schema, fields).await;
+                running.fetch_sub(1, Ordering::SeqCst);
+            });
+        })
+    };
     for env in s.env_names() {
         for schema in &s.schemas {
-            let (ep, ingest, rec, node) =
-                (checker_ep.clone(), world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone());
-            let (env, name, fields) = (env.clone(), schema.name.clone(), schema.fields.clone());
-            world
-                .checker
-                .spawn(async move { deploy(&ep, &ingest, &rec, &node, env, name, fields, None).await })
-                .await
-                .expect("deploy task");
+            deployer(env.clone(), schema.name.clone(), None);
         }
     }
+    while deploys_running.load(Ordering::SeqCst) > 0 {
+        madsim::time::sleep(Duration::from_millis(10)).await;
+    }
 
-    // Safety phase: every environment's client at once, plus the scheduled deploys.
+    // Safety phase: every environment's client at once, the scheduled deploys, and the fault plan.
     recorder.harness(&harness, HarnessEvent::PhaseStarted { phase: "safety" });
     let load_start = Instant::now();
     let load_end = load_start + s.run.safety.0;
     let give_up_at = load_end + s.run.convergence_budget.0;
     let load = Arc::new(LoadState::default());
+    let control = Arc::new(LoadControl::default());
+    let mut all = world.all.clone();
+    let mut clients = Vec::new();
     for (i, env) in s.env_names().iter().enumerate() {
         let name = format!("client-{env}");
-        let client_ip = ip(3, i);
-        let node = Handle::current().create_node().name(name.clone()).ip(client_ip).build();
+        let client_addr = SocketAddr::new(ip(3, i), PORT);
+        let node = Handle::current().create_node().name(name.clone()).ip(client_addr.ip()).build();
+        all.push(node.id());
+        let ctx = world.client_context(&name, client_addr, &recorder);
+        clients.push((node, ctx, env.clone(), i));
+    }
+    for (node, ctx, env, i) in clients {
         load.generators_running.fetch_add(1, Ordering::SeqCst);
-        let (scenario, recorder, load, ingest) =
-            (s.clone(), recorder.clone(), load.clone(), world.topology.ingest.clone());
-        let env = env.clone();
+        let (scenario, recorder, load, control, ingest) =
+            (s.clone(), recorder.clone(), load.clone(), control.clone(), world.topology.ingest.clone());
         node.spawn(async move {
-            let ep = Endpoint::bind(SocketAddr::new(client_ip, PORT)).await.expect("client bind");
+            let ep = Endpoint::bind(ctx.addr).await.expect("client bind");
             let client = Client {
                 env_index: i,
                 env,
-                node: name.into(),
-                ep,
+                node: ctx.name.as_str().into(),
+                rpc: Rpc::new(ep, ctx),
+                control,
                 ingest,
                 rng: rng::stream(seed, "load", i as u64),
                 recorder,
@@ -392,23 +461,36 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>) -> Observation {
             client.run(&scenario).await;
         });
     }
-    let deploys_running = Arc::new(std::sync::atomic::AtomicU64::new(s.load.deploys.len() as u64));
     for d in &s.load.deploys {
-        let (ep, ingest, rec, node) =
-            (checker_ep.clone(), world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone());
-        let fields = d.fields.clone().unwrap_or_else(|| {
-            s.schemas.iter().find(|x| x.name == d.schema).map(|x| x.fields.clone()).unwrap_or_default()
-        });
-        let (env, name, at, running) = (d.environment.clone(), d.schema.clone(), d.at.0, deploys_running.clone());
-        world.checker.spawn(async move {
+        let (deployer, env, schema, fields, at) =
+            (deployer.clone(), d.environment.clone(), d.schema.clone(), d.fields.clone(), d.at.0);
+        deploys_running.fetch_add(1, Ordering::SeqCst);
+        let running = deploys_running.clone();
+        madsim::task::spawn(async move {
             madsim::time::sleep_until(load_start + at).await;
-            deploy(&ep, &ingest, &rec, &node, env, name, fields, Some(give_up_at)).await;
+            deployer(env, schema, fields);
             running.fetch_sub(1, Ordering::SeqCst);
         });
     }
+    let cluster = Cluster {
+        nodes: world.nodes,
+        all,
+        workers: world.workers.clone(),
+        net: world.net.clone(),
+        load: control.clone(),
+        deployer: deployer.clone(),
+    };
+    let injector = Arc::new(Injector::new(cluster, recorder.clone()));
+    let running_plan = {
+        let (injector, plan) = (injector.clone(), plan.clone());
+        madsim::task::spawn(async move { injector.run(&plan, load_start).await })
+    };
     madsim::time::sleep_until(load_end).await;
+    running_plan.await.expect("the fault plan ends with the safety phase");
 
-    // Liveness phase: no new load; the system must answer every client and drain its queue within the budget.
+    // Liveness phase: every fault healed, no new load; the system must answer every client and drain its queue
+    // within the budget.
+    injector.heal_all();
     recorder.harness(&harness, HarnessEvent::PhaseStarted { phase: "liveness" });
     let queue_addr = world.topology.queue;
     let mut quiescent = false;
@@ -453,11 +535,12 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>) -> Observation {
         },
         net_messages: madsim::net::NetSim::current().stat().msg_count,
         simulated: run_start.elapsed(),
+        rpcs_failed: recorder.rpc_failures(),
     }
 }
 
-/// Deploys a schema through an ingest node, retrying until it is done or `give_up_at` passes.
-#[allow(clippy::too_many_arguments)]
+/// Deploys a schema through an ingest node, retrying until it is done, as an operator would. If it never
+/// finishes, the run does not go quiet and the oracle reports it.
 async fn deploy(
     ep: &Endpoint,
     ingest: &[SocketAddr],
@@ -466,7 +549,6 @@ async fn deploy(
     env: String,
     schema: String,
     fields: Vec<String>,
-    give_up_at: Option<Instant>,
 ) {
     recorder.harness(node, HarnessEvent::DeploySent { env: env.clone(), schema: schema.clone() });
     let mut attempt = 0usize;
@@ -476,9 +558,6 @@ async fn deploy(
         let req = DeploySchema { env: env.clone(), name: schema.clone(), fields: fields.clone() };
         if let Ok(DeployReply::Deployed { version, jobs }) = ep.call_timeout(dst, req, Duration::from_secs(30)).await {
             recorder.harness(node, HarnessEvent::DeployDone { env, schema, version, jobs: jobs as u64 });
-            return;
-        }
-        if give_up_at.is_some_and(|t| Instant::now() >= t) {
             return;
         }
         madsim::time::sleep(Duration::from_millis(200)).await;

@@ -16,6 +16,8 @@ use std::fmt;
 pub enum Event {
     /// A node's services started (after boot or restart).
     NodeStarted { role: &'static str },
+    /// A node rebuilt its state from its durable log of `ops` operations.
+    Recovered { ops: usize },
     /// The store kept a new version of a source entity.
     SourceStored { env: Env, entity: EntityId, version: Version, request: u64 },
     /// The store answered a repeated request with the version it stored the first time.
@@ -67,6 +69,7 @@ impl fmt::Display for Event {
         use Event::*;
         match self {
             NodeStarted { role } => write!(f, "node-started role={role}"),
+            Recovered { ops } => write!(f, "recovered ops={ops}"),
             SourceStored { env, entity, version, request } => {
                 write!(f, "source-stored {env}/{entity} {version} req={request}")
             }
@@ -128,6 +131,9 @@ pub trait EventSink: Send + Sync {
 
     /// Counts one RPC sent. Counted apart from events to keep the trace readable.
     fn rpc_sent(&self) {}
+
+    /// Counts one RPC attempt that got no answer.
+    fn rpc_failed(&self) {}
 }
 
 /// A sink that drops everything, for running the system outside a harness.

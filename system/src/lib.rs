@@ -8,9 +8,11 @@
 //! - [`model`]: the data the system stores and exchanges (environments, entities, versions, views, schemas).
 //! - [`proto`]: every RPC message between nodes; the public API of each service.
 //! - [`node`]: what a node is handed by whoever runs it: its [`clock::Clock`], its [`events::EventSink`], the
-//!   [`net::LinkShaper`] and its [`config::SystemConfig`]. The system owns these interfaces; the simulation
+//!   [`net::LinkShaper`] and its [`config::SystemConfig`]; the durable medium is handed to the services that keep
+//!   state ([`disk::Disk`]). The system owns these interfaces; the simulation
 //!   implements them.
 //! - [`net`]: RPC calls with timeouts, and retries with exponential backoff and jitter.
+//! - [`disk`]: the durable log a service syncs before it answers, and replays on boot.
 //! - [`store`]: versioned sources, schemas and views with conditional writes; also the delivery API.
 //! - [`queue`]: the fair, coalescing, leasing job queue ([`queue::fair`] is its pure core).
 //! - [`ingest`]: accepts ingests and schema deploys from clients and turns them into jobs.
@@ -23,6 +25,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod disk;
 pub mod events;
 pub mod flaws;
 pub mod ingest;

@@ -12,16 +12,27 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-/// Extra one-way latency per link. The default adds none.
+/// What happens to one message on one link.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fate {
+    /// Delivered after this extra delay (on top of the network's own latency).
+    Deliver(Duration),
+    /// Lost.
+    Drop,
+}
+
+/// Decides, per message, what a link does to it: extra latency, or loss. The default delivers everything at
+/// once. Consulted for each direction of a call, so a lost reply (the request took effect, the caller does not
+/// know) is modelled as well as a lost request.
 pub trait LinkShaper: Send + Sync {
-    fn delay(&self, from: IpAddr, to: IpAddr) -> Duration;
+    fn shape(&self, from: IpAddr, to: IpAddr) -> Fate;
 }
 
 pub struct NoShaping;
 
 impl LinkShaper for NoShaping {
-    fn delay(&self, _from: IpAddr, _to: IpAddr) -> Duration {
-        Duration::ZERO
+    fn shape(&self, _from: IpAddr, _to: IpAddr) -> Fate {
+        Fate::Deliver(Duration::ZERO)
     }
 }
 
@@ -70,23 +81,24 @@ impl Rpc {
         timeout: Duration,
     ) -> Result<R::Response, RpcError> {
         self.ctx.events.rpc_sent();
-        let there = self.ctx.links.delay(self.ctx.addr.ip(), dst.ip());
-        let back = self.ctx.links.delay(dst.ip(), self.ctx.addr.ip());
+        let links = &self.ctx.links;
+        let (here, there) = (self.ctx.addr.ip(), dst.ip());
         let attempt = async {
-            if !there.is_zero() {
-                madsim::time::sleep(there).await;
-            }
+            // A lost message is never answered: the attempt waits until its timeout, as over a real network.
+            deliver(links.shape(here, there)).await;
             let response = self.ep.call(dst, request).await;
-            if !back.is_zero() {
-                madsim::time::sleep(back).await;
-            }
+            deliver(links.shape(there, here)).await;
             response
         };
-        match madsim::time::timeout(timeout, attempt).await {
+        let result = match madsim::time::timeout(timeout, attempt).await {
             Err(_) => Err(RpcError::Timeout),
             Ok(Err(e)) => Err(RpcError::Io(e.to_string())),
             Ok(Ok(response)) => Ok(response),
+        };
+        if result.is_err() {
+            self.ctx.events.rpc_failed();
         }
+        result
     }
 
     /// Calls until an answer arrives or `rpc_attempts_max` attempts have failed. Only for requests that are
@@ -106,6 +118,14 @@ impl Rpc {
             backoff.wait().await;
         }
         Err(last)
+    }
+}
+
+async fn deliver(fate: Fate) {
+    match fate {
+        Fate::Deliver(delay) if delay.is_zero() => {}
+        Fate::Deliver(delay) => madsim::time::sleep(delay).await,
+        Fate::Drop => std::future::pending::<()>().await,
     }
 }
 

@@ -5,6 +5,7 @@
 //! made from a newer source (or the same source under a newer schema), so a slow worker can never put an older
 //! view back.
 
+use crate::disk::Disk;
 use crate::events::Event;
 use crate::model::{EntityId, Env, SchemaDef, SchemaName, Source, Version, View};
 use crate::node::NodeContext;
@@ -28,6 +29,14 @@ struct EnvData {
     views: BTreeMap<EntityId, BTreeMap<SchemaName, View>>,
 }
 
+/// One durable change of the store's state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreOp {
+    Source { source: Source, request: u64 },
+    Schema { env: Env, def: SchemaDef },
+    View(View),
+}
+
 /// The store's whole state.
 #[derive(Clone, Debug, Default)]
 pub struct StoreState {
@@ -35,53 +44,73 @@ pub struct StoreState {
     request_memory_max: usize,
 }
 
-pub type SharedStore = Arc<Mutex<StoreState>>;
-
-pub fn new_state(ctx: &NodeContext) -> SharedStore {
-    Arc::new(Mutex::new(StoreState { envs: BTreeMap::new(), request_memory_max: ctx.config.request_memory_max }))
-}
+type SharedStore = Arc<Mutex<StoreState>>;
 
 impl StoreState {
-    fn put_source(&mut self, req: PutSource, events: &mut Vec<Event>) -> PutSourceReply {
-        let memory_max = self.request_memory_max.max(1);
+    /// Rebuilds the state from a durable log.
+    pub fn recover(request_memory_max: usize, log: Vec<StoreOp>) -> Self {
+        let mut state = StoreState { envs: BTreeMap::new(), request_memory_max: request_memory_max.max(1) };
+        for op in log {
+            state.apply(op);
+        }
+        state
+    }
+
+    /// Applies one change. The only way the state changes, live or on recovery.
+    fn apply(&mut self, op: StoreOp) {
+        match op {
+            StoreOp::Source { source, request } => {
+                let env = self.envs.entry(source.env.clone()).or_default();
+                let record = env.sources.entry(source.entity.clone()).or_default();
+                record.requests.push_back((request, source.version));
+                while record.requests.len() > self.request_memory_max {
+                    record.requests.pop_front();
+                }
+                record.source = Some(source);
+            }
+            StoreOp::Schema { env, def } => {
+                self.envs.entry(env).or_default().schemas.insert(def.name.clone(), def);
+            }
+            StoreOp::View(view) => {
+                let env = self.envs.entry(view.env.clone()).or_default();
+                env.views.entry(view.entity.clone()).or_default().insert(view.schema.clone(), view);
+            }
+        }
+    }
+
+    fn put_source(&mut self, req: PutSource, events: &mut Vec<Event>) -> (PutSourceReply, Option<StoreOp>) {
         let env = self.envs.entry(req.env.clone()).or_default();
         let schemas: Vec<SchemaName> = env.schemas.keys().cloned().collect();
         let record = env.sources.entry(req.entity.clone()).or_default();
         if let Some(&(_, version)) = record.requests.iter().find(|(id, _)| *id == req.request) {
             events.push(Event::SourceReplayed { env: req.env, entity: req.entity, version, request: req.request });
-            return PutSourceReply { version, stored: true, schemas };
+            return (PutSourceReply { version, stored: true, schemas }, None);
         }
         if let Some(current) = record.source.as_ref().filter(|s| s.payload == req.payload) {
             let version = current.version;
             events.push(Event::SourceUnchanged { env: req.env, entity: req.entity, version, request: req.request });
-            return PutSourceReply { version, stored: false, schemas };
+            return (PutSourceReply { version, stored: false, schemas }, None);
         }
         let version = Version(record.source.as_ref().map_or(0, |s| s.version.0) + 1);
-        record.source =
-            Some(Source { env: req.env.clone(), entity: req.entity.clone(), version, payload: req.payload });
-        record.requests.push_back((req.request, version));
-        while record.requests.len() > memory_max {
-            record.requests.pop_front();
-        }
+        let source = Source { env: req.env.clone(), entity: req.entity.clone(), version, payload: req.payload };
         events.push(Event::SourceStored { env: req.env, entity: req.entity, version, request: req.request });
-        PutSourceReply { version, stored: true, schemas }
+        (PutSourceReply { version, stored: true, schemas }, Some(StoreOp::Source { source, request: req.request }))
     }
 
     fn get_source(&self, env: &str, entity: &str) -> Option<Source> {
         self.envs.get(env)?.sources.get(entity)?.source.clone()
     }
 
-    fn put_schema(&mut self, req: PutSchema, events: &mut Vec<Event>) -> SchemaDef {
+    fn put_schema(&mut self, req: PutSchema, events: &mut Vec<Event>) -> (SchemaDef, Option<StoreOp>) {
         let env = self.envs.entry(req.env.clone()).or_default();
         let version = match env.schemas.get(&req.name) {
-            Some(def) if def.fields == req.fields => def.version,
+            Some(def) if def.fields == req.fields => return (def.clone(), None),
             Some(def) => def.version + 1,
             None => 1,
         };
         let def = SchemaDef { name: req.name.clone(), version, fields: req.fields };
-        env.schemas.insert(req.name.clone(), def.clone());
-        events.push(Event::SchemaStored { env: req.env, schema: req.name, version });
-        def
+        events.push(Event::SchemaStored { env: req.env.clone(), schema: req.name, version });
+        (def.clone(), Some(StoreOp::Schema { env: req.env, def }))
     }
 
     fn list_entities(&self, req: &ListEntities) -> Vec<EntityId> {
@@ -93,10 +122,10 @@ impl StoreState {
         range.filter(|(_, r)| r.source.is_some()).take(req.limit).map(|(id, _)| id.clone()).collect()
     }
 
-    fn put_view(&mut self, view: View, events: &mut Vec<Event>) -> PutViewReply {
-        let env = self.envs.entry(view.env.clone()).or_default();
-        let slot = env.views.entry(view.entity.clone()).or_default();
-        if let Some(current) = slot.get(&view.schema) {
+    fn put_view(&mut self, view: View, events: &mut Vec<Event>) -> (PutViewReply, Option<StoreOp>) {
+        let current =
+            self.envs.get(&view.env).and_then(|e| e.views.get(&view.entity)).and_then(|v| v.get(&view.schema));
+        if let Some(current) = current {
             if current.rank() >= view.rank() {
                 events.push(Event::ViewWriteRefused {
                     env: view.env.clone(),
@@ -105,10 +134,11 @@ impl StoreState {
                     source_version: view.source_version,
                     current_version: current.source_version,
                 });
-                return PutViewReply::Refused {
+                let refused = PutViewReply::Refused {
                     current: current.source_version,
                     current_schema_version: current.schema_version,
                 };
+                return (refused, None);
             }
         }
         events.push(Event::ViewWritten {
@@ -118,8 +148,7 @@ impl StoreState {
             source_version: view.source_version,
             schema_version: view.schema_version,
         });
-        slot.insert(view.schema.clone(), view);
-        PutViewReply::Written
+        (PutViewReply::Written, Some(StoreOp::View(view)))
     }
 
     fn get_view(&self, req: &GetView) -> Option<View> {
@@ -139,24 +168,44 @@ impl StoreState {
     }
 }
 
-/// Runs the store service on the current node until the node stops.
-pub async fn serve(ctx: NodeContext, state: SharedStore) {
+/// The store's durable medium.
+pub type StoreDisk = Arc<dyn Disk<StoreOp>>;
+
+/// Runs the store service on the current node until the node stops. Its state is rebuilt from `disk`.
+pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
+    let log = disk.open();
+    let ops = log.len();
+    let state: SharedStore = Arc::new(Mutex::new(StoreState::recover(ctx.config.request_memory_max, log)));
     let ep = Endpoint::bind(ctx.addr).await.expect("the store's address is free on its own node");
     ctx.emit(Event::NodeStarted { role: "store" });
+    ctx.emit(Event::Recovered { ops });
 
-    // Each handler changes the state under the lock, then reports its events in order.
-    fn with<T>(ctx: &NodeContext, state: &SharedStore, f: impl FnOnce(&mut StoreState, &mut Vec<Event>) -> T) -> T {
+    // Each writing handler decides under the lock, applies the change, makes it durable, and reports its events
+    // in order, all before its answer can leave.
+    fn with<T>(
+        ctx: &NodeContext,
+        state: &SharedStore,
+        disk: &StoreDisk,
+        f: impl FnOnce(&mut StoreState, &mut Vec<Event>) -> (T, Option<StoreOp>),
+    ) -> T {
         let mut events = Vec::new();
-        let out = f(&mut state.lock().expect("store lock"), &mut events);
+        let mut st = state.lock().expect("store lock");
+        let (out, op) = f(&mut st, &mut events);
+        if let Some(op) = op {
+            st.apply(op.clone());
+            disk.append(op);
+            disk.sync();
+        }
+        drop(st);
         for event in events {
             ctx.emit(event);
         }
         out
     }
 
-    let (c, s) = (ctx.clone(), state.clone());
+    let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
     ep.add_rpc_handler(move |req: PutSource| {
-        let reply = with(&c, &s, |st, ev| st.put_source(req, ev));
+        let reply = with(&c, &s, &d, |st, ev| st.put_source(req, ev));
         async move { reply }
     });
     let s = state.clone();
@@ -164,9 +213,9 @@ pub async fn serve(ctx: NodeContext, state: SharedStore) {
         let reply = s.lock().expect("store lock").get_source(&req.env, &req.entity);
         async move { reply }
     });
-    let (c, s) = (ctx.clone(), state.clone());
+    let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
     ep.add_rpc_handler(move |req: PutSchema| {
-        let reply = with(&c, &s, |st, ev| st.put_schema(req, ev));
+        let reply = with(&c, &s, &d, |st, ev| st.put_schema(req, ev));
         async move { reply }
     });
     let s = state.clone();
@@ -190,9 +239,9 @@ pub async fn serve(ctx: NodeContext, state: SharedStore) {
         let reply = s.lock().expect("store lock").list_entities(&req);
         async move { reply }
     });
-    let (c, s) = (ctx.clone(), state.clone());
+    let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
     ep.add_rpc_handler(move |req: PutView| {
-        let reply = with(&c, &s, |st, ev| st.put_view(req.view, ev));
+        let reply = with(&c, &s, &d, |st, ev| st.put_view(req.view, ev));
         async move { reply }
     });
     let s = state.clone();

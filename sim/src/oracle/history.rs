@@ -21,6 +21,10 @@ pub struct ViewWrite {
 pub struct History {
     pub stored_at: BTreeMap<(String, String, Version), Duration>,
     pub view_writes: BTreeMap<ViewKey, Vec<ViewWrite>>,
+    /// Jobs that deploys enqueued (one per entity of the environment).
+    pub deploy_jobs: u64,
+    /// Leases granted: job executions, redeliveries included.
+    pub leases: u64,
     recent: BTreeMap<ViewKey, VecDeque<String>>,
 }
 
@@ -47,10 +51,17 @@ impl History {
                     });
                     Some(k)
                 }
+                Event::DeployAcked { jobs, .. } => {
+                    h.deploy_jobs += *jobs as u64;
+                    None
+                }
+                Event::JobLeased { env, entity, schema, .. } => {
+                    h.leases += 1;
+                    Some(key(env, entity, schema))
+                }
                 Event::ViewWriteRefused { env, entity, schema, .. }
                 | Event::JobEnqueued { env, entity, schema, .. }
                 | Event::JobCoalesced { env, entity, schema, .. }
-                | Event::JobLeased { env, entity, schema, .. }
                 | Event::JobRedelivered { env, entity, schema, .. }
                 | Event::JobAbandoned { env, entity, schema, .. } => Some(key(env, entity, schema)),
                 _ => None,

@@ -7,12 +7,16 @@
 //! - [`monotonic`]: a view never goes back to an older version of its source.
 //! - [`isolation`]: a view holds only its own environment's data, exactly as its source and schema render it.
 //! - [`convergence`]: once load stops and the system goes quiet, every view reflects the newest source.
+//! - [`fairness`]: where the scenario states a bound, a light environment's ingest reaches its views in time.
+//! - [`work`]: executions and retries stay within a stated factor of the necessary work.
 
 pub mod convergence;
 pub mod durability;
+pub mod fairness;
 pub mod history;
 pub mod isolation;
 pub mod monotonic;
+pub mod work;
 
 use crate::outcome::{Violation, ViolationKind};
 use crate::scenario::Scenario;
@@ -23,7 +27,7 @@ use history::History;
 /// Violations of one kind reported one by one at most; the rest are counted in the last one.
 pub const VIOLATIONS_PER_KIND_MAX: usize = 20;
 
-pub fn check(_scenario: &Scenario, trace: &[Record], observation: &Observation) -> Vec<Violation> {
+pub fn check(scenario: &Scenario, trace: &[Record], observation: &Observation) -> Vec<Violation> {
     let history = History::new(trace);
     let mut found = Vec::new();
     monotonic::check(&history, &mut found);
@@ -36,6 +40,8 @@ pub fn check(_scenario: &Scenario, trace: &[Record], observation: &Observation) 
             durability::check(&history, &observation.acks, state, &mut found);
             isolation::check(state, &mut found);
             convergence::check(&history, state, observation.load.given_up, &mut found);
+            fairness::check(scenario, &history, state, &mut found);
+            work::check(scenario, &history, state, observation, &mut found);
         }
     }
     cap_per_kind(found)

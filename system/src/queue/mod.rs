@@ -1,8 +1,15 @@
 //! The queue service: the [`fair::FairQueue`] behind RPC, with a background scan that redelivers expired
 //! leases by the queue node's own clock.
+//!
+//! The queue is durable: every operation that changed it is appended to its log and synced before the answer
+//! leaves, and a booting queue replays the log. The fair queue is deterministic, so replaying the same
+//! operations (with the times they were made at) rebuilds exactly the same queue, leases included; leases
+//! outstanding at a crash expire and are redelivered as usual.
 
 pub mod fair;
 
+use crate::clock::WallMillis;
+use crate::disk::Disk;
 use crate::events::Event;
 use crate::model::JobSpec;
 use crate::node::NodeContext;
@@ -11,24 +18,73 @@ use fair::{Enqueued, FairConfig, FairQueue};
 use madsim::net::Endpoint;
 use std::sync::{Arc, Mutex};
 
-/// The queue's state. The node keeps it across restarts only as far as the disk model allows.
-pub type SharedQueue = Arc<Mutex<FairQueue>>;
+/// One durable operation on the queue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueueOp {
+    Enqueue(Vec<JobSpec>),
+    Lease { worker: String, now: WallMillis },
+    Ack { token: u64 },
+    Expire { now: WallMillis },
+}
 
-pub fn new_state(ctx: &NodeContext) -> SharedQueue {
+/// The queue's durable medium.
+pub type QueueDisk = Arc<dyn Disk<QueueOp>>;
+
+/// The queue in memory and the log that makes it durable.
+struct Durable {
+    queue: FairQueue,
+    disk: QueueDisk,
+}
+
+impl Durable {
+    fn persist(&self, op: QueueOp) {
+        self.disk.append(op);
+        self.disk.sync();
+    }
+}
+
+type SharedQueue = Arc<Mutex<Durable>>;
+
+fn fair_config(ctx: &NodeContext) -> FairConfig {
     let config = &ctx.config;
-    Arc::new(Mutex::new(FairQueue::new(FairConfig {
+    FairConfig {
         env_pending_max: config.env_pending_max,
         queue_pending_max: config.queue_pending_max,
         fresh_per_bulk: config.fresh_per_bulk,
         lease_ms: config.lease.as_millis() as u64,
         dedup_ignores_environment: config.flaws.has(crate::flaws::Flaw::DedupIgnoresEnvironment),
-    })))
+    }
 }
 
-/// Runs the queue service on the current node until the node stops.
-pub async fn serve(ctx: NodeContext, state: SharedQueue) {
+/// Rebuilds a queue by replaying its log.
+pub fn recover(config: FairConfig, log: &[QueueOp]) -> FairQueue {
+    let mut queue = FairQueue::new(config);
+    for op in log {
+        match op {
+            QueueOp::Enqueue(jobs) => {
+                let _ = queue.enqueue(jobs);
+            }
+            QueueOp::Lease { worker, now } => {
+                queue.lease(worker, *now);
+            }
+            QueueOp::Ack { token } => {
+                queue.ack(*token);
+            }
+            QueueOp::Expire { now } => {
+                queue.expire(*now);
+            }
+        }
+    }
+    queue
+}
+
+/// Runs the queue service on the current node until the node stops. Its state is rebuilt from `disk`.
+pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
+    let log = disk.open();
+    let state: SharedQueue = Arc::new(Mutex::new(Durable { queue: recover(fair_config(&ctx), &log), disk }));
     let ep = Endpoint::bind(ctx.addr).await.expect("the queue's address is free on its own node");
     ctx.emit(Event::NodeStarted { role: "queue" });
+    ctx.emit(Event::Recovered { ops: log.len() });
 
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: Enqueue| {
@@ -47,7 +103,7 @@ pub async fn serve(ctx: NodeContext, state: SharedQueue) {
     });
     let s = state.clone();
     ep.add_rpc_handler(move |_: GetQueueStats| {
-        let queue = s.lock().expect("queue lock");
+        let queue = &s.lock().expect("queue lock").queue;
         let stats = QueueStats { pending: queue.pending_len(), leased: queue.leased_len() };
         async move { stats }
     });
@@ -59,8 +115,13 @@ pub async fn serve(ctx: NodeContext, state: SharedQueue) {
 }
 
 fn enqueue(ctx: &NodeContext, state: &SharedQueue, jobs: &[JobSpec]) -> EnqueueReply {
-    let mut queue = state.lock().expect("queue lock");
-    match queue.enqueue(jobs) {
+    let mut durable = state.lock().expect("queue lock");
+    let result = durable.queue.enqueue(jobs);
+    if result.is_ok() {
+        durable.persist(QueueOp::Enqueue(jobs.to_vec()));
+    }
+    drop(durable);
+    match result {
         Err(busy) => {
             ctx.emit(Event::EnqueueBusy { env: busy.env, jobs: jobs.len(), pending: busy.pending });
             EnqueueReply::Busy
@@ -101,7 +162,12 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Option<Lease> 
     // Expired leases go back first, so that a worker asking for work can pick them up at once.
     expire(ctx, state);
     let now = ctx.clock.now();
-    let leased = state.lock().expect("queue lock").lease(worker, now)?;
+    let leased = {
+        let mut durable = state.lock().expect("queue lock");
+        let leased = durable.queue.lease(worker, now)?;
+        durable.persist(QueueOp::Lease { worker: worker.to_string(), now });
+        leased
+    };
     ctx.emit(Event::JobLeased {
         job: leased.job,
         env: leased.spec.env.clone(),
@@ -119,7 +185,15 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Option<Lease> 
 }
 
 fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> AckReply {
-    match state.lock().expect("queue lock").ack(token) {
+    let acked = {
+        let mut durable = state.lock().expect("queue lock");
+        let acked = durable.queue.ack(token);
+        if acked.is_some() {
+            durable.persist(QueueOp::Ack { token });
+        }
+        acked
+    };
+    match acked {
         Some(lease) => {
             ctx.emit(Event::JobCompleted { job: lease.job, token });
             AckReply::Completed
@@ -133,7 +207,14 @@ fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> AckReply {
 
 fn expire(ctx: &NodeContext, state: &SharedQueue) {
     let now = ctx.clock.now();
-    let expired = state.lock().expect("queue lock").expire(now);
+    let expired = {
+        let mut durable = state.lock().expect("queue lock");
+        let expired = durable.queue.expire(now);
+        if !expired.is_empty() {
+            durable.persist(QueueOp::Expire { now });
+        }
+        expired
+    };
     for e in expired {
         ctx.emit(Event::LeaseExpired { job: e.lease.job, token: e.lease.token, expired_at: e.lease.expires_at });
         ctx.emit(Event::JobRedelivered {

@@ -44,6 +44,7 @@ fn observe(state: FinalState, acks: Vec<Ack>) -> Observation {
         load: LoadCounters::default(),
         net_messages: 0,
         simulated: Duration::ZERO,
+        rpcs_failed: 0,
     }
 }
 

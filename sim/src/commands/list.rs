@@ -1,0 +1,28 @@
+use crate::catalog;
+use std::process::ExitCode;
+
+pub fn list(flaws: bool) -> ExitCode {
+    let dir = catalog::scenarios_dir();
+    let mut bad = false;
+    for path in catalog::list(&dir) {
+        let name = path.strip_prefix(&dir).unwrap_or(&path).with_extension("");
+        match crate::scenario::load_file(&path) {
+            Ok(s) => println!("{:<40} {}", name.display(), s.description.trim()),
+            Err(e) => {
+                bad = true;
+                eprintln!("error: {e}");
+            }
+        }
+    }
+    if flaws {
+        println!("\nflaws (system.flaws = [...]):");
+        for flaw in system::flaws::Flaw::ALL {
+            println!("  {:<38} {}", flaw.name(), flaw.description());
+        }
+    }
+    if bad {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}

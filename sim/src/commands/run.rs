@@ -1,0 +1,58 @@
+use super::bad_input;
+use crate::trace::Record;
+use crate::{catalog, determinism, report, world};
+use std::process::ExitCode;
+
+pub struct RunArgs {
+    pub scenario: String,
+    pub seed: u64,
+    pub json: bool,
+    pub trace: bool,
+    pub filter: Option<String>,
+    pub check_determinism: bool,
+}
+
+/// Prints the trace lines that contain `filter` (all of them without one).
+pub fn print_trace(trace: &[Record], filter: Option<&str>) {
+    for record in trace {
+        let line = record.to_string();
+        if filter.is_none_or(|f| line.contains(f)) {
+            println!("{line}");
+        }
+    }
+}
+
+pub fn run(args: RunArgs) -> ExitCode {
+    let scenario = match catalog::load(&args.scenario) {
+        Ok(s) => s,
+        Err(e) => return bad_input(e),
+    };
+    let (result, divergence) = if args.check_determinism {
+        determinism::run_twice(&scenario, args.seed)
+    } else {
+        (world::run_seed(&scenario, args.seed), None)
+    };
+    if args.trace {
+        print_trace(&result.trace, args.filter.as_deref());
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&result.outcome).expect("outcomes serialize"));
+    } else {
+        print!("{}", report::summary(&result.outcome));
+    }
+    if let Some(d) = &divergence {
+        eprintln!("nondeterminism: {d}");
+        eprintln!("  trace hashes: {} vs {}", d.first_hash, d.second_hash);
+        eprintln!(
+            "  reproduce: cargo sim run --scenario {} --seed {} --check-determinism",
+            result.outcome.scenario, args.seed
+        );
+    } else if args.check_determinism && !args.json {
+        println!("  determinism: two runs on fresh threads gave identical traces");
+    }
+    if result.outcome.passed() && divergence.is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

@@ -1,0 +1,236 @@
+//! Executes a fault plan against a running cluster: each event starts at its time and heals after its
+//! duration; at the start of the liveness phase everything still active is healed at once.
+
+use super::clock::SimClock;
+use super::disk::Crashable;
+use super::net::FaultNet;
+use super::{FaultKind, FaultSpec};
+use crate::load::LoadControl;
+use crate::trace::{HarnessEvent, Recorder};
+use madsim::runtime::Handle;
+use madsim::task::NodeId;
+use madsim::time::Instant;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A node the faults can target.
+pub struct NodeInfo {
+    pub id: NodeId,
+    pub ip: IpAddr,
+    pub clock: Arc<SimClock>,
+    pub disks: Vec<Arc<dyn Crashable>>,
+}
+
+/// Starts a schema deploy (environment, schema, new fields) in the background.
+pub type Deployer = Arc<dyn Fn(String, String, Option<Vec<String>>) + Send + Sync>;
+
+/// Everything the injector acts on.
+pub struct Cluster {
+    /// The system's nodes, by name: the targets of faults.
+    pub nodes: BTreeMap<String, NodeInfo>,
+    /// Every node of the run (clients and checker included), for partitions.
+    pub all: Vec<NodeId>,
+    pub workers: Vec<String>,
+    pub net: Arc<FaultNet>,
+    pub load: Arc<LoadControl>,
+    pub deployer: Deployer,
+}
+
+#[derive(Default)]
+struct Held {
+    crashed: BTreeMap<String, u32>,
+    paused: BTreeMap<String, u32>,
+}
+
+pub struct Injector {
+    cluster: Cluster,
+    recorder: Arc<Recorder>,
+    node: Arc<str>,
+    held: Mutex<Held>,
+}
+
+impl Injector {
+    pub fn new(cluster: Cluster, recorder: Arc<Recorder>) -> Self {
+        Self { cluster, recorder, node: "faults".into(), held: Mutex::new(Held::default()) }
+    }
+
+    /// Runs the plan, with times relative to `start`. Returns when the last event has healed.
+    pub async fn run(&self, plan: &[FaultSpec], start: Instant) {
+        // Starts in plan order, each heal after its start; a stable sort keeps that order for equal times.
+        let mut steps: Vec<(Duration, bool, usize)> = Vec::new();
+        for (i, spec) in plan.iter().enumerate() {
+            steps.push((spec.at.0, true, i));
+            if spec.duration.is_some() {
+                steps.push((spec.end(), false, i));
+            }
+        }
+        steps.sort_by_key(|&(at, starting, _)| (at, !starting));
+        for (at, starting, i) in steps {
+            madsim::time::sleep_until(start + at).await;
+            self.apply(&plan[i], starting);
+        }
+    }
+
+    fn note(&self, description: String) {
+        self.recorder.harness(&self.node, HarnessEvent::Fault { description });
+    }
+
+    fn info(&self, name: &str) -> &NodeInfo {
+        self.cluster.nodes.get(name).expect("fault targets are validated against the cluster")
+    }
+
+    /// Directed links between `a` and every node in `b`, both ways.
+    fn links_between(&self, a: &[NodeId], b: &[NodeId]) -> Vec<(NodeId, NodeId)> {
+        let mut links = Vec::new();
+        for &x in a {
+            for &y in b {
+                if x != y {
+                    links.push((x, y));
+                    links.push((y, x));
+                }
+            }
+        }
+        links
+    }
+
+    fn apply(&self, spec: &FaultSpec, on: bool) {
+        self.note(format!("{} {spec}", if on { "start" } else { "heal" }));
+        let net = &self.cluster.net;
+        let target = spec.target.as_deref();
+        match spec.kind {
+            FaultKind::Loss => {
+                let percent = spec.loss_percent.map_or(0, |p| p.get());
+                match target {
+                    Some("network") => net.network_loss(percent, on),
+                    Some(node) => net.node_loss(self.info(node).ip, percent, on),
+                    None => {}
+                }
+            }
+            FaultKind::Latency => {
+                let delay = spec.latency.map_or(Duration::ZERO, |l| l.0);
+                match (target, &spec.from, &spec.to) {
+                    (Some("network"), ..) => net.network_delay(delay, on),
+                    (Some(node), ..) => net.node_delay(self.info(node).ip, delay, on),
+                    (None, Some(from), Some(to)) => net.link_delay(self.info(from).ip, self.info(to).ip, delay, on),
+                    _ => {}
+                }
+            }
+            FaultKind::Isolate => {
+                let id = self.info(target.unwrap_or_default()).id;
+                net.clog(&self.links_between(&[id], &self.cluster.all), on);
+            }
+            FaultKind::Split => {
+                let group: Vec<NodeId> = spec.group.iter().flatten().map(|name| self.info(name).id).collect();
+                let rest: Vec<NodeId> = self.cluster.all.iter().copied().filter(|id| !group.contains(id)).collect();
+                net.clog(&self.links_between(&group, &rest), on);
+            }
+            FaultKind::Cut => {
+                let (from, to) = (spec.from.as_deref().unwrap_or_default(), spec.to.as_deref().unwrap_or_default());
+                net.clog(&[(self.info(from).id, self.info(to).id)], on);
+            }
+            FaultKind::ClockOffset => {
+                let clock = &self.info(target.unwrap_or_default()).clock;
+                let by = spec.offset.map_or(0, |o| o.micros());
+                clock.jump(if on { by } else { -by });
+            }
+            FaultKind::ClockDrift => {
+                let clock = &self.info(target.unwrap_or_default()).clock;
+                if on {
+                    clock.drift(spec.drift_ppm.map_or(0, |d| d.0));
+                } else {
+                    clock.reset();
+                }
+            }
+            FaultKind::ClockJump => {
+                let clock = &self.info(target.unwrap_or_default()).clock;
+                if on {
+                    clock.jump(spec.offset.map_or(0, |o| o.micros()));
+                } else {
+                    // The correction: NTP slews the clock back to true time at 50% of real time.
+                    clock.slew_to(0, 500_000);
+                }
+            }
+            FaultKind::Crash => self.crash(target.unwrap_or_default(), on),
+            FaultKind::Pause => self.pause(&[target.unwrap_or_default().to_string()], on),
+            FaultKind::PauseWorkers => self.pause(&self.cluster.workers.clone(), on),
+            FaultKind::Burst => {
+                let rate = spec.rate_percent.map_or(100, |r| r.get());
+                for env in spec.environments.iter().flatten() {
+                    self.cluster.load.set_rate(env, rate, on);
+                }
+            }
+            FaultKind::Deploy => {
+                if on {
+                    (self.cluster.deployer)(
+                        spec.environment.clone().unwrap_or_default(),
+                        spec.schema.clone().unwrap_or_default(),
+                        spec.fields.clone(),
+                    );
+                }
+            }
+        }
+    }
+
+    fn crash(&self, name: &str, on: bool) {
+        let info = self.info(name);
+        let mut held = self.held.lock().expect("injector lock");
+        let count = held.crashed.entry(name.to_string()).or_insert(0);
+        if on {
+            *count += 1;
+            if *count == 1 {
+                Handle::current().kill(info.id);
+                let lost: usize = info.disks.iter().map(|d| d.crash()).sum();
+                drop(held);
+                self.note(format!("crashed {name}: {lost} unsynced writes lost"));
+            }
+        } else if *count > 0 {
+            *count -= 1;
+            if *count == 0 {
+                Handle::current().restart(info.id);
+            }
+        }
+    }
+
+    fn pause(&self, names: &[String], on: bool) {
+        let mut held = self.held.lock().expect("injector lock");
+        for name in names {
+            let id = self.info(name).id;
+            let count = held.paused.entry(name.clone()).or_insert(0);
+            if on {
+                *count += 1;
+                if *count == 1 {
+                    Handle::current().pause(id);
+                }
+            } else if *count > 0 {
+                *count -= 1;
+                if *count == 0 {
+                    Handle::current().resume(id);
+                }
+            }
+        }
+    }
+
+    /// Heals every fault still active: the network, clocks, crashed and paused nodes, load rates.
+    pub fn heal_all(&self) {
+        self.cluster.net.heal_all();
+        for info in self.cluster.nodes.values() {
+            info.clock.reset();
+        }
+        let mut held = self.held.lock().expect("injector lock");
+        for (name, count) in std::mem::take(&mut held.crashed) {
+            if count > 0 {
+                Handle::current().restart(self.info(&name).id);
+            }
+        }
+        for (name, count) in std::mem::take(&mut held.paused) {
+            if count > 0 {
+                Handle::current().resume(self.info(&name).id);
+            }
+        }
+        drop(held);
+        self.cluster.load.reset();
+        self.note("heal-all before liveness".into());
+    }
+}

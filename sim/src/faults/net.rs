@@ -1,0 +1,157 @@
+//! Network faults.
+//!
+//! Partitions (isolate, split, one-way cut) clog madsim links: a clogged message is dropped, as a real
+//! partition drops packets. Every partition is a set of directed links with a count, so overlapping partitions
+//! heal independently. Whole-network loss and latency use madsim's own network settings. Per-node loss and
+//! per-node or per-link latency have no madsim equivalent, so [`FaultNet`] implements the system's
+//! [`LinkShaper`]: every RPC the system (and the load clients) send asks it what happens to the message.
+
+use madsim::net::NetSim;
+use madsim::task::NodeId;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::Duration;
+use system::net::{Fate, LinkShaper};
+
+/// madsim's default one-way latency, restored when a network latency fault heals.
+const DEFAULT_LATENCY: std::ops::Range<Duration> = Duration::from_millis(1)..Duration::from_millis(10);
+
+#[derive(Default)]
+struct Shaping {
+    node_loss: BTreeMap<IpAddr, Vec<u64>>,
+    node_delay: BTreeMap<IpAddr, Vec<Duration>>,
+    link_delay: BTreeMap<(IpAddr, IpAddr), Vec<Duration>>,
+    network_loss: Vec<u64>,
+    network_delay: Vec<Duration>,
+    clogged: BTreeMap<(NodeId, NodeId), u32>,
+}
+
+/// The network fault model of one run.
+pub struct FaultNet {
+    shaping: Mutex<Shaping>,
+    /// Decides which messages a lossy node drops: its own stream, so loss never shifts other randomness.
+    rng: Mutex<ChaCha8Rng>,
+}
+
+fn max_of<T: Copy + Ord + Default>(v: Option<&Vec<T>>) -> T {
+    v.and_then(|v| v.iter().copied().max()).unwrap_or_default()
+}
+
+fn remove_one<T: PartialEq>(v: &mut Vec<T>, x: &T) {
+    if let Some(i) = v.iter().position(|y| y == x) {
+        v.remove(i);
+    }
+}
+
+impl FaultNet {
+    pub fn new(rng: ChaCha8Rng) -> Self {
+        Self { shaping: Mutex::new(Shaping::default()), rng: Mutex::new(rng) }
+    }
+
+    pub fn node_loss(&self, node: IpAddr, percent: u64, on: bool) {
+        let mut s = self.shaping.lock().expect("net lock");
+        let v = s.node_loss.entry(node).or_default();
+        if on {
+            v.push(percent)
+        } else {
+            remove_one(v, &percent)
+        }
+    }
+
+    pub fn node_delay(&self, node: IpAddr, delay: Duration, on: bool) {
+        let mut s = self.shaping.lock().expect("net lock");
+        let v = s.node_delay.entry(node).or_default();
+        if on {
+            v.push(delay)
+        } else {
+            remove_one(v, &delay)
+        }
+    }
+
+    pub fn link_delay(&self, from: IpAddr, to: IpAddr, delay: Duration, on: bool) {
+        let mut s = self.shaping.lock().expect("net lock");
+        let v = s.link_delay.entry((from, to)).or_default();
+        if on {
+            v.push(delay)
+        } else {
+            remove_one(v, &delay)
+        }
+    }
+
+    /// Loss on the whole network: the highest active rate applies.
+    pub fn network_loss(&self, percent: u64, on: bool) {
+        let mut s = self.shaping.lock().expect("net lock");
+        if on {
+            s.network_loss.push(percent)
+        } else {
+            remove_one(&mut s.network_loss, &percent)
+        }
+        let rate = s.network_loss.iter().copied().max().unwrap_or(0) as f64 / 100.0;
+        NetSim::current().update_config(|c| c.packet_loss_rate = rate);
+    }
+
+    /// Extra latency on the whole network: the highest active spike applies.
+    pub fn network_delay(&self, delay: Duration, on: bool) {
+        let mut s = self.shaping.lock().expect("net lock");
+        if on {
+            s.network_delay.push(delay)
+        } else {
+            remove_one(&mut s.network_delay, &delay)
+        }
+        let extra = s.network_delay.iter().copied().max().unwrap_or_default();
+        NetSim::current()
+            .update_config(|c| c.send_latency = DEFAULT_LATENCY.start + extra..DEFAULT_LATENCY.end + extra);
+    }
+
+    /// Clogs (or unclogs) directed links; a link carries traffic again when no partition holds it.
+    pub fn clog(&self, links: &[(NodeId, NodeId)], on: bool) {
+        let mut s = self.shaping.lock().expect("net lock");
+        let net = NetSim::current();
+        for &(a, b) in links {
+            let count = s.clogged.entry((a, b)).or_insert(0);
+            if on {
+                *count += 1;
+                if *count == 1 {
+                    net.clog_link(a, b);
+                }
+            } else if *count > 0 {
+                *count -= 1;
+                if *count == 0 {
+                    net.unclog_link(a, b);
+                }
+            }
+        }
+    }
+
+    /// Heals everything at once, before the liveness phase.
+    pub fn heal_all(&self) {
+        let mut s = self.shaping.lock().expect("net lock");
+        let net = NetSim::current();
+        for (&(a, b), &count) in &s.clogged {
+            if count > 0 {
+                net.unclog_link(a, b);
+            }
+        }
+        *s = Shaping::default();
+        net.update_config(|c| {
+            c.packet_loss_rate = 0.0;
+            c.send_latency = DEFAULT_LATENCY;
+        });
+    }
+}
+
+impl LinkShaper for FaultNet {
+    fn shape(&self, from: IpAddr, to: IpAddr) -> Fate {
+        let s = self.shaping.lock().expect("net lock");
+        let loss = max_of(s.node_loss.get(&from)).max(max_of(s.node_loss.get(&to)));
+        if loss > 0 && self.rng.lock().expect("net rng lock").gen_range(0..100) < loss {
+            return Fate::Drop;
+        }
+        let delay =
+            max_of(s.node_delay.get(&from)).max(max_of(s.node_delay.get(&to))) + max_of(s.link_delay.get(&(from, to)));
+        Fate::Deliver(delay)
+    }
+}

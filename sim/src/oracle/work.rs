@@ -1,0 +1,50 @@
+//! Bounded work: the system does at most a stated factor of the necessary work. Necessary work is one job
+//! per stored source version per schema of its environment, plus one per entity a deploy re-processes.
+//! Job executions (leases, redeliveries included) and retries (failed RPC attempts plus client retries) must
+//! each stay within the scenario's percentage of it, so that a resume onto a backlog, or a retry loop without
+//! backoff, shows up as a violation instead of passing because it eventually finished.
+
+use super::history::History;
+use crate::outcome::{Violation, ViolationKind};
+use crate::scenario::Scenario;
+use crate::world::{FinalState, Observation};
+
+pub fn check(
+    scenario: &Scenario,
+    history: &History,
+    state: &FinalState,
+    observation: &Observation,
+    found: &mut Vec<Violation>,
+) {
+    let mut necessary = history.deploy_jobs;
+    for (env, _, _) in history.stored_at.keys() {
+        necessary += state.envs.get(env).map_or(0, |e| e.schemas.len() as u64);
+    }
+    let necessary = necessary.max(1);
+    let bounds = &scenario.invariants;
+    let executions = history.leases;
+    if executions * 100 > necessary * bounds.executions_percent_max.get() {
+        found.push(Violation::new(
+            ViolationKind::UnboundedWork,
+            format!(
+                "{executions} job executions for {necessary} necessary jobs ({}%); the bound is {}%",
+                executions * 100 / necessary,
+                bounds.executions_percent_max.get()
+            ),
+        ));
+    }
+    let retries = observation.rpcs_failed + observation.load.retries;
+    if retries * 100 > necessary * bounds.retries_percent_max.get() {
+        found.push(Violation::new(
+            ViolationKind::UnboundedWork,
+            format!(
+                "{retries} retries ({} failed RPC attempts, {} client retries) for {necessary} necessary jobs ({}%); \
+                 the bound is {}%",
+                observation.rpcs_failed,
+                observation.load.retries,
+                retries * 100 / necessary,
+                bounds.retries_percent_max.get()
+            ),
+        ));
+    }
+}

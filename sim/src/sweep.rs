@@ -1,0 +1,237 @@
+//! Seed sweeps: many seeds of many scenarios, in parallel, time-boxed, shardable across machines.
+//!
+//! Every seed runs on its own fresh OS thread (std seeds its hasher per thread). `jobs` worker threads pull
+//! (scenario, seed) pairs from a shared counter, so the order in which results arrive varies, but each result is
+//! a function of its seed alone. A deterministic sample of seeds is run twice to check determinism. Failures are
+//! grouped by signature (what failed and where, not which seed), and the caller decides what to do with each
+//! new one (save it, shrink it). Stopping (Ctrl-C, time budget, fail-fast) lets running seeds finish and keeps
+//! every result so far.
+
+use crate::determinism;
+use crate::outcome::{Outcome, ViolationKind};
+use crate::scenario::LoadedScenario;
+use crate::world::{run_seed, RunResult};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
+use std::time::Duration;
+
+/// Which seeds one machine runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    /// 1-based.
+    pub index: u64,
+    pub count: u64,
+}
+
+impl Shard {
+    /// Parses `K/N`, with 1 <= K <= N.
+    pub fn parse(text: &str) -> Result<Shard, String> {
+        let (k, n) =
+            text.split_once('/').ok_or_else(|| format!("`{text}` is not a shard; write it as K/N, like 1/4"))?;
+        let index: u64 = k.trim().parse().map_err(|_| format!("`{k}` in `{text}` is not a number"))?;
+        let count: u64 = n.trim().parse().map_err(|_| format!("`{n}` in `{text}` is not a number"))?;
+        if count == 0 || index == 0 || index > count {
+            return Err(format!("shard `{text}` needs 1 <= K <= N"));
+        }
+        Ok(Shard { index, count })
+    }
+
+    /// Whether this shard runs `seed`: seeds are dealt round-robin, so every shard gets a spread of the range.
+    pub fn owns(&self, seed: u64) -> bool {
+        seed % self.count == self.index - 1
+    }
+}
+
+pub struct SweepOptions {
+    pub scenarios: Vec<LoadedScenario>,
+    pub start: u64,
+    pub count: u64,
+    pub shard: Option<Shard>,
+    pub jobs: usize,
+    pub time_budget: Option<Duration>,
+    pub fail_fast: bool,
+    /// Percentage of seeds run twice to check determinism.
+    pub determinism_percent: u64,
+    /// Set from outside (Ctrl-C) to stop taking new seeds.
+    pub stop: Arc<AtomicBool>,
+}
+
+/// A failure's identity across seeds: the kinds of violation, plus the panic location for crashes.
+pub fn signature(outcome: &Outcome) -> Option<String> {
+    if outcome.passed() {
+        return None;
+    }
+    let mut parts: Vec<String> = outcome
+        .violations
+        .iter()
+        .map(|v| match v.kind {
+            ViolationKind::Panic => match v.detail.rsplit_once(" at ") {
+                Some((_, location)) => format!("panic@{location}"),
+                None => "panic".to_string(),
+            },
+            kind => kind.name().to_string(),
+        })
+        .collect();
+    parts.sort();
+    parts.dedup();
+    Some(parts.join("+"))
+}
+
+/// The result of one seed, as a sweep keeps it.
+pub struct SeedDone {
+    pub scenario: usize,
+    pub result: RunResult,
+    pub signature: Option<String>,
+    pub nondeterministic: Option<determinism::Divergence>,
+    pub checked_determinism: bool,
+}
+
+/// A group of failures with the same signature.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct FailureGroup {
+    pub signature: String,
+    pub count: u64,
+    /// The first seeds that failed this way, lowest first (at most `SEEDS_PER_GROUP_MAX`).
+    pub seeds: Vec<u64>,
+    /// Where the reproduction was saved, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub saved: Option<String>,
+    pub repro: String,
+}
+
+const SEEDS_PER_GROUP_MAX: usize = 20;
+
+/// What a sweep found in one scenario.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct ScenarioReport {
+    pub scenario: String,
+    pub seeds_run: u64,
+    pub seeds_passed: u64,
+    pub determinism_checked: u64,
+    pub failures: Vec<FailureGroup>,
+    pub simulated_ms: u64,
+    pub wall_ms: u64,
+    pub faults: BTreeMap<String, u64>,
+    pub ingests_acked: u64,
+}
+
+impl ScenarioReport {
+    pub fn failed_seeds(&self) -> u64 {
+        self.failures.iter().map(|g| g.count).sum()
+    }
+
+    pub fn record(&mut self, done: &SeedDone, repro: String) {
+        let o = &done.result.outcome;
+        self.seeds_run += 1;
+        if done.checked_determinism {
+            self.determinism_checked += 1;
+        }
+        self.simulated_ms += o.stats.simulated_ms;
+        self.wall_ms += o.stats.wall_ms;
+        self.ingests_acked += o.stats.ingests_acked;
+        for (kind, n) in &o.stats.faults {
+            *self.faults.entry(kind.clone()).or_insert(0) += n;
+        }
+        let signature = match (&done.signature, &done.nondeterministic) {
+            (_, Some(_)) => Some("nondeterminism".to_string()),
+            (Some(s), None) => Some(s.clone()),
+            (None, None) => None,
+        };
+        let Some(signature) = signature else {
+            self.seeds_passed += 1;
+            return;
+        };
+        let group = match self.failures.iter_mut().position(|g| g.signature == signature) {
+            Some(i) => &mut self.failures[i],
+            None => {
+                self.failures.push(FailureGroup { signature: signature.clone(), repro, ..Default::default() });
+                self.failures.last_mut().expect("just pushed")
+            }
+        };
+        group.count += 1;
+        group.seeds.push(o.seed);
+        group.seeds.sort();
+        group.seeds.truncate(SEEDS_PER_GROUP_MAX);
+    }
+}
+
+/// The whole sweep's result, as written by `--json` and read by `merge`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct SweepReport {
+    pub start: u64,
+    pub count: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
+    pub interrupted: bool,
+    pub wall_ms: u64,
+    pub scenarios: Vec<ScenarioReport>,
+}
+
+impl SweepReport {
+    pub fn failed(&self) -> bool {
+        self.scenarios.iter().any(|s| !s.failures.is_empty())
+    }
+}
+
+/// Whether `seed` is in the determinism sample: a fixed function of the seed, so reruns sample the same seeds.
+fn sampled(seed: u64, percent: u64) -> bool {
+    let mixed = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 32;
+    mixed % 100 < percent
+}
+
+/// Runs the sweep; `on_done` sees every seed's result as it arrives, on the calling thread.
+pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> (bool, u64) {
+    let seeds: Vec<u64> = (options.start..options.start.saturating_add(options.count))
+        .filter(|&s| options.shard.is_none_or(|shard| shard.owns(s)))
+        .collect();
+    let pairs: Vec<(usize, u64)> =
+        (0..options.scenarios.len()).flat_map(|sc| seeds.iter().map(move |&seed| (sc, seed))).collect();
+    let total = pairs.len() as u64;
+    let next = AtomicU64::new(0);
+    // Host time bounds the sweep; it is read only here, outside every simulation.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let (tx, rx) = mpsc::channel::<SeedDone>();
+    let interrupted = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        for _ in 0..options.jobs.max(1) {
+            let tx = tx.clone();
+            let (pairs, next, interrupted) = (&pairs, &next, &interrupted);
+            // Worker threads only hand seeds out; each seed still runs on a fresh thread of its own.
+            #[allow(clippy::disallowed_methods)]
+            scope.spawn(move || loop {
+                if options.stop.load(Ordering::SeqCst)
+                    || options.time_budget.is_some_and(|budget| started.elapsed() >= budget)
+                {
+                    interrupted.store(true, Ordering::SeqCst);
+                    break;
+                }
+                let i = next.fetch_add(1, Ordering::SeqCst);
+                let Some(&(scenario, seed)) = pairs.get(i as usize) else { break };
+                let loaded = &options.scenarios[scenario];
+                let checked_determinism = sampled(seed, options.determinism_percent);
+                let (result, nondeterministic) = if checked_determinism {
+                    determinism::run_twice(loaded, seed)
+                } else {
+                    (run_seed(loaded, seed), None)
+                };
+                let signature = signature(&result.outcome);
+                if tx.send(SeedDone { scenario, result, signature, nondeterministic, checked_determinism }).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for done in rx {
+            let failed = done.signature.is_some() || done.nondeterministic.is_some();
+            on_done(&done);
+            if failed && options.fail_fast {
+                options.stop.store(true, Ordering::SeqCst);
+            }
+        }
+    });
+    let done = next.load(Ordering::SeqCst).min(total);
+    (interrupted.load(Ordering::SeqCst) && done < total, total)
+}
