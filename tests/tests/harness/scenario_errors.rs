@@ -88,3 +88,71 @@ fn a_missing_file_is_a_clear_error() {
     let e = sim::scenario::resolve("no-such-scenario", &tests::scenarios_dir()).unwrap_err();
     assert!(e.to_string().contains("cargo sim list"), "{e}");
 }
+
+// ---- fault plans ----
+
+/// The baseline with one scripted fault appended; returns the error and the line the fault's `kind` is on.
+fn fault_error(body: &str) -> (String, String) {
+    let text = format!("{}\n[[faults.script]]\n{body}\n", baseline_text());
+    let message = match parse(&text, Path::new("scenarios/faulty.toml")) {
+        Ok(_) => panic!("accepted a broken fault: {body}"),
+        Err(e) => e.to_string(),
+    };
+    (message, text)
+}
+
+fn assert_names(message: &str, text: &str, needle: &str, field: &str) {
+    let line = line_of(text, needle);
+    assert!(message.starts_with(&format!("scenarios/faulty.toml:{line}:")), "expected line {line}: {message}");
+    assert!(message.contains(&format!("field `{field}`")), "expected field {field}: {message}");
+}
+
+#[test]
+fn a_negative_fault_duration_is_refused() {
+    let (m, t) = fault_error("at = \"1s\"\nkind = \"crash\"\ntarget = \"store\"\nduration = \"-2s\"");
+    assert_names(&m, &t, "duration = \"-2s\"", "faults.script[0].duration");
+    assert!(m.contains("negative"), "{m}");
+}
+
+#[test]
+fn an_unknown_node_is_refused_and_the_nodes_are_listed() {
+    let (m, t) = fault_error("at = \"1s\"\nkind = \"isolate\"\ntarget = \"worker-9\"\nduration = \"2s\"");
+    assert_names(&m, &t, "target = \"worker-9\"", "faults.script[0].target");
+    assert!(m.contains("worker-3") && m.contains("store"), "lists the nodes: {m}");
+}
+
+#[test]
+fn a_loss_rate_above_100_percent_is_refused() {
+    let (m, t) =
+        fault_error("at = \"1s\"\nkind = \"loss\"\ntarget = \"network\"\nloss_percent = 150\nduration = \"2s\"");
+    assert_names(&m, &t, "loss_percent = 150", "faults.script[0].loss_percent");
+    assert!(m.contains("0 to 100"), "{m}");
+}
+
+#[test]
+fn a_field_the_kind_does_not_use_is_refused() {
+    let (m, t) = fault_error("at = \"1s\"\nkind = \"crash\"\ntarget = \"store\"\nloss_percent = 5\nduration = \"2s\"");
+    assert_names(&m, &t, "loss_percent = 5", "faults.script[0].loss_percent");
+    assert!(m.contains("not used by kind `crash`"), "{m}");
+}
+
+#[test]
+fn a_missing_field_names_what_the_kind_needs() {
+    let (m, t) = fault_error("at = \"1s\"\nkind = \"pause\"\nduration = \"2s\"");
+    assert_names(&m, &t, "kind = \"pause\"", "faults.script[0].kind");
+    assert!(m.contains("needs the field `target`"), "{m}");
+}
+
+#[test]
+fn a_fault_that_would_outlast_the_safety_phase_is_refused() {
+    let (m, t) = fault_error("at = \"29s\"\nkind = \"pause\"\ntarget = \"queue\"\nduration = \"5s\"");
+    assert_names(&m, &t, "duration = \"5s\"", "faults.script[0].duration");
+    assert!(m.contains("heals before the liveness phase"), "{m}");
+}
+
+#[test]
+fn an_unknown_fault_kind_lists_the_kinds() {
+    let (m, t) = fault_error("at = \"1s\"\nkind = \"meteor\"\nduration = \"5s\"");
+    assert_names(&m, &t, "kind = \"meteor\"", "faults.script[0].kind");
+    assert!(m.contains("clock-jump"), "{m}");
+}

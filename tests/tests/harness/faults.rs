@@ -1,0 +1,395 @@
+//! Every fault kind has an effect the system can observe, during its window and not after it heals.
+//! Network, clock and pause faults are shown on a three-node cluster with a counting ping service, driven by the
+//! harness's real injector; process, load and deploy faults on the full system, through its trace.
+
+use madsim::time::{sleep, sleep_until, Instant};
+use sim::faults::FaultKind;
+use sim::trace::{HarnessEvent, TraceEvent};
+use std::time::Duration;
+use system::clock::Clock;
+use system::events::Event;
+use system::net::RpcError;
+use tests::mini::{simulate, spec, Mini};
+
+fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+#[test]
+fn isolating_a_node_times_out_calls_during_the_window_and_they_succeed_after() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        let t0 = Instant::now();
+        mini.inject(vec![spec("at = \"1s\"\nkind = \"isolate\"\ntarget = \"b\"\nduration = \"2s\"")]);
+        assert!(mini.ping("a", "b").await.0.is_ok(), "before the fault");
+        sleep_until(t0 + ms(1_200)).await;
+        assert_eq!(mini.ping("a", "b").await.0, Err(RpcError::Timeout), "b is cut off");
+        assert_eq!(mini.ping("c", "b").await.0, Err(RpcError::Timeout), "from every node");
+        assert!(mini.ping("a", "c").await.0.is_ok(), "the others still talk");
+        sleep_until(t0 + ms(3_100)).await;
+        assert!(mini.ping("a", "b").await.0.is_ok(), "healed");
+    });
+}
+
+#[test]
+fn a_split_separates_the_group_from_the_rest_only() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec("at = \"0s\"\nkind = \"split\"\ngroup = [\"a\"]\nduration = \"2s\"")]);
+        sleep(ms(100)).await;
+        assert_eq!(mini.ping("a", "b").await.0, Err(RpcError::Timeout));
+        assert_eq!(mini.ping("c", "a").await.0, Err(RpcError::Timeout));
+        assert!(mini.ping("b", "c").await.0.is_ok(), "the rest is one side");
+    });
+}
+
+#[test]
+fn a_one_way_cut_loses_messages_in_one_direction_only() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec("at = \"0s\"\nkind = \"cut\"\nfrom = \"a\"\nto = \"b\"\nduration = \"5s\"")]);
+        sleep(ms(100)).await;
+        // a -> b: the request is lost, b never sees it.
+        assert_eq!(mini.ping("a", "b").await.0, Err(RpcError::Timeout));
+        assert_eq!(mini.received("b"), 0);
+        // b -> a: the request arrives and takes effect, but the answer is lost on the way back.
+        assert_eq!(mini.ping("b", "a").await.0, Err(RpcError::Timeout));
+        assert_eq!(mini.received("a"), 1, "the request crossed the cut in the open direction");
+    });
+}
+
+#[test]
+fn whole_network_loss_drops_messages_until_it_heals() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec(
+            "at = \"0s\"\nkind = \"loss\"\ntarget = \"network\"\nloss_percent = 100\nduration = \"3s\"",
+        )]);
+        sleep(ms(100)).await;
+        assert_eq!(mini.ping("a", "b").await.0, Err(RpcError::Timeout));
+        assert_eq!(mini.ping("b", "c").await.0, Err(RpcError::Timeout));
+        sleep(ms(3_000)).await;
+        assert!(mini.ping("a", "b").await.0.is_ok());
+    });
+}
+
+#[test]
+fn loss_on_one_node_drops_only_its_messages() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec("at = \"0s\"\nkind = \"loss\"\ntarget = \"b\"\nloss_percent = 100\nduration = \"3s\"")]);
+        sleep(ms(100)).await;
+        assert_eq!(mini.ping("a", "b").await.0, Err(RpcError::Timeout));
+        assert_eq!(mini.ping("b", "c").await.0, Err(RpcError::Timeout));
+        assert!(mini.ping("a", "c").await.0.is_ok());
+    });
+}
+
+#[test]
+fn per_link_latency_delays_only_that_link() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec(
+            "at = \"0s\"\nkind = \"latency\"\nfrom = \"a\"\nto = \"b\"\nlatency = \"300ms\"\nduration = \"5s\"",
+        )]);
+        sleep(ms(100)).await;
+        let (slow, slow_time) = mini.ping("a", "b").await;
+        let (fast, fast_time) = mini.ping("a", "c").await;
+        assert!(slow.is_ok() && fast.is_ok());
+        assert!(slow_time >= ms(300), "a->b took {slow_time:?}");
+        assert!(fast_time < ms(100), "a->c took {fast_time:?}");
+        let (_, back) = mini.ping("b", "a").await;
+        assert!(back >= ms(300), "the reply crosses a->b too: {back:?}");
+    });
+}
+
+#[test]
+fn a_slow_node_and_a_network_latency_spike_delay_calls() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![
+            spec("at = \"0s\"\nkind = \"latency\"\ntarget = \"c\"\nlatency = \"200ms\"\nduration = \"2s\""),
+            spec("at = \"3s\"\nkind = \"latency\"\ntarget = \"network\"\nlatency = \"150ms\"\nduration = \"2s\""),
+        ]);
+        sleep(ms(100)).await;
+        assert!(mini.ping("a", "c").await.1 >= ms(400), "both directions of a slow node's link");
+        assert!(mini.ping("a", "b").await.1 < ms(100));
+        sleep_until(Instant::now() + ms(3_000)).await;
+        assert!(mini.ping("a", "b").await.1 >= ms(300), "a network spike delays every link");
+        sleep(ms(2_500)).await;
+        assert!(mini.ping("a", "b").await.1 < ms(100), "healed");
+    });
+}
+
+#[test]
+fn a_clock_offset_moves_one_nodes_clock_for_the_window() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec(
+            "at = \"1s\"\nkind = \"clock-offset\"\ntarget = \"b\"\noffset = \"+30s\"\nduration = \"2s\"",
+        )]);
+        let skew = |mini: &Mini| mini.clocks["b"].now().0 as i64 - mini.clocks["a"].now().0 as i64;
+        assert_eq!(skew(&mini), 0);
+        sleep(ms(1_500)).await;
+        assert_eq!(skew(&mini), 30_000);
+        sleep(ms(2_000)).await;
+        assert_eq!(skew(&mini), 0);
+    });
+}
+
+#[test]
+fn a_drifting_clock_runs_fast_and_is_reset_when_healed() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec(
+            "at = \"0s\"\nkind = \"clock-drift\"\ntarget = \"b\"\ndrift_ppm = 100000\nduration = \"20s\"",
+        )]);
+        sleep(ms(10_000)).await;
+        let ahead = mini.clocks["b"].now().0 as i64 - mini.clocks["a"].now().0 as i64;
+        assert!((990..=1_010).contains(&ahead), "10% fast for 10 s: {ahead} ms ahead");
+        sleep(ms(10_100)).await;
+        assert_eq!(mini.clocks["b"].offset_us(), 0);
+    });
+}
+
+#[test]
+fn a_clock_jump_backwards_is_slewed_back_after_the_window() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec(
+            "at = \"0s\"\nkind = \"clock-jump\"\ntarget = \"b\"\noffset = \"-10s\"\nduration = \"1s\"",
+        )]);
+        sleep(ms(500)).await;
+        assert_eq!(mini.clocks["b"].offset_us(), -10_000_000, "jumped back");
+        sleep(ms(500 + 10_000)).await;
+        let offset = mini.clocks["b"].offset_us();
+        assert!((-5_010_000..=-4_990_000).contains(&offset), "slewing back at 50%: {offset}");
+        sleep(ms(20_000)).await;
+        assert_eq!(mini.clocks["b"].offset_us(), 0, "the slew stops at true time");
+    });
+}
+
+#[test]
+fn a_paused_node_answers_nothing_until_it_resumes() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec("at = \"0s\"\nkind = \"pause\"\ntarget = \"b\"\nduration = \"3s\"")]);
+        sleep(ms(100)).await;
+        assert_eq!(mini.ping("a", "b").await.0, Err(RpcError::Timeout));
+        sleep(ms(3_000)).await;
+        assert!(mini.ping("a", "b").await.0.is_ok());
+    });
+}
+
+// ---- on the full system ----
+
+use sim::world::run_seed;
+use tests::scenario;
+
+fn baseline_with(script: &str) -> sim::scenario::LoadedScenario {
+    let mut s = scenario("baseline");
+    let faults: sim::faults::FaultsConfig = toml::from_str(script).unwrap();
+    s.scenario.faults = faults;
+    s
+}
+
+/// When the safety phase started, from the trace.
+fn safety_start(trace: &[sim::trace::Record]) -> Duration {
+    trace
+        .iter()
+        .find(|r| matches!(r.event, TraceEvent::Harness(HarnessEvent::PhaseStarted { phase: "safety" })))
+        .expect("a safety phase")
+        .at
+}
+
+#[test]
+fn a_queue_clock_skewed_by_30s_judges_leases_expired() {
+    let skewed = baseline_with(
+        "[[script]]\nat = \"10s\"\nkind = \"clock-offset\"\ntarget = \"queue\"\noffset = \"+30s\"\nduration = \"5s\"",
+    );
+    let plain = run_seed(&scenario("baseline"), 3).outcome;
+    let result = run_seed(&skewed, 3);
+    assert_eq!(plain.stats.leases_expired, 0);
+    assert!(result.outcome.stats.leases_expired > 0, "every live lease looked 30 s older to the queue");
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+}
+
+#[test]
+fn a_store_crash_keeps_synced_writes_and_the_run_stays_correct() {
+    let crashed = baseline_with("[[script]]\nat = \"12s\"\nkind = \"crash\"\ntarget = \"store\"\nduration = \"2s\"");
+    let result = run_seed(&crashed, 5);
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+    let crash_at = safety_start(&result.trace) + Duration::from_secs(12);
+    let written_before = result
+        .trace
+        .iter()
+        .filter(|r| r.at <= crash_at && &*r.node == "store")
+        .filter(|r| {
+            matches!(
+                r.event,
+                TraceEvent::System(Event::SourceStored { .. } | Event::SchemaStored { .. } | Event::ViewWritten { .. })
+            )
+        })
+        .count();
+    let recovered: Vec<usize> = result
+        .trace
+        .iter()
+        .filter_map(|r| match r.event {
+            TraceEvent::System(Event::Recovered { ops }) if &*r.node == "store" && r.at > crash_at => Some(ops),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(recovered, [written_before], "the restarted store replays every synced write, and only those");
+}
+
+#[test]
+fn pausing_all_workers_stops_all_leases_and_they_resume_together() {
+    let paused = baseline_with("[[script]]\nat = \"5s\"\nkind = \"pause-workers\"\nduration = \"10s\"");
+    let result = run_seed(&paused, 2);
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+    let start = safety_start(&result.trace);
+    let leased_at: Vec<Duration> = result
+        .trace
+        .iter()
+        .filter(|r| matches!(r.event, TraceEvent::System(Event::JobLeased { .. })))
+        .map(|r| r.at - start.min(r.at))
+        .collect();
+    // A lease asked for just before the pause may still be granted on the queue's side.
+    assert!(!leased_at.iter().any(|&t| t > ms(5_100) && t < ms(15_000)), "no lease while every worker is paused");
+    assert!(leased_at.iter().any(|&t| t >= ms(15_000) && t < ms(15_500)), "workers resume onto the backlog");
+}
+
+#[test]
+fn a_burst_multiplies_an_environments_ingest_rate_in_its_window() {
+    let burst = baseline_with(
+        "[[script]]\nat = \"10s\"\nkind = \"burst\"\nenvironments = [\"globex\"]\nrate_percent = 500\nduration = \"10s\"",
+    );
+    let result = run_seed(&burst, 4);
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+    let start = safety_start(&result.trace);
+    let acks = |env: &str, from: u64, to: u64| {
+        result
+            .trace
+            .iter()
+            .filter(|r| matches!(&r.event, TraceEvent::Harness(HarnessEvent::ClientAcked { env: e, .. }) if e == env))
+            .filter(|r| r.at >= start + Duration::from_secs(from) && r.at < start + Duration::from_secs(to))
+            .count()
+    };
+    let (before, during) = (acks("globex", 0, 10), acks("globex", 10, 20));
+    assert!(during >= 3 * before, "globex: {before} ingests before, {during} during the burst");
+    let (other_before, other_during) = (acks("initech", 0, 10), acks("initech", 10, 20));
+    assert!(other_during < 2 * other_before, "initech is not bursting: {other_before} vs {other_during}");
+}
+
+#[test]
+fn a_deploy_fault_reprocesses_a_whole_environment() {
+    let deploy =
+        baseline_with("[[script]]\nat = \"20s\"\nkind = \"deploy\"\nenvironment = \"initech\"\nschema = \"page\"");
+    let result = run_seed(&deploy, 6);
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+    let bulk_jobs = result
+        .trace
+        .iter()
+        .filter(|r| matches!(&r.event, TraceEvent::System(Event::DeployAcked { env, jobs, .. }) if env == "initech" && *jobs > 50))
+        .count();
+    assert_eq!(bulk_jobs, 1, "one deploy enqueued a job for every initech entity");
+}
+
+// ---- plans ----
+
+#[test]
+fn a_scripted_plan_executes_exactly_as_written() {
+    let text = "\
+[[script]]
+at = \"2s\"
+kind = \"isolate\"
+target = \"worker-1\"
+duration = \"3s\"
+
+[[script]]
+at = \"4s\"
+kind = \"latency\"
+from = \"ingest-1\"
+to = \"store\"
+latency = \"50ms\"
+duration = \"1s\"
+
+[[script]]
+at = \"9s\"
+kind = \"crash\"
+target = \"queue\"
+duration = \"500ms\"
+";
+    let scripted = baseline_with(text);
+    let result = run_seed(&scripted, 1);
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+    assert_eq!(result.outcome.fault_plan, scripted.scenario.faults.script, "the executed plan is the script");
+    let start = safety_start(&result.trace);
+    let faults: Vec<(Duration, String)> = result
+        .trace
+        .iter()
+        .filter_map(|r| match &r.event {
+            TraceEvent::Harness(HarnessEvent::Fault { description }) if !description.starts_with("crashed") => {
+                // Trace times carry madsim's scheduling granularity (tens of nanoseconds): compare milliseconds.
+                Some((ms((r.at - start).as_millis() as u64), description.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    let expected = [
+        (ms(2_000), "start isolate worker-1 for 3s"),
+        (ms(4_000), "start latency ingest-1->store latency=50ms for 1s"),
+        (ms(5_000), "heal isolate worker-1 for 3s"),
+        (ms(5_000), "heal latency ingest-1->store latency=50ms for 1s"),
+        (ms(9_000), "start crash queue for 500ms"),
+        (ms(9_500), "heal crash queue for 500ms"),
+    ];
+    let got: Vec<(Duration, &str)> = faults.iter().take(expected.len()).map(|(t, d)| (*t, d.as_str())).collect();
+    assert_eq!(got, expected);
+}
+
+#[test]
+fn the_first_200_swarm_seeds_use_every_fault_kind_and_differ() {
+    let swarm = scenario("swarm").scenario;
+    let plans: Vec<Vec<sim::faults::FaultSpec>> = (0..200).map(|seed| sim::world::fault_plan(&swarm, seed)).collect();
+    for kind in FaultKind::ALL {
+        assert!(plans.iter().any(|p| p.iter().any(|f| f.kind == kind)), "no swarm seed used {kind}");
+    }
+    let distinct: std::collections::BTreeSet<String> = plans.iter().map(|p| format!("{p:?}")).collect();
+    assert_eq!(distinct.len(), 200, "every seed has its own plan");
+    // Swarm mode: seeds differ in which kinds they enable, not only in timing.
+    let mixes: std::collections::BTreeSet<Vec<FaultKind>> = plans
+        .iter()
+        .map(|p| {
+            let mut kinds: Vec<FaultKind> = p.iter().map(|f| f.kind).collect();
+            kinds.sort();
+            kinds.dedup();
+            kinds
+        })
+        .collect();
+    assert!(mixes.len() > 50, "only {} different mixes of kinds", mixes.len());
+}
+
+#[test]
+fn the_fault_plan_does_not_shift_the_load() {
+    // The same seed with and without faults draws the same load: the client's first requests are identical.
+    let with_faults =
+        baseline_with("[[script]]\nat = \"1s\"\nkind = \"pause\"\ntarget = \"worker-2\"\nduration = \"1s\"");
+    let first_acks = |result: &sim::world::RunResult| -> Vec<String> {
+        result
+            .trace
+            .iter()
+            .filter_map(|r| match &r.event {
+                TraceEvent::Harness(HarnessEvent::ClientAcked { env, entity, request, .. }) => {
+                    Some(format!("{env}/{entity}#{request}"))
+                }
+                _ => None,
+            })
+            .collect()
+    };
+    let mut a = first_acks(&run_seed(&scenario("baseline"), 8));
+    let mut b = first_acks(&run_seed(&with_faults, 8));
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same requests, whatever the faults");
+}
