@@ -13,6 +13,8 @@
 //! - [`outcome`]: verdicts, typed violations and statistics.
 //! - [`determinism`]: runs a seed twice and shows the first event at which the runs diverge.
 //! - [`report`]: human-readable summaries and the repro command every failure prints.
+//! - [`seedfile`]: failing seeds saved as self-contained, replayable, hand-editable TOML.
+//! - [`shrink`]: delta debugging of a seed file towards the smallest run that fails the same way.
 //! - [`sweep`]: many seeds in parallel, sharded, time-boxed; failures grouped by signature.
 //! - [`rng`]: one random stream per concern, derived from the seed.
 //!
@@ -37,6 +39,8 @@ pub mod outcome;
 pub mod report;
 pub mod rng;
 pub mod scenario;
+pub mod seedfile;
+pub mod shrink;
 pub mod sweep;
 pub mod trace;
 pub mod world;

@@ -4,6 +4,8 @@ use clap::{Parser, Subcommand};
 use sim::commands;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(name = "sim", about = "Deterministic simulation testing for the processing system", version)]
@@ -80,10 +82,42 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         determinism_percent: u64,
     },
+    /// Replay a saved seed file exactly: exit 1 while it still fails, 0 once it passes.
+    Repro {
+        /// A seed file (seeds/*.toml).
+        file: String,
+        /// Print the event log: simulated time, node, event.
+        #[arg(long)]
+        trace: bool,
+        /// With --trace: only events whose line contains this text (e.g. `acme-prod/home`).
+        #[arg(long, requires = "trace")]
+        filter: Option<String>,
+        /// Replay once instead of twice (the second replay checks determinism).
+        #[arg(long)]
+        no_determinism_check: bool,
+        /// Print the outcome as JSON instead of the summary.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Shrink a failing seed file: fewer faults, environments and entities, less load, a shorter run.
+    Shrink {
+        file: String,
+        /// Where to write the result (default: overwrite the file).
+        #[arg(long)]
+        output: Option<PathBuf>,
+    },
+    /// Merge the JSON results of sharded sweeps into one summary.
+    Merge {
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        json: Option<PathBuf>,
+        #[arg(long)]
+        junit: Option<PathBuf>,
+    },
 }
 
 fn main() -> ExitCode {
-    match Cli::parse().command {
+    ExitCode::from(match Cli::parse().command {
         Command::List { flaws } => commands::list::list(flaws),
         Command::Run { scenario, seed, json, trace, filter, check_determinism } => {
             commands::run::run(commands::run::RunArgs { scenario, seed, json, trace, filter, check_determinism })
@@ -117,5 +151,16 @@ fn main() -> ExitCode {
             no_shrink,
             determinism_percent,
         }),
-    }
+        Command::Repro { file, trace, filter, no_determinism_check, json } => {
+            commands::repro::repro(commands::repro::ReproArgs { file, trace, filter, no_determinism_check, json })
+        }
+        Command::Shrink { file, output } => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let flag = stop.clone();
+            // Ctrl-C ends the shrink early; the smallest failing file found so far is still written.
+            let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+            commands::shrink::shrink(&file, output, stop)
+        }
+        Command::Merge { files, json, junit } => commands::merge::merge(&files, json, junit),
+    })
 }

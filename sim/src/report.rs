@@ -9,6 +9,11 @@ pub fn repro_command(scenario: &str, seed: u64) -> String {
 }
 
 pub fn summary(outcome: &Outcome) -> String {
+    summary_with_repro(outcome, &repro_command(&outcome.scenario, outcome.seed))
+}
+
+/// The summary, with `repro` as the command a failure prints.
+pub fn summary_with_repro(outcome: &Outcome, repro: &str) -> String {
     let st = &outcome.stats;
     let mut out = String::new();
     let verdict = if outcome.passed() { "PASS" } else { "FAIL" };
@@ -57,7 +62,7 @@ pub fn summary(outcome: &Outcome) -> String {
         for v in &outcome.violations {
             let _ = writeln!(out, "    [{}] {v}", v.kind.class());
         }
-        let _ = writeln!(out, "  reproduce: {}", repro_command(&outcome.scenario, outcome.seed));
+        let _ = writeln!(out, "  reproduce: {repro}");
     }
     out
 }

@@ -24,6 +24,16 @@ pub fn stream(seed: u64, concern: &str, index: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(mix(h ^ mix(index)))
 }
 
+/// The stream for `concern` and a name (an environment), so that removing one environment while shrinking leaves
+/// the others' streams as they were.
+pub fn stream_named(seed: u64, concern: &str, name: &str) -> ChaCha8Rng {
+    let mut h = mix(seed);
+    for byte in concern.bytes().chain([0]).chain(name.bytes()) {
+        h = mix(h ^ u64::from(byte));
+    }
+    ChaCha8Rng::seed_from_u64(h)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,6 +6,7 @@
 //! optional.
 
 use crate::faults::{ClusterShape, FaultsConfig};
+use crate::outcome::ViolationKind;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -28,7 +29,20 @@ pub struct Scenario {
     pub faults: FaultsConfig,
     #[serde(default)]
     pub invariants: Invariants,
+    /// Present in canary scenarios: a known flaw is switched on and the harness must catch it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
     pub run: RunSpec,
+}
+
+/// What a canary scenario expects the harness to find.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Canary {
+    /// The violation kinds that count as catching the flaw (any one of them).
+    pub expect: Vec<ViolationKind>,
+    /// The default sweep must catch the flaw within this many seeds, or the harness has lost its power.
+    pub within_seeds: Bounded<1, 100_000>,
 }
 
 /// Bounds the oracle holds the system to, beyond the invariants every run checks.
@@ -119,7 +133,7 @@ pub struct Load {
     #[serde(default)]
     pub unchanged_percent: Bounded<0, 100>,
     /// Schema deploys during the safety phase; each re-processes a whole environment.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deploys: Vec<Deploy>,
 }
 
@@ -132,7 +146,7 @@ pub struct Deploy {
     /// A schema of the `[[schemas]]` list.
     pub schema: String,
     /// New fields for the schema; if absent, the same fields are deployed again (a re-process).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fields: Option<Vec<String>>,
 }
 
@@ -140,15 +154,22 @@ pub struct Deploy {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SystemKnobs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lease: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env_pending_max: Option<Bounded<1, 1_000_000>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_pending_max: Option<Bounded<1, 10_000_000>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fresh_per_bulk: Option<Bounded<1, 1_000>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rpc_timeout: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub render_time_min: Option<Dur>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub render_time_max: Option<Dur>,
     /// Known-bad behaviours to switch on (see `cargo sim list --flaws`). Empty for the correct system.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flaws: Vec<String>,
 }
 
@@ -254,15 +275,20 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text; `file` is only used in error messages.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    let scenario: Scenario = deserialize(text, file)?;
+    validate(&scenario, text, file, "")?;
+    Ok(scenario)
+}
+
+/// Deserializes strict TOML, turning an error into one that names the file, line, column and field path.
+pub fn deserialize<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ScenarioError> {
     let deserializer = toml::Deserializer::new(text);
-    let scenario: Scenario = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+    serde_path_to_error::deserialize(deserializer).map_err(|e| {
         let field = e.path().to_string();
         let inner = e.into_inner();
-        let (line, column) = inner.span().map_or((0, 0), |span| line_col(text, span.start));
+        let (line, column) = inner.span().map_or((1, 1), |span| line_col(text, span.start));
         ScenarioError::Invalid { file: file.into(), line, column, field, message: inner.message().to_string() }
-    })?;
-    validate(&scenario, text, file)?;
-    Ok(scenario)
+    })
 }
 
 /// The 1-based line and column of the value at `path` (`load.deploys[0].at`), if the text has it.
@@ -293,11 +319,13 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-/// Checks that need more than one field: names that refer to each other, and limits between fields.
-fn validate(s: &Scenario, text: &str, file: &Path) -> Result<(), ScenarioError> {
+/// Checks that need more than one field: names that refer to each other, and limits between fields. `prefix`
+/// is where the scenario sits in the file's tree (`scenario.` inside a seed file).
+pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(), ScenarioError> {
     let err = |field: &str, message: String| {
-        let (line, column) = locate(text, field).unwrap_or((1, 1));
-        ScenarioError::Invalid { file: file.into(), line, column, field: field.into(), message }
+        let field = format!("{prefix}{field}");
+        let (line, column) = locate(text, &field).unwrap_or((1, 1));
+        ScenarioError::Invalid { file: file.into(), line, column, field, message }
     };
     let names = &s.environments.names;
     if names.is_empty() {
@@ -375,6 +403,14 @@ fn validate(s: &Scenario, text: &str, file: &Path) -> Result<(), ScenarioError> 
     for (i, spec) in s.faults.script.iter().enumerate() {
         if let Err((field, message)) = spec.check(&cluster) {
             return Err(err(&format!("faults.script[{i}].{field}"), message));
+        }
+    }
+    if let Some(canary) = &s.canary {
+        if canary.expect.is_empty() {
+            return Err(err("canary.expect", "needs at least one violation kind".into()));
+        }
+        if s.flaws().is_empty() {
+            return Err(err("canary", "a canary needs a flaw switched on (system.flaws)".into()));
         }
     }
     for (i, env) in s.invariants.fairness_environments.iter().flatten().enumerate() {

@@ -56,6 +56,61 @@ pub struct SweepOptions {
     pub determinism_percent: u64,
     /// Set from outside (Ctrl-C) to stop taking new seeds.
     pub stop: Arc<AtomicBool>,
+    /// Canary mode (the default sweep): a canary scenario runs up to its own `within_seeds` seeds, stops at the
+    /// first seed that catches its flaw, and counts that as success, not failure.
+    pub canary_mode: bool,
+    /// Per scenario: set to stop running its remaining seeds (a canary once caught).
+    pub skip: Vec<AtomicBool>,
+}
+
+impl SweepOptions {
+    /// The seeds scenario `index` runs: the sweep's range, or in canary mode a canary's own budget.
+    pub fn seeds_of(&self, index: usize) -> Vec<u64> {
+        let count = match (&self.scenarios[index].scenario.canary, self.canary_mode) {
+            (Some(canary), true) => canary.within_seeds.get(),
+            _ => self.count,
+        };
+        (self.start..self.start.saturating_add(count)).filter(|&s| self.shard.is_none_or(|sh| sh.owns(s))).collect()
+    }
+
+    /// Whether this outcome of scenario `index` catches its canary's flaw.
+    pub fn catches_canary(&self, index: usize, outcome: &Outcome) -> bool {
+        let Some(canary) = self.scenarios[index].scenario.canary.as_ref().filter(|_| self.canary_mode) else {
+            return false;
+        };
+        outcome.violations.iter().any(|v| canary.expect.contains(&v.kind))
+    }
+}
+
+/// How a canary fared in a sweep.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct CanaryReport {
+    pub expect: Vec<String>,
+    pub within_seeds: u64,
+    pub seeds_tried: u64,
+    /// The lowest seed that caught the flaw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caught_seed: Option<u64>,
+    /// How many seeds of the range, from its start, it took to catch it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caught_after: Option<u64>,
+}
+
+impl CanaryReport {
+    pub fn merge(&mut self, other: &CanaryReport) {
+        self.seeds_tried += other.seeds_tried;
+        if let Some(seed) = other.caught_seed {
+            if self.caught_seed.is_none_or(|s| seed < s) {
+                self.caught_seed = Some(seed);
+                self.caught_after = other.caught_after;
+            }
+        }
+    }
+
+    /// The harness has lost its power: the canary ran its whole budget uncaught.
+    pub fn missed(&self) -> bool {
+        self.caught_seed.is_none() && self.seeds_tried >= self.within_seeds
+    }
 }
 
 /// A failure's identity across seeds: the kinds of violation, plus the panic location for crashes.
@@ -101,7 +156,7 @@ pub struct FailureGroup {
     pub repro: String,
 }
 
-const SEEDS_PER_GROUP_MAX: usize = 20;
+pub const SEEDS_PER_GROUP_MAX: usize = 20;
 
 /// What a sweep found in one scenario.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -115,6 +170,8 @@ pub struct ScenarioReport {
     pub wall_ms: u64,
     pub faults: BTreeMap<String, u64>,
     pub ingests_acked: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryReport>,
 }
 
 impl ScenarioReport {
@@ -122,8 +179,16 @@ impl ScenarioReport {
         self.failures.iter().map(|g| g.count).sum()
     }
 
-    pub fn record(&mut self, done: &SeedDone, repro: String) {
+    /// Records one seed. `caught` marks a canary's flaw caught (in canary mode): not a failure.
+    pub fn record(&mut self, done: &SeedDone, repro: String, caught: bool, start: u64) {
         let o = &done.result.outcome;
+        if let Some(canary) = &mut self.canary {
+            canary.seeds_tried += 1;
+            if caught && canary.caught_seed.is_none_or(|s| o.seed < s) {
+                canary.caught_seed = Some(o.seed);
+                canary.caught_after = Some(o.seed - start + 1);
+            }
+        }
         self.seeds_run += 1;
         if done.checked_determinism {
             self.determinism_checked += 1;
@@ -136,6 +201,7 @@ impl ScenarioReport {
         }
         let signature = match (&done.signature, &done.nondeterministic) {
             (_, Some(_)) => Some("nondeterminism".to_string()),
+            (Some(_), None) if caught => None,
             (Some(s), None) => Some(s.clone()),
             (None, None) => None,
         };
@@ -171,7 +237,7 @@ pub struct SweepReport {
 
 impl SweepReport {
     pub fn failed(&self) -> bool {
-        self.scenarios.iter().any(|s| !s.failures.is_empty())
+        self.scenarios.iter().any(|s| !s.failures.is_empty() || s.canary.as_ref().is_some_and(|c| c.missed()))
     }
 }
 
@@ -183,11 +249,9 @@ fn sampled(seed: u64, percent: u64) -> bool {
 
 /// Runs the sweep; `on_done` sees every seed's result as it arrives, on the calling thread.
 pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> (bool, u64) {
-    let seeds: Vec<u64> = (options.start..options.start.saturating_add(options.count))
-        .filter(|&s| options.shard.is_none_or(|shard| shard.owns(s)))
+    let pairs: Vec<(usize, u64)> = (0..options.scenarios.len())
+        .flat_map(|sc| options.seeds_of(sc).into_iter().map(move |seed| (sc, seed)))
         .collect();
-    let pairs: Vec<(usize, u64)> =
-        (0..options.scenarios.len()).flat_map(|sc| seeds.iter().map(move |&seed| (sc, seed))).collect();
     let total = pairs.len() as u64;
     let next = AtomicU64::new(0);
     // Host time bounds the sweep; it is read only here, outside every simulation.
@@ -210,6 +274,9 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> (bool,
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(&(scenario, seed)) = pairs.get(i as usize) else { break };
+                if options.skip[scenario].load(Ordering::SeqCst) {
+                    continue;
+                }
                 let loaded = &options.scenarios[scenario];
                 let checked_determinism = sampled(seed, options.determinism_percent);
                 let (result, nondeterministic) = if checked_determinism {

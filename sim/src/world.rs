@@ -439,6 +439,7 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
         clients.push((node, ctx, env.clone(), i));
     }
     for (node, ctx, env, i) in clients {
+        let env_name = env.clone();
         load.generators_running.fetch_add(1, Ordering::SeqCst);
         let (scenario, recorder, load, control, ingest) =
             (s.clone(), recorder.clone(), load.clone(), control.clone(), world.topology.ingest.clone());
@@ -451,7 +452,7 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
                 rpc: Rpc::new(ep, ctx),
                 control,
                 ingest,
-                rng: rng::stream(seed, "load", i as u64),
+                rng: rng::stream_named(seed, "load", &env_name),
                 recorder,
                 state: load,
                 run_start,

@@ -1,14 +1,15 @@
-//! The `sim` command's subcommands, as library functions that return an exit code: 0 pass, 1 failure found,
-//! 2 bad input. `main.rs` only parses arguments and calls these.
+//! The `sim` command's subcommands, as library functions that return the exit code: 0 pass, 1 failure found,
+//! 2 bad input. `main.rs` only parses arguments and calls these; tests call them directly.
 
 pub mod list;
+pub mod merge;
+pub mod repro;
 pub mod run;
+pub mod shrink;
 pub mod sweep;
 
-use std::process::ExitCode;
-
 /// Exit code 2: bad input, after printing the error.
-pub fn bad_input(message: impl std::fmt::Display) -> ExitCode {
+pub fn bad_input(message: impl std::fmt::Display) -> u8 {
     eprintln!("error: {message}");
-    ExitCode::from(2)
+    2
 }

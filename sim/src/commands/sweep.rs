@@ -1,13 +1,15 @@
 //! `cargo sim sweep`: the project's main job.
 
 use super::bad_input;
+use crate::outcome::Outcome;
 use crate::scenario::LoadedScenario;
-use crate::sweep::{self, ScenarioReport, SeedDone, Shard, SweepOptions, SweepReport};
-use crate::{catalog, report};
+use crate::seedfile::{self, SeedFile};
+use crate::sweep::{self, CanaryReport, ScenarioReport, SeedDone, Shard, SweepOptions, SweepReport};
+use crate::{catalog, report, shrink};
 use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::BTreeMap;
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -63,7 +65,7 @@ fn load_scenarios(names: &[String]) -> Result<Vec<LoadedScenario>, String> {
     names.iter().map(|name| catalog::load(name).map_err(|e| e.to_string())).collect()
 }
 
-pub fn sweep(args: SweepArgs) -> ExitCode {
+pub fn sweep(args: SweepArgs) -> u8 {
     let scenarios = match load_scenarios(&args.scenarios) {
         Ok(s) if s.is_empty() => return bad_input("no scenarios to sweep"),
         Ok(s) => s,
@@ -94,6 +96,7 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
+        // Ctrl-C is handled by this process alone, once; a second handler registration would fail harmlessly.
         // Ctrl-C stops taking new seeds; seeds already running finish, and everything found is kept.
         let _ = ctrlc::set_handler(move || {
             if stop.swap(true, Ordering::SeqCst) {
@@ -112,11 +115,14 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         start + count,
         time_budget.map_or("none".into(), |b| humantime::format_duration(b).to_string()),
     );
+    let scenario_flags: String = args.scenarios.iter().map(|s| format!(" --scenario {s}")).collect();
     eprintln!(
-        "  repeat this sweep: cargo sim sweep --start {start} --count {count}{}",
+        "  repeat this sweep: cargo sim sweep{scenario_flags} --start {start} --count {count}{}",
         shard.map_or(String::new(), |s| format!(" --shard {}/{}", s.index, s.count))
     );
 
+    // The default sweep (no --scenario) is the project's main job: canaries there must be caught, not pass.
+    let canary_mode = args.scenarios.is_empty();
     let options = SweepOptions {
         scenarios: scenarios.clone(),
         start,
@@ -126,27 +132,56 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         time_budget,
         fail_fast: args.fail_fast,
         determinism_percent: args.determinism_percent,
-        stop,
+        stop: stop.clone(),
+        canary_mode,
+        skip: scenarios.iter().map(|_| AtomicBool::new(false)).collect(),
     };
-    let mut reports: Vec<ScenarioReport> =
-        scenarios.iter().map(|s| ScenarioReport { scenario: s.name.clone(), ..Default::default() }).collect();
-    let expected =
-        scenarios.len() as u64 * (start..start + count).filter(|&s| shard.is_none_or(|sh| sh.owns(s))).count() as u64;
+    let mut reports: Vec<ScenarioReport> = scenarios
+        .iter()
+        .map(|s| ScenarioReport {
+            scenario: s.name.clone(),
+            canary: s.scenario.canary.as_ref().filter(|_| canary_mode).map(|c| CanaryReport {
+                expect: c.expect.iter().map(|k| k.name().to_string()).collect(),
+                within_seeds: c.within_seeds.get(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        })
+        .collect();
+    let expected: u64 = (0..scenarios.len()).map(|i| options.seeds_of(i).len() as u64).sum();
     let progress = Progress::new(expected);
+    // The lowest failing seed of each new signature, saved (and shrunk) when the sweep ends, so that the same sweep
+    // always saves the same files whatever order the seeds finished in.
+    let mut to_save: BTreeMap<(usize, String), Outcome> = BTreeMap::new();
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
     let (interrupted, _) = sweep::run(&options, |done: &SeedDone| {
         let name = &scenarios[done.scenario].name;
         let seed = done.result.outcome.seed;
+        let caught = options.catches_canary(done.scenario, &done.result.outcome);
         let report = &mut reports[done.scenario];
-        let known = done.signature.as_ref().is_some_and(|sig| report.failures.iter().any(|g| &g.signature == sig));
-        report.record(done, report::repro_command(name, seed));
+        report.record(done, report::repro_command(name, seed), caught, start);
+        if caught {
+            options.skip[done.scenario].store(true, Ordering::SeqCst);
+        }
         if let Some(sig) = &done.signature {
-            if !known {
-                progress.println(format!(
-                    "FAIL {name} seed {seed}: {sig}\n  reproduce: {}",
-                    report::repro_command(name, seed)
-                ));
+            let key = (done.scenario, sig.clone());
+            match to_save.get(&key) {
+                None => {
+                    if caught {
+                        progress.println(format!("caught canary {name} at seed {seed}: {sig}"));
+                    } else {
+                        progress.println(format!(
+                            "FAIL {name} seed {seed}: {sig}\n  reproduce: {}",
+                            report::repro_command(name, seed)
+                        ));
+                    }
+                    to_save.insert(key, done.result.outcome.clone());
+                }
+                Some(kept) if seed < kept.seed => {
+                    to_save.insert(key, done.result.outcome.clone());
+                }
+                Some(_) => {}
             }
         }
         if let Some(d) = &done.nondeterministic {
@@ -155,6 +190,13 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
         let failures: u64 = reports.iter().map(|r| r.failed_seeds()).sum();
         progress.tick(failures);
     });
+    for ((index, sig), outcome) in &to_save {
+        let saved = save_failure(&scenarios[*index], outcome, sig, &args.save_dir, args.no_shrink, &stop, &progress);
+        if let Some(group) = reports[*index].failures.iter_mut().find(|g| &g.signature == sig) {
+            group.saved = saved.map(|p| p.display().to_string());
+            group.repro = report::repro_command(&scenarios[*index].name, outcome.seed);
+        }
+    }
     progress.finish();
     let result = SweepReport {
         start,
@@ -170,11 +212,96 @@ pub fn sweep(args: SweepArgs) -> ExitCode {
             eprintln!("error: could not write {}: {e}", path.display());
         }
     }
-    if result.failed() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
+    if let Some(path) = &args.junit {
+        if let Err(e) = write_junit(path, &result) {
+            eprintln!("error: could not write {}: {e}", path.display());
+        }
     }
+    if result.failed() {
+        1
+    } else {
+        0
+    }
+}
+
+/// Saves a new failure as a seed file (shrunk unless `no_shrink`), unless a file for its signature exists.
+fn save_failure(
+    scenario: &LoadedScenario,
+    outcome: &Outcome,
+    signature: &str,
+    dir: &std::path::Path,
+    no_shrink: bool,
+    stop: &AtomicBool,
+    progress: &Progress,
+) -> Option<PathBuf> {
+    let path = seedfile::path_for(dir, &scenario.name, signature);
+    if path.exists() {
+        progress.println(format!("  known: {} already holds this signature", path.display()));
+        return Some(path);
+    }
+    let mut file = SeedFile::new(scenario, outcome, signature);
+    progress.println(format!("saving seed {} of {} ({signature})", outcome.seed, scenario.name));
+    if !no_shrink {
+        progress.println(format!("  shrinking (at most {} replays; --no-shrink to skip) ...", shrink::REPLAYS_MAX));
+        let shrunk = shrink::shrink(&file, &path, stop);
+        progress.println(format!("  shrunk from {} to {}", shrunk.before, shrunk.after));
+        file = shrunk.file;
+    }
+    match write_atomically(&path, &file.to_toml(&path)) {
+        Ok(()) => {
+            progress.println(format!("  saved {} · replay: cargo sim repro {}", path.display(), path.display()));
+            Some(path)
+        }
+        Err(e) => {
+            progress.println(format!("  error: could not save {}: {e}", path.display()));
+            None
+        }
+    }
+}
+
+/// Writes the sweep as JUnit XML: a suite per scenario, a case per failure signature (or one passing case).
+pub fn write_junit(path: &std::path::Path, result: &SweepReport) -> std::io::Result<()> {
+    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
+    let mut junit = Report::new("sim sweep");
+    for s in &result.scenarios {
+        let mut suite = TestSuite::new(s.scenario.clone());
+        suite.set_time(Duration::from_millis(s.wall_ms));
+        let mut seeds =
+            TestCase::new(format!("{} seeds from {}", s.seeds_run, result.start), TestCaseStatus::success());
+        seeds.set_classname(s.scenario.clone());
+        if s.failures.is_empty() {
+            suite.add_test_case(seeds);
+        }
+        for g in &s.failures {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            let seeds: Vec<String> = g.seeds.iter().map(|x| x.to_string()).collect();
+            status.set_message(format!("{} on {} seed(s): {}", g.signature, g.count, seeds.join(", ")));
+            status.set_type(g.signature.clone());
+            status.set_description(format!(
+                "reproduce: {}{}",
+                g.repro,
+                g.saved.as_ref().map_or(String::new(), |p| format!("\nsaved: {p} (replay: cargo sim repro {p})"))
+            ));
+            let mut case = TestCase::new(g.signature.clone(), status);
+            case.set_classname(s.scenario.clone());
+            suite.add_test_case(case);
+        }
+        if let Some(c) = &s.canary {
+            let status = if c.missed() {
+                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                status.set_message(format!("not caught within {} seeds: the harness lost its power", c.within_seeds));
+                status
+            } else {
+                TestCaseStatus::success()
+            };
+            let mut case = TestCase::new("canary caught", status);
+            case.set_classname(s.scenario.clone());
+            suite.add_test_case(case);
+        }
+        junit.add_test_suite(suite);
+    }
+    let xml = junit.to_string().map_err(std::io::Error::other)?;
+    write_atomically(path, &xml)
 }
 
 /// Writes a file so that a reader never sees half of it: to a temporary file beside it, then renamed.
@@ -213,6 +340,25 @@ pub fn summary(result: &SweepReport) -> String {
             s.determinism_checked,
             if faults.is_empty() { String::new() } else { format!(" · faults {}", faults.join(" ")) }
         );
+        if let Some(c) = &s.canary {
+            let _ = match (c.caught_seed, c.caught_after) {
+                (Some(seed), Some(after)) => writeln!(
+                    out,
+                    "      canary caught after {after} seed(s) (seed {seed}); expects {}",
+                    c.expect.join(" or ")
+                ),
+                _ if c.missed() => writeln!(
+                    out,
+                    "      CANARY MISSED: not caught within {} seeds; the harness has lost its power",
+                    c.within_seeds
+                ),
+                _ => writeln!(
+                    out,
+                    "      canary not caught in the {} seeds run (budget {})",
+                    c.seeds_tried, c.within_seeds
+                ),
+            };
+        }
         for g in &s.failures {
             let seeds: Vec<String> = g.seeds.iter().map(|s| s.to_string()).collect();
             let _ = writeln!(out, "      {} x{} (seeds {})", g.signature, g.count, seeds.join(", "));

@@ -5,6 +5,8 @@
 //! - `canaries`: every flaw is caught, and the same seed without the flaw passes.
 //! - `scenario_errors`: malformed scenario files get errors that name file, line and field.
 //! - `oracle`: each invariant reports a violation when shown one (the oracle is not blind).
+//! - `seeds`: every saved seed replays to its reviewed snapshot.
+//! - `sweeps`: sweeps save failures, seed files replay exactly, shrink, shard and merge, survive Ctrl-C.
 
 mod baseline;
 mod canaries;
@@ -12,3 +14,5 @@ mod determinism;
 mod faults;
 mod oracle;
 mod scenario_errors;
+mod seeds;
+mod sweeps;

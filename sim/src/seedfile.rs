@@ -1,0 +1,164 @@
+//! Seed files: a failing seed saved as a self-contained, replayable, hand-editable TOML file.
+//!
+//! A seed file holds the seed, the fully resolved scenario inline, the **executed fault plan** (`[[plan]]`), the
+//! failure's signature, a summary of the outcome, the harness version and, where known, the git commit. Replay
+//! runs the recorded plan, never the generator, so a seed file keeps reproducing after the scenario file or
+//! the fault generator changes. Delete a `[[plan]]` entry and replay to see whether that fault mattered.
+
+use crate::faults::FaultSpec;
+use crate::outcome::Outcome;
+use crate::scenario::{self, LoadedScenario, Scenario, ScenarioError};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The seed file format; bump when a change would make old files replay differently.
+pub const FORMAT: u64 = 1;
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedFile {
+    pub seed: SeedMeta,
+    pub outcome: OutcomeSummary,
+    pub scenario: Scenario,
+    /// The fault plan the failing run executed, in order. Replay executes exactly this.
+    #[serde(default)]
+    pub plan: Vec<FaultSpec>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SeedMeta {
+    pub format: u64,
+    pub seed: u64,
+    /// The scenario the seed came from (its name in the catalog, or its path).
+    pub scenario: String,
+    /// The failure's signature: what failed, not which seed.
+    pub signature: String,
+    pub harness_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeSummary {
+    pub verdict: String,
+    pub violations: u64,
+    pub trace_hash: String,
+    /// The first violations, as printed.
+    pub first: Vec<String>,
+}
+
+impl SeedFile {
+    /// A seed file for a failing outcome of `scenario`.
+    pub fn new(scenario: &LoadedScenario, outcome: &Outcome, signature: &str) -> SeedFile {
+        let mut inline = scenario.scenario.clone();
+        // The plan below is the executed one; the generator's settings no longer matter for this seed.
+        inline.faults.generate.clear();
+        inline.faults.script.clear();
+        SeedFile {
+            seed: SeedMeta {
+                format: FORMAT,
+                seed: outcome.seed,
+                scenario: scenario.name.clone(),
+                signature: signature.to_string(),
+                harness_version: env!("CARGO_PKG_VERSION").to_string(),
+                git_commit: git_commit(),
+            },
+            outcome: summary(outcome),
+            scenario: inline,
+            plan: outcome.fault_plan.clone(),
+        }
+    }
+
+    /// The scenario to replay: the inline one, executing the recorded plan.
+    pub fn to_loaded(&self, path: &Path) -> LoadedScenario {
+        let mut scenario = self.scenario.clone();
+        scenario.faults.generate.clear();
+        scenario.faults.script = self.plan.clone();
+        LoadedScenario { name: self.seed.scenario.clone(), path: path.to_path_buf(), scenario }
+    }
+
+    /// The file's text; `path` is where it will live, for the replay command in its header.
+    pub fn to_toml(&self, path: &Path) -> String {
+        let body = toml::to_string_pretty(self).expect("seed files serialize to TOML");
+        format!(
+            "# A failing seed saved by the simulation harness. Replay it with:\n#   cargo sim repro {}\n# It is \
+             self-contained: the scenario is inline and [[plan]] is the executed fault plan. Edit freely (remove\n# a \
+             [[plan]] entry, lower the load) and replay; `cargo sim shrink` does that automatically.\n\n{body}",
+            path.display()
+        )
+    }
+}
+
+pub fn summary(outcome: &Outcome) -> OutcomeSummary {
+    OutcomeSummary {
+        verdict: if outcome.passed() { "pass".into() } else { "fail".into() },
+        violations: outcome.violations.len() as u64,
+        trace_hash: outcome.trace_hash.clone(),
+        first: outcome
+            .violations
+            .iter()
+            .take(3)
+            .map(|v| {
+                let line = v.to_string();
+                // Keep the summary readable: the full detail is one replay away.
+                match line.char_indices().nth(200) {
+                    Some((cut, _)) => format!("{}...", &line[..cut]),
+                    None => line,
+                }
+            })
+            .collect(),
+    }
+}
+
+/// The commit this harness was built from, if git can tell. Only recorded for people; replay never uses it.
+fn git_commit() -> Option<String> {
+    let out = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// `seeds/<scenario>--<signature>.toml`, with everything but `a-z0-9-+` replaced, so one file per signature.
+pub fn file_name(scenario: &str, signature: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '+' { c.to_ascii_lowercase() } else { '-' })
+            .collect()
+    };
+    format!("{}--{}.toml", clean(scenario), clean(signature))
+}
+
+pub fn path_for(dir: &Path, scenario: &str, signature: &str) -> PathBuf {
+    dir.join(file_name(scenario, signature))
+}
+
+/// Reads and checks a seed file. Errors name the file, line and field.
+pub fn load(path: &Path) -> Result<SeedFile, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Io { file: path.into(), source })?;
+    parse(&text, path)
+}
+
+pub fn parse(text: &str, path: &Path) -> Result<SeedFile, ScenarioError> {
+    let file: SeedFile = scenario::deserialize(text, path)?;
+    let invalid = |field: String, message: String| {
+        let (line, column) = scenario::locate(text, &field).unwrap_or((1, 1));
+        ScenarioError::Invalid { file: path.into(), line, column, field, message }
+    };
+    if file.seed.format != FORMAT {
+        return Err(invalid(
+            "seed.format".into(),
+            format!(
+                "format {} is not the one this harness reads ({FORMAT}); re-save the seed with this harness",
+                file.seed.format
+            ),
+        ));
+    }
+    scenario::validate(&file.scenario, text, path, "scenario.")?;
+    let cluster = file.scenario.cluster_shape();
+    for (i, spec) in file.plan.iter().enumerate() {
+        if let Err((field, message)) = spec.check(&cluster) {
+            return Err(invalid(format!("plan[{i}].{field}"), message));
+        }
+    }
+    Ok(file)
+}

@@ -1,0 +1,295 @@
+//! Sweeps, seed files, replay, shrinking, sharding and interruption: how the harness is used every day.
+
+use sim::commands::repro::{repro, ReproArgs};
+use sim::commands::sweep::{sweep, SweepArgs};
+use sim::seedfile;
+use sim::sweep::{self as sweeper, Shard, SweepOptions};
+use sim::world::run_seed;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+const CANARY: &str = "canaries/dedup-ignores-environment";
+
+fn args(scenarios: Vec<String>, start: u64, count: u64, save_dir: &Path) -> SweepArgs {
+    SweepArgs {
+        scenarios,
+        seeds: None,
+        start: Some(start),
+        count: Some(count),
+        jobs: Some(2),
+        shard: None,
+        time_budget: None,
+        save_dir: save_dir.to_path_buf(),
+        json: None,
+        junit: None,
+        fail_fast: false,
+        no_shrink: true,
+        determinism_percent: 0,
+    }
+}
+
+fn seed_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn a_canary_sweep_fails_saves_one_file_per_signature_and_the_file_replays_identically() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("sweep.json");
+    let junit = dir.path().join("sweep.xml");
+    let mut a = args(vec![CANARY.into()], 0, 6, &dir.path().join("seeds"));
+    a.json = Some(json.clone());
+    a.junit = Some(junit.clone());
+    assert_eq!(sweep(a), 1, "failures found");
+    let files = seed_files(&dir.path().join("seeds"));
+    let report: sweeper::SweepReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let signatures = report.scenarios[0].failures.len();
+    assert_eq!(files.len(), signatures, "one file per signature: {files:?}");
+    assert!(report.scenarios[0].failures.iter().all(|g| g.repro.starts_with("cargo sim run --scenario")));
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<failure"), "the JUnit report shows the failure");
+
+    let file = seedfile::load(&files[0]).unwrap();
+    assert_eq!(file.seed.seed, 0, "the lowest failing seed is the one saved");
+    let replays: Vec<_> = (0..3).map(|_| run_seed(&file.to_loaded(&files[0]), file.seed.seed)).collect();
+    for replay in &replays {
+        assert_eq!(sweeper::signature(&replay.outcome).as_deref(), Some(file.seed.signature.as_str()));
+        assert_eq!(replay.outcome.trace_hash, file.outcome.trace_hash);
+        assert_eq!(replay.trace, replays[0].trace);
+    }
+    let r = ReproArgs {
+        file: files[0].display().to_string(),
+        trace: false,
+        filter: None,
+        no_determinism_check: false,
+        json: false,
+    };
+    assert_eq!(repro(r), 1, "repro exits 1 while the seed still fails");
+}
+
+/// A scenario with the incident flaw and generated faults, written to `dir`.
+fn faulty_canary(dir: &Path, generate: &str) -> PathBuf {
+    let text = std::fs::read_to_string(tests::scenarios_dir().join(format!("{CANARY}.toml"))).unwrap();
+    let text = text.replace(
+        "[run]",
+        &format!("[faults]\ngenerate = [{generate}]\nevents_max = 4\nduration_max = \"2s\"\n\n[run]"),
+    );
+    let path = dir.join("faulty-canary.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_saved_seed_still_reproduces_after_the_scenario_file_changes() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = faulty_canary(dir.path(), "\"pause\", \"latency\"");
+    let seeds = dir.path().join("seeds");
+    assert_eq!(sweep(args(vec![scenario.display().to_string()], 3, 1, &seeds)), 1);
+    let file_path = seed_files(&seeds).remove(0);
+    let saved = seedfile::load(&file_path).unwrap();
+    assert!(!saved.plan.is_empty(), "the executed plan is in the file");
+
+    // Change the scenario's fault settings completely: the generator would now draw other faults.
+    faulty_canary(dir.path(), "\"crash\", \"split\", \"clock-jump\"");
+    let replay = run_seed(&seedfile::load(&file_path).unwrap().to_loaded(&file_path), saved.seed.seed);
+    assert_eq!(sweeper::signature(&replay.outcome).as_deref(), Some(saved.seed.signature.as_str()));
+    assert_eq!(replay.outcome.fault_plan, saved.plan, "replay executes the recorded plan, not the generator");
+    assert_eq!(replay.outcome.trace_hash, saved.outcome.trace_hash);
+}
+
+#[test]
+fn shrinking_leaves_a_smaller_run_that_still_reproduces() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = faulty_canary(dir.path(), "\"pause\", \"latency\", \"loss\"");
+    let seeds = dir.path().join("seeds");
+    assert_eq!(sweep(args(vec![scenario.display().to_string()], 5, 1, &seeds)), 1);
+    let path = seed_files(&seeds).remove(0);
+    let original = seedfile::load(&path).unwrap();
+    let shrunk = sim::shrink::shrink(&original, &path, &AtomicBool::new(false));
+    let (before, after) = (&shrunk.before, &shrunk.after);
+    assert!(
+        after.fault_events < before.fault_events
+            || after.environments < before.environments
+            || after.entities < before.entities
+            || after.ingest_rate < before.ingest_rate
+            || after.safety < before.safety,
+        "nothing shrank: {before} -> {after}"
+    );
+    let replay = run_seed(&shrunk.file.to_loaded(&path), shrunk.file.seed.seed);
+    assert_eq!(sweeper::signature(&replay.outcome).as_deref(), Some(original.seed.signature.as_str()));
+    // What the shrunk file says about itself is what it does.
+    let text = shrunk.file.to_toml(&path);
+    let reread = seedfile::parse(&text, &path).unwrap();
+    assert_eq!(reread.plan, shrunk.file.plan);
+}
+
+#[test]
+fn two_shards_merged_report_the_same_failures_as_one_sweep() {
+    let scenarios = vec![tests::scenario("baseline"), tests::scenario(CANARY)];
+    let options = |shard: Option<Shard>| SweepOptions {
+        scenarios: scenarios.clone(),
+        start: 10,
+        count: 6,
+        shard,
+        jobs: 2,
+        time_budget: None,
+        fail_fast: false,
+        determinism_percent: 0,
+        stop: Arc::new(AtomicBool::new(false)),
+        canary_mode: false,
+        skip: scenarios.iter().map(|_| AtomicBool::new(false)).collect(),
+    };
+    let report = |options: SweepOptions| {
+        let mut reports: Vec<sweeper::ScenarioReport> = scenarios
+            .iter()
+            .map(|s| sweeper::ScenarioReport { scenario: s.name.clone(), ..Default::default() })
+            .collect();
+        sweeper::run(&options, |done| reports[done.scenario].record(done, String::new(), false, 10));
+        sweeper::SweepReport { start: 10, count: 6, scenarios: reports, ..Default::default() }
+    };
+    let whole = report(options(None));
+    let one = report(options(Some(Shard::parse("1/2").unwrap())));
+    let two = report(options(Some(Shard::parse("2/2").unwrap())));
+    assert!(one.scenarios[1].seeds_run > 0 && two.scenarios[1].seeds_run > 0, "each shard runs some seeds");
+    let merged = sim::commands::merge::merge_reports(&[one, two]);
+    let failing = |r: &sweeper::SweepReport| -> Vec<(String, String, Vec<u64>)> {
+        r.scenarios
+            .iter()
+            .flat_map(|s| s.failures.iter().map(|g| (s.scenario.clone(), g.signature.clone(), g.seeds.clone())))
+            .collect()
+    };
+    assert!(!failing(&whole).is_empty());
+    assert_eq!(failing(&merged), failing(&whole));
+    assert_eq!(
+        merged.scenarios.iter().map(|s| s.seeds_run).sum::<u64>(),
+        whole.scenarios.iter().map(|s| s.seeds_run).sum::<u64>()
+    );
+}
+
+#[test]
+fn shards_split_the_seeds_without_overlap() {
+    let shards: Vec<Shard> = (1..=3).map(|k| Shard::parse(&format!("{k}/3")).unwrap()).collect();
+    for seed in 0..100 {
+        assert_eq!(shards.iter().filter(|s| s.owns(seed)).count(), 1);
+    }
+    assert!(Shard::parse("0/2").is_err() && Shard::parse("3/2").is_err() && Shard::parse("x").is_err());
+}
+
+/// The `sim` binary that `cargo test` built next to this test binary.
+fn sim_binary() -> PathBuf {
+    let exe = std::env::current_exe().unwrap();
+    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
+    let bin = dir.join(format!("sim{}", std::env::consts::EXE_SUFFIX));
+    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
+    bin
+}
+
+#[test]
+fn a_sweep_interrupted_by_sigint_prints_its_summary_and_keeps_its_seeds() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = dir.path().join("seeds");
+    let mut child = Command::new(sim_binary())
+        .args(["sweep", "--scenario", CANARY, "--start", "0", "--count", "100000", "--jobs", "1", "--no-shrink"])
+        .arg("--save-dir")
+        .arg(&seeds)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until it has found a failure, then interrupt it as Ctrl-C would. Stderr is read to its end on another
+    // thread, so the child never writes into a closed pipe.
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let (found_tx, found_rx) = std::sync::mpsc::channel();
+    #[allow(clippy::disallowed_methods)]
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        for line in stderr.lines() {
+            let line = line.unwrap();
+            if line.starts_with("FAIL") {
+                let _ = found_tx.send(());
+            }
+            seen.push(line);
+        }
+        seen
+    });
+    found_rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the sweep reports a failure");
+    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let output = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let seen = reader.join().unwrap();
+    assert!(seen.iter().any(|l| l.starts_with("interrupted")), "it says it was interrupted: {seen:?}");
+    assert_eq!(output.status.code(), Some(1), "failures were found: {stdout}");
+    assert!(stdout.contains("sweep FAILED"), "the summary is printed: {stdout}");
+    assert!(stdout.contains("stopped early"), "{stdout}");
+    let files = seed_files(&seeds);
+    assert_eq!(files.len(), 1, "the failure found before the interrupt is saved");
+    seedfile::load(&files[0]).unwrap();
+}
+
+// ---- broken seed files ----
+
+fn canary_seed_text() -> (PathBuf, String) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
+    let path = seed_files(&dir).into_iter().find(|p| p.extension().is_some_and(|e| e == "toml")).unwrap();
+    let text = std::fs::read_to_string(&path).unwrap();
+    (path, text)
+}
+
+fn seed_error(from: &str, to: &str) -> String {
+    let (_, text) = canary_seed_text();
+    assert!(text.contains(from), "the seed file no longer contains {from:?}");
+    match seedfile::parse(&text.replacen(from, to, 1), Path::new("seeds/broken.toml")) {
+        Ok(_) => panic!("accepted a broken seed file ({from:?} -> {to:?})"),
+        Err(e) => e.to_string(),
+    }
+}
+
+#[test]
+fn a_hand_broken_seed_file_gets_an_error_naming_file_line_and_field() {
+    let m = seed_error("format = 1", "format = 1\nfromat = 2");
+    assert!(m.starts_with("seeds/broken.toml:"), "{m}");
+    assert!(m.contains("field `seed.fromat`"), "{m}");
+
+    let m = seed_error("workers = 3", "workers = \"three\"");
+    assert!(m.contains("field `scenario.topology.workers`"), "{m}");
+
+    let m =
+        seed_error("plan = []", "[[plan]]\nat = \"1s\"\nkind = \"crash\"\ntarget = \"worker-7\"\nduration = \"1s\"");
+    assert!(m.contains("field `plan[0].target`") && m.contains("unknown node `worker-7`"), "{m}");
+
+    let m = seed_error("[seed]", "[seed\n");
+    assert!(m.starts_with("seeds/broken.toml:"), "a syntax error has a place too: {m}");
+
+    let m = seed_error("format = 1", "format = 7");
+    assert!(m.contains("field `seed.format`") && m.contains("re-save"), "{m}");
+}
+
+#[test]
+fn repro_of_a_corrupt_file_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, text) = canary_seed_text();
+    let path = dir.path().join("corrupt.toml");
+    std::fs::write(&path, text.replacen("seed = 0", "seed = -4", 1)).unwrap();
+    let r = ReproArgs {
+        file: path.display().to_string(),
+        trace: false,
+        filter: None,
+        no_determinism_check: true,
+        json: false,
+    };
+    assert_eq!(repro(r), 2);
+    let missing = ReproArgs {
+        file: "no/such/file.toml".into(),
+        trace: false,
+        filter: None,
+        no_determinism_check: true,
+        json: false,
+    };
+    assert_eq!(repro(missing), 2);
+}
