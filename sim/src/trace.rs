@@ -124,6 +124,7 @@ pub struct Recorder {
     records: Mutex<Vec<Record>>,
     rpcs: AtomicU64,
     rpc_failures: AtomicU64,
+    idle_polls: AtomicU64,
 }
 
 impl Recorder {
@@ -147,6 +148,10 @@ impl Recorder {
 
     pub fn rpcs(&self) -> u64 {
         self.rpcs.load(Ordering::Relaxed)
+    }
+
+    pub fn idle_polls(&self) -> u64 {
+        self.idle_polls.load(Ordering::Relaxed)
     }
 
     pub fn rpc_failures(&self) -> u64 {
@@ -179,6 +184,10 @@ impl EventSink for NodeSink {
 
     fn rpc_failed(&self) {
         self.recorder.rpc_failures.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn idle_poll(&self) {
+        self.recorder.idle_polls.fetch_add(1, Ordering::Relaxed);
     }
 }
 

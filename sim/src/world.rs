@@ -78,6 +78,8 @@ pub struct Observation {
     pub simulated: Duration,
     /// RPC attempts of the system and the clients that got no answer.
     pub rpcs_failed: u64,
+    /// RPC attempts of the system and the clients, idle polls for work left out.
+    pub rpcs_sent: u64,
 }
 
 fn ip(net: u8, host: usize) -> IpAddr {
@@ -537,6 +539,7 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
         net_messages: madsim::net::NetSim::current().stat().msg_count,
         simulated: run_start.elapsed(),
         rpcs_failed: recorder.rpc_failures(),
+        rpcs_sent: recorder.rpcs().saturating_sub(recorder.idle_polls()),
     }
 }
 

@@ -134,6 +134,10 @@ pub trait EventSink: Send + Sync {
 
     /// Counts one RPC attempt that got no answer.
     fn rpc_failed(&self) {}
+
+    /// Counts one poll for work that found none (an idle worker asking the queue). Its cost grows with idle
+    /// time, not with work, so bounded-work checks leave it out.
+    fn idle_poll(&self) {}
 }
 
 /// A sink that drops everything, for running the system outside a harness.

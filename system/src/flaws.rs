@@ -17,14 +17,47 @@ pub enum Flaw {
     /// same id. The real incident: it only showed when several environments had jobs queued at once, logged no
     /// error, and left views silently never generated.
     DedupIgnoresEnvironment,
+    /// The queue coalesces a new job into a job that is already leased. An update that arrives while the old
+    /// version is being processed is dropped: the worker read the old source, so the view stays stale. (A
+    /// classic "deduplicate against in-flight work" mistake.)
+    DedupAgainstLeased,
+    /// A worker judges whether its lease is still valid by comparing its own wall clock with the expiry the
+    /// queue stamped with the queue's clock, and then writes the view blindly, without the version check. Under
+    /// clock skew a worker whose lease long expired overwrites a newer view (a stale overwrite without fencing).
+    UnfencedWorkerClock,
+    /// The store acknowledges a write before it is durable (syncing in the background, a "group commit" whose
+    /// acknowledgement came too early). A crash loses acknowledged ingests.
+    AckBeforeDurable,
+    /// Retries without backoff or jitter, and an ingest path that hammers a busy queue instead of passing
+    /// "busy" back to the client: a pause and resume onto a backlog turns into a retry storm.
+    RetryStorm,
+    /// "Newest wins" decided by wall-clock timestamps taken on different nodes: the store keeps the view with the
+    /// latest render time instead of the newest source version. A worker with a fast clock pins an old view.
+    NewestWinsByWallClock,
+    /// A plain FIFO queue instead of the fair one: every environment waits behind a noisy neighbour's backlog.
+    FifoQueue,
 }
 
 impl Flaw {
-    pub const ALL: &'static [Flaw] = &[Flaw::DedupIgnoresEnvironment];
+    pub const ALL: &'static [Flaw] = &[
+        Flaw::DedupIgnoresEnvironment,
+        Flaw::DedupAgainstLeased,
+        Flaw::UnfencedWorkerClock,
+        Flaw::AckBeforeDurable,
+        Flaw::RetryStorm,
+        Flaw::NewestWinsByWallClock,
+        Flaw::FifoQueue,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             Flaw::DedupIgnoresEnvironment => "dedup-ignores-environment",
+            Flaw::DedupAgainstLeased => "dedup-against-leased",
+            Flaw::UnfencedWorkerClock => "unfenced-worker-clock",
+            Flaw::AckBeforeDurable => "ack-before-durable",
+            Flaw::RetryStorm => "retry-storm",
+            Flaw::NewestWinsByWallClock => "newest-wins-by-wall-clock",
+            Flaw::FifoQueue => "fifo-queue",
         }
     }
 
@@ -34,6 +67,20 @@ impl Flaw {
                 "queue deduplication ignores the environment: jobs of different environments for the same \
                  entity id are coalesced and one of them is lost"
             }
+            Flaw::DedupAgainstLeased => {
+                "an update arriving while the old version is processed is coalesced into the leased job and lost"
+            }
+            Flaw::UnfencedWorkerClock => {
+                "workers judge leases by their own clock and write views without the version check"
+            }
+            Flaw::AckBeforeDurable => {
+                "the store acknowledges writes before syncing them; a crash loses acknowledged ingests"
+            }
+            Flaw::RetryStorm => "retries without backoff; ingest hammers a busy queue instead of answering busy",
+            Flaw::NewestWinsByWallClock => {
+                "the store keeps the view with the latest render timestamp, not the newest source version"
+            }
+            Flaw::FifoQueue => "a plain FIFO queue: a noisy neighbour's backlog starves everyone else",
         }
     }
 }

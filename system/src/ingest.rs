@@ -5,11 +5,15 @@
 //! request id; the store recognises the id, so the retry re-enqueues the jobs without storing a new version.
 
 use crate::events::Event;
+use crate::flaws::Flaw;
 use crate::model::{JobKind, JobSpec};
 use crate::net::{Backoff, Rpc};
 use crate::node::NodeContext;
 use crate::proto::*;
 use madsim::net::Endpoint;
+
+/// How often the flawed ingest of `retry-storm` retries a busy queue before giving up.
+const STORM_RETRIES_MAX: u32 = 5_000;
 
 /// Busy answers a deploy absorbs (backing off between them) before it reports "busy" to its client.
 const DEPLOY_BUSY_RETRIES_MAX: u32 = 20;
@@ -56,9 +60,16 @@ async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
         // The content is the newest already: whoever stored it queued its jobs before being acknowledged.
         Vec::new()
     };
-    if !jobs.is_empty() {
+    // The flaw `retry-storm`: instead of passing "busy" back, hammer the queue until it takes the jobs.
+    let mut storm_retries = if ctx.config.flaws.has(Flaw::RetryStorm) { STORM_RETRIES_MAX } else { 0 };
+    let mut backoff = Backoff::new(ctx);
+    while !jobs.is_empty() {
         match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone() }).await {
-            Ok(EnqueueReply::Accepted { .. }) => {}
+            Ok(EnqueueReply::Accepted { .. }) => break,
+            Ok(EnqueueReply::Busy) if storm_retries > 0 => {
+                storm_retries -= 1;
+                backoff.wait().await;
+            }
             Ok(EnqueueReply::Busy) => {
                 ctx.emit(Event::IngestBusy { env: req.env, entity: req.entity, request: req.request });
                 return IngestReply::Busy;

@@ -79,6 +79,9 @@ pub struct View {
     pub schema_version: u64,
     pub source_version: Version,
     pub fields: Payload,
+    /// When the worker rendered it, by the worker's clock. Informational: a correct store never orders views by
+    /// it, because clocks of different nodes are not comparable.
+    pub rendered_at: crate::clock::WallMillis,
 }
 
 impl View {

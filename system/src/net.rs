@@ -135,18 +135,25 @@ pub struct Backoff {
     attempt: u32,
     min: Duration,
     max: Duration,
+    storm: bool,
 }
 
 impl Backoff {
     pub fn new(ctx: &NodeContext) -> Self {
-        Self::with_bounds(ctx.config.backoff_min, ctx.config.backoff_max)
+        let mut backoff = Self::with_bounds(ctx.config.backoff_min, ctx.config.backoff_max);
+        backoff.storm = ctx.config.flaws.has(crate::flaws::Flaw::RetryStorm);
+        backoff
     }
 
     pub fn with_bounds(min: Duration, max: Duration) -> Self {
-        Self { attempt: 0, min, max }
+        Self { attempt: 0, min, max, storm: false }
     }
 
     pub fn next_delay(&mut self) -> Duration {
+        if self.storm {
+            // The flaw `retry-storm`: no growth, no jitter, every caller retries in lockstep.
+            return Duration::from_millis(1);
+        }
         let ceiling = self.min.saturating_mul(1u32 << self.attempt.min(16)).min(self.max);
         self.attempt = self.attempt.saturating_add(1);
         let ceiling_us = ceiling.as_micros().max(1) as u64;

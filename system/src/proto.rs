@@ -70,6 +70,9 @@ pub struct ListEntities {
 #[rtype("PutViewReply")]
 pub struct PutView {
     pub view: View,
+    /// A blind write: replace whatever is stored. For operators repairing data by hand; a correct worker never
+    /// sets it.
+    pub unconditional: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +137,8 @@ pub struct Lease {
     pub token: u64,
     /// How long the lease lasts from when the queue granted it.
     pub lease_ms: u64,
+    /// When the lease expires by the queue's clock. Only meaningful to the queue: other nodes' clocks differ.
+    pub expires_at: crate::clock::WallMillis,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, Request)]

@@ -7,6 +7,7 @@
 
 use crate::disk::Disk;
 use crate::events::Event;
+use crate::flaws::{Flaw, Flaws};
 use crate::model::{EntityId, Env, SchemaDef, SchemaName, Source, Version, View};
 use crate::node::NodeContext;
 use crate::proto::*;
@@ -42,14 +43,15 @@ pub enum StoreOp {
 pub struct StoreState {
     envs: BTreeMap<Env, EnvData>,
     request_memory_max: usize,
+    flaws: Flaws,
 }
 
 type SharedStore = Arc<Mutex<StoreState>>;
 
 impl StoreState {
     /// Rebuilds the state from a durable log.
-    pub fn recover(request_memory_max: usize, log: Vec<StoreOp>) -> Self {
-        let mut state = StoreState { envs: BTreeMap::new(), request_memory_max: request_memory_max.max(1) };
+    pub fn recover(request_memory_max: usize, flaws: Flaws, log: Vec<StoreOp>) -> Self {
+        let mut state = StoreState { envs: BTreeMap::new(), request_memory_max: request_memory_max.max(1), flaws };
         for op in log {
             state.apply(op);
         }
@@ -122,11 +124,17 @@ impl StoreState {
         range.filter(|(_, r)| r.source.is_some()).take(req.limit).map(|(id, _)| id.clone()).collect()
     }
 
-    fn put_view(&mut self, view: View, events: &mut Vec<Event>) -> (PutViewReply, Option<StoreOp>) {
+    fn put_view(&mut self, req: PutView, events: &mut Vec<Event>) -> (PutViewReply, Option<StoreOp>) {
+        let PutView { view, unconditional } = req;
         let current =
             self.envs.get(&view.env).and_then(|e| e.views.get(&view.entity)).and_then(|v| v.get(&view.schema));
-        if let Some(current) = current {
-            if current.rank() >= view.rank() {
+        if let Some(current) = current.filter(|_| !unconditional) {
+            let stale = if self.flaws.has(Flaw::NewestWinsByWallClock) {
+                current.rendered_at >= view.rendered_at
+            } else {
+                current.rank() >= view.rank()
+            };
+            if stale {
                 events.push(Event::ViewWriteRefused {
                     env: view.env.clone(),
                     entity: view.entity.clone(),
@@ -168,6 +176,9 @@ impl StoreState {
     }
 }
 
+/// How often the flawed store of `ack-before-durable` syncs in the background.
+const GROUP_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
+
 /// The store's durable medium.
 pub type StoreDisk = Arc<dyn Disk<StoreOp>>;
 
@@ -175,7 +186,19 @@ pub type StoreDisk = Arc<dyn Disk<StoreOp>>;
 pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
     let log = disk.open();
     let ops = log.len();
-    let state: SharedStore = Arc::new(Mutex::new(StoreState::recover(ctx.config.request_memory_max, log)));
+    let state: SharedStore =
+        Arc::new(Mutex::new(StoreState::recover(ctx.config.request_memory_max, ctx.config.flaws.clone(), log)));
+    // The flaw `ack-before-durable`: writes are synced by a background "group commit", after their answers left.
+    let early_ack = ctx.config.flaws.has(Flaw::AckBeforeDurable);
+    if early_ack {
+        let disk = disk.clone();
+        madsim::task::spawn(async move {
+            loop {
+                madsim::time::sleep(GROUP_COMMIT_INTERVAL).await;
+                disk.sync();
+            }
+        });
+    }
     let ep = Endpoint::bind(ctx.addr).await.expect("the store's address is free on its own node");
     ctx.emit(Event::NodeStarted { role: "store" });
     ctx.emit(Event::Recovered { ops });
@@ -194,7 +217,9 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         if let Some(op) = op {
             st.apply(op.clone());
             disk.append(op);
-            disk.sync();
+            if !st.flaws.has(Flaw::AckBeforeDurable) {
+                disk.sync();
+            }
         }
         drop(st);
         for event in events {
@@ -241,7 +266,7 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
     });
     let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
     ep.add_rpc_handler(move |req: PutView| {
-        let reply = with(&c, &s, &d, |st, ev| st.put_view(req.view, ev));
+        let reply = with(&c, &s, &d, |st, ev| st.put_view(req, ev));
         async move { reply }
     });
     let s = state.clone();
@@ -261,6 +286,11 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
 /// Renders `source` with `schema` into a view. Shared by workers and by anyone who needs to know what a correct
 /// view looks like.
 pub fn render(source: &Source, schema: &SchemaDef) -> View {
+    render_at(source, schema, crate::clock::WallMillis(0))
+}
+
+/// Renders a view, stamped with the time it was rendered by the renderer's clock.
+pub fn render_at(source: &Source, schema: &SchemaDef, now: crate::clock::WallMillis) -> View {
     View {
         env: source.env.clone(),
         entity: source.entity.clone(),
@@ -268,5 +298,6 @@ pub fn render(source: &Source, schema: &SchemaDef) -> View {
         schema_version: schema.version,
         source_version: source.version,
         fields: schema.render(&source.payload),
+        rendered_at: now,
     }
 }

@@ -7,10 +7,11 @@
 //! its lease is left with its local monotonic timer, never by comparing wall clocks of different nodes.
 
 use crate::events::Event;
+use crate::flaws::Flaw;
 use crate::net::{Backoff, Rpc};
 use crate::node::NodeContext;
 use crate::proto::*;
-use crate::store::render;
+use crate::store::render_at;
 use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use std::time::Duration;
@@ -37,6 +38,7 @@ async fn work_loop(ctx: NodeContext, rpc: Rpc) {
                 process(&ctx, &rpc, lease).await;
             }
             Ok(None) => {
+                ctx.events.idle_poll();
                 // Idle: poll again after a jittered interval, so that idle workers do not ask in lockstep.
                 let poll = ctx.config.worker_poll_interval;
                 let jitter = madsim::rand::thread_rng().gen_range(0..=poll.as_micros() as u64 / 2);
@@ -77,11 +79,19 @@ async fn process(ctx: &NodeContext, rpc: &Rpc, lease: Lease) {
     let (min, max) = (ctx.config.render_time_min, ctx.config.render_time_max);
     let render_time = madsim::rand::thread_rng().gen_range(min..=max.max(min));
     madsim::time::sleep(render_time).await;
-    if started.elapsed() > budget {
+    let view = render_at(&source, &schema, ctx.clock.now());
+    let mut unconditional = false;
+    if ctx.config.flaws.has(Flaw::UnfencedWorkerClock) {
+        // The flaw: trust our own wall clock against the queue's expiry, and, believing the lease still ours,
+        // write without the version check.
+        if ctx.clock.now() >= lease.expires_at {
+            return abandon("lease-expired-by-own-clock");
+        }
+        unconditional = true;
+    } else if started.elapsed() > budget {
         return abandon("lease-budget-spent");
     }
-    let view = render(&source, &schema);
-    if rpc.call_retrying(store, PutView { view }).await.is_err() {
+    if rpc.call_retrying(store, PutView { view, unconditional }).await.is_err() {
         return abandon("store-unavailable");
     }
     // A refused acknowledgement means our lease expired and the job was redelivered; the view we wrote is

@@ -1,7 +1,7 @@
 //! Bounded work: the system does at most a stated factor of the necessary work. Necessary work is one job
 //! per stored source version per schema of its environment, plus one per entity a deploy re-processes.
-//! Job executions (leases, redeliveries included) and retries (failed RPC attempts plus client retries) must
-//! each stay within the scenario's percentage of it, so that a resume onto a backlog, or a retry loop without
+//! Job executions (leases, redeliveries included), RPCs, and retries (failed RPC attempts plus client retries)
+//! must each stay within the scenario's percentage of it, so that a resume onto a backlog, or a retry loop without
 //! backoff, shows up as a violation instead of passing because it eventually finished.
 
 use super::history::History;
@@ -30,6 +30,17 @@ pub fn check(
                 "{executions} job executions for {necessary} necessary jobs ({}%); the bound is {}%",
                 executions * 100 / necessary,
                 bounds.executions_percent_max.get()
+            ),
+        ));
+    }
+    let rpcs = observation.rpcs_sent;
+    if rpcs * 100 > necessary * bounds.rpcs_percent_max.get() {
+        found.push(Violation::new(
+            ViolationKind::UnboundedWork,
+            format!(
+                "{rpcs} RPCs for {necessary} necessary jobs ({}%); the bound is {}%",
+                rpcs * 100 / necessary,
+                bounds.rpcs_percent_max.get()
             ),
         ));
     }

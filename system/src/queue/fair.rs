@@ -26,6 +26,10 @@ pub struct FairConfig {
     pub lease_ms: u64,
     /// The flaw `dedup-ignores-environment`: dedup keys leave out the environment.
     pub dedup_ignores_environment: bool,
+    /// The flaw `dedup-against-leased`: a new job is coalesced into a leased one with the same key.
+    pub dedup_against_leased: bool,
+    /// The flaw `fifo-queue`: jobs are served oldest first across all environments.
+    pub fifo: bool,
 }
 
 /// What two jobs must share to be coalesced.
@@ -160,6 +164,11 @@ impl FairQueue {
     /// its job id and goes to the front of its lane: it has waited once already.
     fn insert(&mut self, spec: JobSpec, id: Option<u64>, front: bool) -> Enqueued {
         let key = self.dedup_key(&spec);
+        if self.config.dedup_against_leased && id.is_none() {
+            if let Some(leased) = self.leases.values().find(|l| self.dedup_key(&l.spec) == key) {
+                return Enqueued::Coalesced { into_job: leased.job, into_env: leased.spec.env.clone() };
+            }
+        }
         if let Some(&into_job) = self.index.get(&key) {
             let existing = self.pending.get_mut(&into_job).expect("dedup index points at a pending job");
             let into_env = existing.spec.env.clone();
@@ -195,28 +204,8 @@ impl FairQueue {
 
     /// Hands the next job, in fair order, to `worker` under a lease that expires `lease_ms` after `now`.
     pub fn lease(&mut self, worker: &str, now: WallMillis) -> Option<Leased> {
-        let env = self.next_env()?;
-        let lanes = self.envs.get_mut(&env).expect("next_env returns an environment with lanes");
-        let take_fresh =
-            !lanes.fresh.is_empty() && (lanes.bulk.is_empty() || lanes.fresh_streak < self.config.fresh_per_bulk);
-        let mut job_id = None;
-        for kind in if take_fresh { [JobKind::Fresh, JobKind::Bulk] } else { [JobKind::Bulk, JobKind::Fresh] } {
-            let lane = match kind {
-                JobKind::Fresh => &mut lanes.fresh,
-                JobKind::Bulk => &mut lanes.bulk,
-            };
-            while let Some(id) = lane.pop_front() {
-                // Skip ids left behind when a job moved lanes.
-                if self.pending.get(&id).is_some_and(|p| p.lane == kind) {
-                    job_id = Some((id, kind));
-                    break;
-                }
-            }
-            if job_id.is_some() {
-                break;
-            }
-        }
-        let (job, kind) = job_id.expect("an environment with pending jobs has one in a lane");
+        let (env, job, kind) = if self.config.fifo { self.pick_oldest()? } else { self.pick_fair()? };
+        let lanes = self.envs.get_mut(&env).expect("a picked job's environment has lanes");
         match kind {
             JobKind::Fresh => lanes.fresh_streak += 1,
             JobKind::Bulk => lanes.fresh_streak = 0,
@@ -242,6 +231,40 @@ impl FairQueue {
         };
         self.leases.insert(token, leased.clone());
         Some(leased)
+    }
+
+    /// The flaw `fifo-queue`: the oldest pending job of any environment (job ids grow in enqueue order).
+    fn pick_oldest(&self) -> Option<(Env, u64, JobKind)> {
+        let (&job, pending) = self.pending.iter().next()?;
+        Some((pending.spec.env.clone(), job, pending.lane))
+    }
+
+    /// The next job in fair order: the next environment round-robin, and within it fresh before bulk (but one
+    /// bulk job after `fresh_per_bulk` fresh ones). Pops the job's id from its lane.
+    fn pick_fair(&mut self) -> Option<(Env, u64, JobKind)> {
+        let env = self.next_env()?;
+        let lanes = self.envs.get_mut(&env).expect("next_env returns an environment with lanes");
+        let take_fresh =
+            !lanes.fresh.is_empty() && (lanes.bulk.is_empty() || lanes.fresh_streak < self.config.fresh_per_bulk);
+        let mut job_id = None;
+        for kind in if take_fresh { [JobKind::Fresh, JobKind::Bulk] } else { [JobKind::Bulk, JobKind::Fresh] } {
+            let lane = match kind {
+                JobKind::Fresh => &mut lanes.fresh,
+                JobKind::Bulk => &mut lanes.bulk,
+            };
+            while let Some(id) = lane.pop_front() {
+                // Skip ids left behind when a job moved lanes.
+                if self.pending.get(&id).is_some_and(|p| p.lane == kind) {
+                    job_id = Some((id, kind));
+                    break;
+                }
+            }
+            if job_id.is_some() {
+                break;
+            }
+        }
+        let (job, kind) = job_id.expect("an environment with pending jobs has one in a lane");
+        Some((env, job, kind))
     }
 
     /// The first environment after the cursor (wrapping around) that has pending jobs.
@@ -291,6 +314,8 @@ mod tests {
             fresh_per_bulk: 3,
             lease_ms: 1_000,
             dedup_ignores_environment: false,
+            dedup_against_leased: false,
+            fifo: false,
         }
     }
 
@@ -422,6 +447,25 @@ mod tests {
         // A duplicate needs no new slot, and another environment has its own limit.
         assert!(queue.enqueue(&[job("a", "x", JobKind::Fresh)]).is_ok());
         assert!(queue.enqueue(&[job("b", "x", JobKind::Fresh), job("b", "y", JobKind::Fresh)]).is_ok());
+    }
+
+    #[test]
+    fn the_fifo_flaw_serves_the_noisy_backlog_first() {
+        let mut queue = FairQueue::new(FairConfig { fifo: true, ..config() });
+        let noisy: Vec<JobSpec> = (0..3).map(|i| job("noisy", &format!("e{i}"), JobKind::Fresh)).collect();
+        queue.enqueue(&noisy).unwrap();
+        queue.enqueue(&[job("small", "home", JobKind::Fresh)]).unwrap();
+        assert_eq!(drain(&mut queue), ["noisy/e0", "noisy/e1", "noisy/e2", "small/home"]);
+    }
+
+    #[test]
+    fn the_dedup_against_leased_flaw_drops_an_update_to_a_job_in_flight() {
+        let mut queue = FairQueue::new(FairConfig { dedup_against_leased: true, ..config() });
+        queue.enqueue(&[job("a", "home", JobKind::Fresh)]).unwrap();
+        let lease = queue.lease("w", WallMillis(0)).unwrap();
+        let again = queue.enqueue(&[job("a", "home", JobKind::Fresh)]).unwrap();
+        assert_eq!(again, [Enqueued::Coalesced { into_job: lease.job, into_env: "a".into() }]);
+        assert_eq!(queue.pending_len(), 0, "the update is gone");
     }
 
     #[test]

@@ -53,6 +53,8 @@ fn fair_config(ctx: &NodeContext) -> FairConfig {
         fresh_per_bulk: config.fresh_per_bulk,
         lease_ms: config.lease.as_millis() as u64,
         dedup_ignores_environment: config.flaws.has(crate::flaws::Flaw::DedupIgnoresEnvironment),
+        dedup_against_leased: config.flaws.has(crate::flaws::Flaw::DedupAgainstLeased),
+        fifo: config.flaws.has(crate::flaws::Flaw::FifoQueue),
     }
 }
 
@@ -181,6 +183,7 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Option<Lease> 
         spec: leased.spec,
         token: leased.token,
         lease_ms: ctx.config.lease.as_millis() as u64,
+        expires_at: leased.expires_at,
     })
 }
 
@@ -244,6 +247,8 @@ mod tests {
             fresh_per_bulk: 3,
             lease_ms: 1_000,
             dedup_ignores_environment: false,
+            dedup_against_leased: false,
+            fifo: false,
         };
         let mut live = FairQueue::new(config.clone());
         let mut log = Vec::new();

@@ -45,6 +45,7 @@ fn observe(state: FinalState, acks: Vec<Ack>) -> Observation {
         net_messages: 0,
         simulated: Duration::ZERO,
         rpcs_failed: 0,
+        rpcs_sent: 0,
     }
 }
 
