@@ -79,3 +79,39 @@ fn every_saved_seed_replays_to_its_snapshot() {
         });
     }
 }
+
+/// Every saved seed of a flaw passes once the flaw is switched off: the failure is the flaw's, not noise in the
+/// harness or the scenario.
+#[test]
+fn every_flaw_seed_passes_with_its_flaw_switched_off() {
+    let mut checked = 0;
+    for path in seed_files() {
+        let file = seedfile::load(&path).unwrap();
+        if file.scenario.system.flaws.is_empty() {
+            continue;
+        }
+        let mut fixed = file.to_loaded(&path);
+        fixed.scenario.system.flaws.clear();
+        fixed.scenario.canary = None;
+        let outcome = run_seed(&fixed, file.seed.seed).outcome;
+        assert!(outcome.passed(), "{} without its flaw: {:#?}", path.display(), outcome.violations);
+        checked += 1;
+    }
+    assert!(checked >= 7, "a seed per flaw: found {checked}");
+}
+
+/// Every canary of the catalog is caught within its budget (the default sweep checks the same every run).
+#[test]
+fn every_canary_is_caught_within_its_budget() {
+    let dir = tests::scenarios_dir().join("canaries");
+    let mut canaries = 0;
+    for path in sim::catalog::list(&dir) {
+        let loaded = sim::scenario::resolve(&path.display().to_string(), &tests::scenarios_dir()).unwrap();
+        let canary = loaded.scenario.canary.clone().expect("every scenario under canaries/ has a [canary] section");
+        let caught = (0..canary.within_seeds.get())
+            .find(|&seed| run_seed(&loaded, seed).outcome.violations.iter().any(|v| canary.expect.contains(&v.kind)));
+        assert!(caught.is_some(), "{} not caught within {} seeds", loaded.name, canary.within_seeds.get());
+        canaries += 1;
+    }
+    assert_eq!(canaries, system::flaws::Flaw::ALL.len(), "a canary per flaw");
+}
