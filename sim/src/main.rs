@@ -16,10 +16,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// List the scenarios (and, with --flaws, the flaws a scenario can switch on).
+    /// List the scenarios (and, with --flaws, the flaws a scenario can switch on; with --marks, the coverage marks).
     List {
         #[arg(long)]
         flaws: bool,
+        #[arg(long)]
+        marks: bool,
     },
     /// Run one seed of one scenario and check it.
     Run {
@@ -118,7 +120,7 @@ enum Command {
 
 fn main() -> ExitCode {
     ExitCode::from(match Cli::parse().command {
-        Command::List { flaws } => commands::list::list(flaws),
+        Command::List { flaws, marks } => commands::list::list(flaws, marks),
         Command::Run { scenario, seed, json, trace, filter, check_determinism } => {
             commands::run::run(commands::run::RunArgs { scenario, seed, json, trace, filter, check_determinism })
         }

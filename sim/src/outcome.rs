@@ -186,6 +186,9 @@ pub struct Stats {
     pub simulated_ms: u64,
     /// Executed fault events per kind.
     pub faults: std::collections::BTreeMap<String, u64>,
+    /// Coverage marks reached, and how often.
+    #[serde(default)]
+    pub marks: std::collections::BTreeMap<String, u64>,
     /// Host time the run took. Not deterministic; left out of snapshots.
     pub wall_ms: u64,
 }

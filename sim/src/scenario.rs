@@ -29,10 +29,27 @@ pub struct Scenario {
     pub faults: FaultsConfig,
     #[serde(default)]
     pub invariants: Invariants,
+    #[serde(default, skip_serializing_if = "Coverage::is_empty")]
+    pub coverage: Coverage,
     /// Present in canary scenarios: a known flaw is switched on and the harness must catch it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
     pub run: RunSpec,
+}
+
+/// Coverage marks a sweep of this scenario must reach (see `cargo sim list --marks`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Coverage {
+    /// A sweep in which one of these is never reached fails: it tested less than the scenario claims.
+    #[serde(default)]
+    pub requires: Vec<String>,
+}
+
+impl Coverage {
+    pub fn is_empty(&self) -> bool {
+        self.requires.is_empty()
+    }
 }
 
 /// What a canary scenario expects the harness to find.
@@ -413,6 +430,15 @@ pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(
     for (i, spec) in s.faults.script.iter().enumerate() {
         if let Err((field, message)) = spec.check(&cluster) {
             return Err(err(&format!("faults.script[{i}].{field}"), message));
+        }
+    }
+    for (i, mark) in s.coverage.requires.iter().enumerate() {
+        if !system::marks::is_known(mark) {
+            let known: Vec<&str> = system::marks::ALL.iter().map(|(n, _)| *n).collect();
+            return Err(err(
+                &format!("coverage.requires[{i}]"),
+                format!("unknown coverage mark `{mark}`; the marks are {}", known.join(", ")),
+            ));
         }
     }
     if let Some(canary) = &s.canary {

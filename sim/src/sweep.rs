@@ -172,9 +172,20 @@ pub struct ScenarioReport {
     pub ingests_acked: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<CanaryReport>,
+    /// Per coverage mark: how many seeds reached it.
+    #[serde(default)]
+    pub marks: BTreeMap<String, u64>,
+    /// Marks the scenario requires.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub marks_required: Vec<String>,
 }
 
 impl ScenarioReport {
+    /// Required marks no seed reached.
+    pub fn marks_missed(&self) -> Vec<String> {
+        self.marks_required.iter().filter(|m| !self.marks.contains_key(*m)).cloned().collect()
+    }
+
     pub fn failed_seeds(&self) -> u64 {
         self.failures.iter().map(|g| g.count).sum()
     }
@@ -198,6 +209,9 @@ impl ScenarioReport {
         self.ingests_acked += o.stats.ingests_acked;
         for (kind, n) in &o.stats.faults {
             *self.faults.entry(kind.clone()).or_insert(0) += n;
+        }
+        for mark in o.stats.marks.keys() {
+            *self.marks.entry(mark.clone()).or_insert(0) += 1;
         }
         let signature = match (&done.signature, &done.nondeterministic) {
             (_, Some(_)) => Some("nondeterminism".to_string()),
@@ -237,7 +251,9 @@ pub struct SweepReport {
 
 impl SweepReport {
     pub fn failed(&self) -> bool {
-        self.scenarios.iter().any(|s| !s.failures.is_empty() || s.canary.as_ref().is_some_and(|c| c.missed()))
+        self.scenarios.iter().any(|s| {
+            !s.failures.is_empty() || s.canary.as_ref().is_some_and(|c| c.missed()) || !s.marks_missed().is_empty()
+        })
     }
 }
 

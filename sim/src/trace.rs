@@ -125,6 +125,7 @@ pub struct Recorder {
     rpcs: AtomicU64,
     rpc_failures: AtomicU64,
     idle_polls: AtomicU64,
+    marks: Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
 impl Recorder {
@@ -148,6 +149,11 @@ impl Recorder {
 
     pub fn rpcs(&self) -> u64 {
         self.rpcs.load(Ordering::Relaxed)
+    }
+
+    /// How often each coverage mark was reached.
+    pub fn marks(&self) -> std::collections::BTreeMap<String, u64> {
+        self.marks.lock().expect("recorder lock").iter().map(|(k, v)| (k.to_string(), *v)).collect()
     }
 
     pub fn idle_polls(&self) -> u64 {
@@ -188,6 +194,10 @@ impl EventSink for NodeSink {
 
     fn idle_poll(&self) {
         self.recorder.idle_polls.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn mark(&self, name: &'static str) {
+        *self.recorder.marks.lock().expect("recorder lock").entry(name).or_insert(0) += 1;
     }
 }
 

@@ -204,6 +204,7 @@ pub fn run_seed_here(scenario: &LoadedScenario, seed: u64) -> RunResult {
     stats.rpcs_sent = recorder.rpcs();
     stats.rpcs_failed = recorder.rpc_failures();
     stats.faults = crate::faults::counts(&plan);
+    stats.marks = recorder.marks();
     stats.wall_ms = wall_start.elapsed().as_millis() as u64;
     let outcome = Outcome {
         scenario: scenario.name.clone(),

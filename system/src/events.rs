@@ -138,6 +138,9 @@ pub trait EventSink: Send + Sync {
     /// Counts one poll for work that found none (an idle worker asking the queue). Its cost grows with idle
     /// time, not with work, so bounded-work checks leave it out.
     fn idle_poll(&self) {}
+
+    /// The node reached a coverage mark (one of [`crate::marks::ALL`]).
+    fn mark(&self, _name: &'static str) {}
 }
 
 /// A sink that drops everything, for running the system outside a harness.

@@ -60,6 +60,9 @@ async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
         // The content is the newest already: whoever stored it queued its jobs before being acknowledged.
         Vec::new()
     };
+    if stored.replayed && !jobs.is_empty() {
+        ctx.mark(crate::marks::ENQUEUE_AFTER_REPLAY);
+    }
     // The flaw `retry-storm`: instead of passing "busy" back, hammer the queue until it takes the jobs.
     let mut storm_retries = if ctx.config.flaws.has(Flaw::RetryStorm) { STORM_RETRIES_MAX } else { 0 };
     let mut backoff = Backoff::new(ctx);

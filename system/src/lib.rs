@@ -17,6 +17,7 @@
 //! - [`queue`]: the fair, coalescing, leasing job queue ([`queue::fair`] is its pure core).
 //! - [`ingest`]: accepts ingests and schema deploys from clients and turns them into jobs.
 //! - [`worker`]: leases jobs, renders views and writes them conditionally.
+//! - [`marks`]: coverage marks, the rare moments the system reports reaching.
 //! - [`flaws`]: known-bad behaviours, off by default, that prove the harness can see bugs.
 //!
 //! Architecture invariants: this crate knows nothing of the harness. It reads time only through the clock it is
@@ -29,6 +30,7 @@ pub mod disk;
 pub mod events;
 pub mod flaws;
 pub mod ingest;
+pub mod marks;
 pub mod model;
 pub mod net;
 pub mod node;

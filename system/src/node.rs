@@ -36,4 +36,8 @@ impl NodeContext {
     pub fn emit(&self, event: Event) {
         self.events.emit(event);
     }
+
+    pub fn mark(&self, name: &'static str) {
+        self.events.mark(name);
+    }
 }

@@ -23,6 +23,9 @@ pub struct PutSourceReply {
     /// True if this request stored the version (now or on an earlier attempt); false if the content was
     /// already the newest and nothing was stored.
     pub stored: bool,
+    /// True if an earlier attempt of this request stored the version: its reply, or the enqueue after it, may
+    /// have been lost.
+    pub replayed: bool,
     /// The schemas deployed in the environment, which need a job each.
     pub schemas: Vec<SchemaName>,
 }

@@ -80,30 +80,42 @@ impl StoreState {
         }
     }
 
-    fn put_source(&mut self, req: PutSource, events: &mut Vec<Event>) -> (PutSourceReply, Option<StoreOp>) {
+    fn put_source(
+        &mut self,
+        req: PutSource,
+        events: &mut Vec<Event>,
+        marks: &mut Vec<&'static str>,
+    ) -> (PutSourceReply, Option<StoreOp>) {
         let env = self.envs.entry(req.env.clone()).or_default();
         let schemas: Vec<SchemaName> = env.schemas.keys().cloned().collect();
         let record = env.sources.entry(req.entity.clone()).or_default();
         if let Some(&(_, version)) = record.requests.iter().find(|(id, _)| *id == req.request) {
+            marks.push(crate::marks::DUPLICATE_REQUEST);
             events.push(Event::SourceReplayed { env: req.env, entity: req.entity, version, request: req.request });
-            return (PutSourceReply { version, stored: true, schemas }, None);
+            return (PutSourceReply { version, stored: true, replayed: true, schemas }, None);
         }
         if let Some(current) = record.source.as_ref().filter(|s| s.payload == req.payload) {
             let version = current.version;
             events.push(Event::SourceUnchanged { env: req.env, entity: req.entity, version, request: req.request });
-            return (PutSourceReply { version, stored: false, schemas }, None);
+            return (PutSourceReply { version, stored: false, replayed: false, schemas }, None);
         }
         let version = Version(record.source.as_ref().map_or(0, |s| s.version.0) + 1);
         let source = Source { env: req.env.clone(), entity: req.entity.clone(), version, payload: req.payload };
         events.push(Event::SourceStored { env: req.env, entity: req.entity, version, request: req.request });
-        (PutSourceReply { version, stored: true, schemas }, Some(StoreOp::Source { source, request: req.request }))
+        let reply = PutSourceReply { version, stored: true, replayed: false, schemas };
+        (reply, Some(StoreOp::Source { source, request: req.request }))
     }
 
     fn get_source(&self, env: &str, entity: &str) -> Option<Source> {
         self.envs.get(env)?.sources.get(entity)?.source.clone()
     }
 
-    fn put_schema(&mut self, req: PutSchema, events: &mut Vec<Event>) -> (SchemaDef, Option<StoreOp>) {
+    fn put_schema(
+        &mut self,
+        req: PutSchema,
+        events: &mut Vec<Event>,
+        _marks: &mut Vec<&'static str>,
+    ) -> (SchemaDef, Option<StoreOp>) {
         let env = self.envs.entry(req.env.clone()).or_default();
         let version = match env.schemas.get(&req.name) {
             Some(def) if def.fields == req.fields => return (def.clone(), None),
@@ -124,7 +136,12 @@ impl StoreState {
         range.filter(|(_, r)| r.source.is_some()).take(req.limit).map(|(id, _)| id.clone()).collect()
     }
 
-    fn put_view(&mut self, req: PutView, events: &mut Vec<Event>) -> (PutViewReply, Option<StoreOp>) {
+    fn put_view(
+        &mut self,
+        req: PutView,
+        events: &mut Vec<Event>,
+        marks: &mut Vec<&'static str>,
+    ) -> (PutViewReply, Option<StoreOp>) {
         let PutView { view, unconditional } = req;
         let current =
             self.envs.get(&view.env).and_then(|e| e.views.get(&view.entity)).and_then(|v| v.get(&view.schema));
@@ -135,6 +152,7 @@ impl StoreState {
                 current.rank() >= view.rank()
             };
             if stale {
+                marks.push(crate::marks::STALE_WRITE_REFUSED);
                 events.push(Event::ViewWriteRefused {
                     env: view.env.clone(),
                     entity: view.entity.clone(),
@@ -202,6 +220,9 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
     let ep = Endpoint::bind(ctx.addr).await.expect("the store's address is free on its own node");
     ctx.emit(Event::NodeStarted { role: "store" });
     ctx.emit(Event::Recovered { ops });
+    if ops > 0 {
+        ctx.mark(crate::marks::STORE_RECOVERED);
+    }
 
     // Each writing handler decides under the lock, applies the change, makes it durable, and reports its events
     // in order, all before its answer can leave.
@@ -209,11 +230,11 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         ctx: &NodeContext,
         state: &SharedStore,
         disk: &StoreDisk,
-        f: impl FnOnce(&mut StoreState, &mut Vec<Event>) -> (T, Option<StoreOp>),
+        f: impl FnOnce(&mut StoreState, &mut Vec<Event>, &mut Vec<&'static str>) -> (T, Option<StoreOp>),
     ) -> T {
-        let mut events = Vec::new();
+        let (mut events, mut marks) = (Vec::new(), Vec::new());
         let mut st = state.lock().expect("store lock");
-        let (out, op) = f(&mut st, &mut events);
+        let (out, op) = f(&mut st, &mut events, &mut marks);
         if let Some(op) = op {
             st.apply(op.clone());
             disk.append(op);
@@ -225,12 +246,15 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         for event in events {
             ctx.emit(event);
         }
+        for mark in marks {
+            ctx.mark(mark);
+        }
         out
     }
 
     let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
     ep.add_rpc_handler(move |req: PutSource| {
-        let reply = with(&c, &s, &d, |st, ev| st.put_source(req, ev));
+        let reply = with(&c, &s, &d, |st, ev, m| st.put_source(req, ev, m));
         async move { reply }
     });
     let s = state.clone();
@@ -240,7 +264,7 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
     });
     let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
     ep.add_rpc_handler(move |req: PutSchema| {
-        let reply = with(&c, &s, &d, |st, ev| st.put_schema(req, ev));
+        let reply = with(&c, &s, &d, |st, ev, m| st.put_schema(req, ev, m));
         async move { reply }
     });
     let s = state.clone();
@@ -266,7 +290,7 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
     });
     let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
     ep.add_rpc_handler(move |req: PutView| {
-        let reply = with(&c, &s, &d, |st, ev| st.put_view(req, ev));
+        let reply = with(&c, &s, &d, |st, ev, m| st.put_view(req, ev, m));
         async move { reply }
     });
     let s = state.clone();

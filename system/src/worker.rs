@@ -56,6 +56,7 @@ async fn process(ctx: &NodeContext, rpc: &Rpc, lease: Lease) {
     let budget = Duration::from_millis(lease.lease_ms).mul_f64(0.8);
     let spec = &lease.spec;
     let abandon = |reason: &str| {
+        ctx.mark(crate::marks::WORKER_ABANDONED);
         ctx.emit(Event::JobAbandoned {
             env: spec.env.clone(),
             entity: spec.entity.clone(),

@@ -1,6 +1,6 @@
 use crate::catalog;
 
-pub fn list(flaws: bool) -> u8 {
+pub fn list(flaws: bool, marks: bool) -> u8 {
     let dir = catalog::scenarios_dir();
     let mut bad = false;
     for path in catalog::list(&dir) {
@@ -17,6 +17,12 @@ pub fn list(flaws: bool) -> u8 {
         println!("\nflaws (system.flaws = [...]):");
         for flaw in system::flaws::Flaw::ALL {
             println!("  {:<38} {}", flaw.name(), flaw.description());
+        }
+    }
+    if marks {
+        println!("\ncoverage marks ([coverage] requires = [...]):");
+        for (mark, meaning) in system::marks::ALL {
+            println!("  {mark:<38} {meaning}");
         }
     }
     if bad {

@@ -33,6 +33,14 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
             for (k, n) in &s.faults {
                 *target.faults.entry(k.clone()).or_insert(0) += n;
             }
+            for (k, n) in &s.marks {
+                *target.marks.entry(k.clone()).or_insert(0) += n;
+            }
+            for m in &s.marks_required {
+                if !target.marks_required.contains(m) {
+                    target.marks_required.push(m.clone());
+                }
+            }
             if target.canary.is_none() {
                 target.canary = s.canary.clone();
             } else if let (Some(t), Some(c)) = (&mut target.canary, &s.canary) {

@@ -140,6 +140,7 @@ pub fn sweep(args: SweepArgs) -> u8 {
         .iter()
         .map(|s| ScenarioReport {
             scenario: s.name.clone(),
+            marks_required: s.scenario.coverage.requires.clone(),
             canary: s.scenario.canary.as_ref().filter(|_| canary_mode).map(|c| CanaryReport {
                 expect: c.expect.iter().map(|k| k.name().to_string()).collect(),
                 within_seeds: c.within_seeds.get(),
@@ -358,6 +359,22 @@ pub fn summary(result: &SweepReport) -> String {
                     c.seeds_tried, c.within_seeds
                 ),
             };
+        }
+        if s.seeds_run > 0 {
+            let shares: Vec<String> = system::marks::ALL
+                .iter()
+                .map(|(mark, _)| {
+                    let reached = s.marks.get(*mark).copied().unwrap_or(0);
+                    format!("{mark} {}%", reached * 100 / s.seeds_run)
+                })
+                .collect();
+            let _ = writeln!(out, "      coverage (share of seeds): {}", shares.join(" · "));
+        }
+        for missed in s.marks_missed() {
+            let _ = writeln!(
+                out,
+                "      COVERAGE MISSED: required mark {missed} was never reached; the sweep tested less than the scenario claims"
+            );
         }
         for g in &s.failures {
             let seeds: Vec<String> = g.seeds.iter().map(|s| s.to_string()).collect();

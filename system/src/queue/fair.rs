@@ -98,6 +98,8 @@ pub struct FairQueue {
     /// The environment served last; the next turn starts after it.
     cursor: Option<Env>,
     leases: BTreeMap<u64, Leased>,
+    /// Pending jobs per (entity, schema, environment), to tell when environments share an entity id.
+    by_entity: BTreeMap<(EntityId, SchemaName, Env), u32>,
 }
 
 impl FairQueue {
@@ -111,6 +113,35 @@ impl FairQueue {
             envs: BTreeMap::new(),
             cursor: None,
             leases: BTreeMap::new(),
+            by_entity: BTreeMap::new(),
+        }
+    }
+
+    /// Whether another environment has a pending job for the same entity id and schema as `spec`.
+    pub fn other_env_pending(&self, spec: &JobSpec) -> bool {
+        use std::ops::Bound::{Excluded, Included};
+        let from = (spec.entity.clone(), spec.schema.clone(), String::new());
+        let to = (spec.entity.clone(), spec.schema.clone(), "\u{10ffff}".to_string());
+        self.by_entity.range((Included(from), Excluded(to))).any(|((_, _, env), &n)| n > 0 && env != &spec.env)
+    }
+
+    /// Whether a job with the same environment, entity and schema as `spec` is leased.
+    pub fn is_leased(&self, spec: &JobSpec) -> bool {
+        self.leases
+            .values()
+            .any(|l| l.spec.env == spec.env && l.spec.entity == spec.entity && l.spec.schema == spec.schema)
+    }
+
+    fn count_entity(&mut self, spec: &JobSpec, up: bool) {
+        let key = (spec.entity.clone(), spec.schema.clone(), spec.env.clone());
+        let n = self.by_entity.entry(key.clone()).or_insert(0);
+        if up {
+            *n += 1;
+        } else {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.by_entity.remove(&key);
+            }
         }
     }
 
@@ -198,6 +229,7 @@ impl FairQueue {
         }
         lanes.pending += 1;
         self.index.insert(key, job);
+        self.count_entity(&spec, true);
         self.pending.insert(job, Pending { lane: spec.kind, spec });
         Enqueued::New { job }
     }
@@ -215,6 +247,7 @@ impl FairQueue {
             self.envs.remove(&env);
         }
         let pending = self.pending.remove(&job).expect("job chosen from pending");
+        self.count_entity(&pending.spec, false);
         let key = self.dedup_key(&pending.spec);
         if self.index.get(&key) == Some(&job) {
             self.index.remove(&key);

@@ -11,6 +11,7 @@ pub mod fair;
 use crate::clock::WallMillis;
 use crate::disk::Disk;
 use crate::events::Event;
+use crate::marks;
 use crate::model::JobSpec;
 use crate::node::NodeContext;
 use crate::proto::{AckJob, AckReply, Enqueue, EnqueueReply, GetQueueStats, Lease, LeaseJob, QueueStats};
@@ -34,6 +35,19 @@ pub type QueueDisk = Arc<dyn Disk<QueueOp>>;
 struct Durable {
     queue: FairQueue,
     disk: QueueDisk,
+    /// The latest clock reading, to notice the clock going backwards.
+    last_now: WallMillis,
+}
+
+/// Reads the node's clock, marking a reading earlier than the last one while leases are held.
+fn now(ctx: &NodeContext, state: &SharedQueue) -> WallMillis {
+    let now = ctx.clock.now();
+    let mut durable = state.lock().expect("queue lock");
+    if now < durable.last_now && durable.queue.leased_len() > 0 {
+        ctx.mark(marks::CLOCK_BACKWARDS);
+    }
+    durable.last_now = durable.last_now.max(now);
+    now
 }
 
 impl Durable {
@@ -83,7 +97,11 @@ pub fn recover(config: FairConfig, log: &[QueueOp]) -> FairQueue {
 /// Runs the queue service on the current node until the node stops. Its state is rebuilt from `disk`.
 pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     let log = disk.open();
-    let state: SharedQueue = Arc::new(Mutex::new(Durable { queue: recover(fair_config(&ctx), &log), disk }));
+    let state: SharedQueue =
+        Arc::new(Mutex::new(Durable { queue: recover(fair_config(&ctx), &log), disk, last_now: WallMillis(0) }));
+    if !log.is_empty() {
+        ctx.mark(marks::QUEUE_RECOVERED);
+    }
     let ep = Endpoint::bind(ctx.addr).await.expect("the queue's address is free on its own node");
     ctx.emit(Event::NodeStarted { role: "queue" });
     ctx.emit(Event::Recovered { ops: log.len() });
@@ -118,6 +136,14 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
 
 fn enqueue(ctx: &NodeContext, state: &SharedQueue, jobs: &[JobSpec]) -> EnqueueReply {
     let mut durable = state.lock().expect("queue lock");
+    for spec in jobs {
+        if durable.queue.other_env_pending(spec) {
+            ctx.mark(marks::CROSS_ENV_DUPLICATE_PENDING);
+        }
+        if durable.queue.is_leased(spec) {
+            ctx.mark(marks::UPDATE_WHILE_LEASED);
+        }
+    }
     let result = durable.queue.enqueue(jobs);
     if result.is_ok() {
         durable.persist(QueueOp::Enqueue(jobs.to_vec()));
@@ -125,6 +151,7 @@ fn enqueue(ctx: &NodeContext, state: &SharedQueue, jobs: &[JobSpec]) -> EnqueueR
     drop(durable);
     match result {
         Err(busy) => {
+            ctx.mark(marks::QUEUE_BUSY);
             ctx.emit(Event::EnqueueBusy { env: busy.env, jobs: jobs.len(), pending: busy.pending });
             EnqueueReply::Busy
         }
@@ -163,7 +190,7 @@ fn enqueue(ctx: &NodeContext, state: &SharedQueue, jobs: &[JobSpec]) -> EnqueueR
 fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Option<Lease> {
     // Expired leases go back first, so that a worker asking for work can pick them up at once.
     expire(ctx, state);
-    let now = ctx.clock.now();
+    let now = now(ctx, state);
     let leased = {
         let mut durable = state.lock().expect("queue lock");
         let leased = durable.queue.lease(worker, now)?;
@@ -202,6 +229,7 @@ fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> AckReply {
             AckReply::Completed
         }
         None => {
+            ctx.mark(marks::ACK_AFTER_EXPIRY);
             ctx.emit(Event::AckRefused { token });
             AckReply::UnknownLease
         }
@@ -209,7 +237,7 @@ fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> AckReply {
 }
 
 fn expire(ctx: &NodeContext, state: &SharedQueue) {
-    let now = ctx.clock.now();
+    let now = now(ctx, state);
     let expired = {
         let mut durable = state.lock().expect("queue lock");
         let expired = durable.queue.expire(now);
@@ -219,6 +247,7 @@ fn expire(ctx: &NodeContext, state: &SharedQueue) {
         expired
     };
     for e in expired {
+        ctx.mark(marks::LEASE_EXPIRED);
         ctx.emit(Event::LeaseExpired { job: e.lease.job, token: e.lease.token, expired_at: e.lease.expires_at });
         ctx.emit(Event::JobRedelivered {
             job: e.lease.job,

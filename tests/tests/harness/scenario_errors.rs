@@ -156,3 +156,10 @@ fn an_unknown_fault_kind_lists_the_kinds() {
     assert_names(&m, &t, "kind = \"meteor\"", "faults.script[0].kind");
     assert!(m.contains("clock-jump"), "{m}");
 }
+
+#[test]
+fn an_unknown_coverage_mark_lists_the_marks() {
+    let message = error_after("\"queue.update-while-leased\"", "\"store.recovred\"");
+    assert!(message.contains("field `coverage.requires[1]`"), "{message}");
+    assert!(message.contains("store.recovered"), "lists the marks: {message}");
+}

@@ -236,7 +236,7 @@ fn a_sweep_interrupted_by_sigint_prints_its_summary_and_keeps_its_seeds() {
 
 fn canary_seed_text() -> (PathBuf, String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
-    let path = seed_files(&dir).into_iter().find(|p| p.extension().is_some_and(|e| e == "toml")).unwrap();
+    let path = dir.join("canaries-dedup-ignores-environment--missing-view+stale-view.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     (path, text)
 }
@@ -292,4 +292,47 @@ fn repro_of_a_corrupt_file_exits_2() {
         json: false,
     };
     assert_eq!(repro(missing), 2);
+}
+
+// ---- coverage marks ----
+
+fn sweep_report(scenario: sim::scenario::LoadedScenario, count: u64) -> sweeper::SweepReport {
+    let options = SweepOptions {
+        scenarios: vec![scenario.clone()],
+        start: 0,
+        count,
+        shard: None,
+        jobs: 2,
+        time_budget: None,
+        fail_fast: false,
+        determinism_percent: 0,
+        stop: Arc::new(AtomicBool::new(false)),
+        canary_mode: false,
+        skip: vec![AtomicBool::new(false)],
+    };
+    let mut report = sweeper::ScenarioReport {
+        scenario: scenario.name.clone(),
+        marks_required: scenario.scenario.coverage.requires.clone(),
+        ..Default::default()
+    };
+    sweeper::run(&options, |done| report.record(done, String::new(), false, 0));
+    sweeper::SweepReport { scenarios: vec![report], ..Default::default() }
+}
+
+#[test]
+fn a_sweep_that_never_reaches_a_required_mark_fails() {
+    // The baseline has no crashes, so the store never recovers from its log.
+    let mut unreachable = tests::scenario("baseline");
+    unreachable.scenario.coverage.requires = vec!["store.recovered".into()];
+    let report = sweep_report(unreachable, 3);
+    assert_eq!(report.scenarios[0].seeds_passed, 3, "every seed passes its invariants");
+    assert_eq!(report.scenarios[0].marks_missed(), ["store.recovered"]);
+    assert!(report.failed(), "yet the sweep fails: it tested less than the scenario claims");
+    assert!(sim::commands::sweep::summary(&report).contains("COVERAGE MISSED"));
+
+    let mut reachable = tests::scenario("baseline");
+    reachable.scenario.coverage.requires = vec!["queue.cross-env-duplicate-pending".into()];
+    let report = sweep_report(reachable, 3);
+    assert!(!report.failed());
+    assert_eq!(report.scenarios[0].marks.get("queue.cross-env-duplicate-pending"), Some(&3));
 }

@@ -1,0 +1,39 @@
+//! Coverage marks: rare, interesting moments the system reports when it reaches them, so that a sweep can say
+//! how often its seeds reached each one. A harness that never reaches the moment a bug needs cannot find the
+//! bug; a scenario can require marks, and a sweep that misses one has tested less than it claims.
+
+/// Every mark, with what it means.
+pub const ALL: &[(&str, &str)] = &[
+    (
+        CROSS_ENV_DUPLICATE_PENDING,
+        "a job was enqueued while another environment had a pending job for the same entity id and schema",
+    ),
+    (UPDATE_WHILE_LEASED, "a job was enqueued while a job with the same key was being processed"),
+    (LEASE_EXPIRED, "a lease expired and its job was redelivered"),
+    (ACK_AFTER_EXPIRY, "a worker acknowledged a job after its lease had expired (it kept working past the lease)"),
+    (CLOCK_BACKWARDS, "the queue's clock read earlier than before while it held leases"),
+    (QUEUE_BUSY, "the queue refused an enqueue for backpressure"),
+    (DUPLICATE_REQUEST, "a retried ingest reached the store after its first attempt had in fact succeeded"),
+    (ENQUEUE_AFTER_REPLAY, "jobs were enqueued for a source an earlier attempt had stored (a crash or lost reply between store write and enqueue)"),
+    (STALE_WRITE_REFUSED, "the store refused a view write because a newer view was already there"),
+    (STORE_RECOVERED, "the store rebuilt its state from a non-empty log after a restart"),
+    (QUEUE_RECOVERED, "the queue rebuilt its state from a non-empty log after a restart"),
+    (WORKER_ABANDONED, "a worker gave up a job (lease budget spent, or the store unreachable)"),
+];
+
+pub const CROSS_ENV_DUPLICATE_PENDING: &str = "queue.cross-env-duplicate-pending";
+pub const UPDATE_WHILE_LEASED: &str = "queue.update-while-leased";
+pub const LEASE_EXPIRED: &str = "queue.lease-expired";
+pub const ACK_AFTER_EXPIRY: &str = "queue.ack-after-expiry";
+pub const CLOCK_BACKWARDS: &str = "queue.clock-backwards";
+pub const QUEUE_BUSY: &str = "queue.busy";
+pub const DUPLICATE_REQUEST: &str = "store.duplicate-request";
+pub const ENQUEUE_AFTER_REPLAY: &str = "ingest.enqueue-after-replay";
+pub const STALE_WRITE_REFUSED: &str = "store.stale-write-refused";
+pub const STORE_RECOVERED: &str = "store.recovered";
+pub const QUEUE_RECOVERED: &str = "queue.recovered";
+pub const WORKER_ABANDONED: &str = "worker.abandoned";
+
+pub fn is_known(name: &str) -> bool {
+    ALL.iter().any(|(n, _)| *n == name)
+}
