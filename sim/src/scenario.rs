@@ -81,6 +81,10 @@ pub struct Invariants {
     /// write, ack); the catalog's worst measured 720%, so the default allows twice that.
     #[serde(default = "default_rpcs_percent_max")]
     pub rpcs_percent_max: Bounded<100, 1_000_000>,
+    /// Bounded work: operations allowed on top of each percentage, so that a tiny run, where a few honest
+    /// retries are many times its handful of jobs, is not held to a ratio that only means something at scale.
+    #[serde(default = "default_work_allowance")]
+    pub work_allowance: Bounded<0, 1_000_000>,
     /// Bounded work: failed RPC attempts plus client retries at most this percentage of the necessary jobs.
     #[serde(default = "default_retries_percent_max")]
     pub retries_percent_max: Bounded<1, 100_000>,
@@ -93,6 +97,7 @@ impl Default for Invariants {
             fairness_environments: None,
             executions_percent_max: default_executions_percent_max(),
             rpcs_percent_max: default_rpcs_percent_max(),
+            work_allowance: default_work_allowance(),
             retries_percent_max: default_retries_percent_max(),
         }
     }
@@ -104,6 +109,10 @@ fn default_executions_percent_max() -> Bounded<100, 100_000> {
 
 fn default_rpcs_percent_max() -> Bounded<100, 1_000_000> {
     Bounded(1_500)
+}
+
+fn default_work_allowance() -> Bounded<0, 1_000_000> {
+    Bounded(500)
 }
 
 fn default_retries_percent_max() -> Bounded<1, 100_000> {

@@ -1,4 +1,7 @@
-//! Helpers shared by the integration tests: load a scenario of the catalog by name, run a seed.
+//! Helpers shared by the integration tests: load a scenario of the catalog by name, run a seed, a three-node
+//! cluster for fault-effect tests ([`mini`]), and the generator of fuzzed scenarios ([`fuzz`]).
+
+pub mod fuzz;
 
 use sim::scenario::LoadedScenario;
 use sim::world::{run_seed, RunResult};

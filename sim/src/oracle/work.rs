@@ -22,35 +22,37 @@ pub fn check(
     }
     let necessary = necessary.max(1);
     let bounds = &scenario.invariants;
+    let allowance = bounds.work_allowance.get();
+    let over = |done: u64, percent: u64| done * 100 > necessary * percent + allowance * 100;
     let executions = history.leases;
-    if executions * 100 > necessary * bounds.executions_percent_max.get() {
+    if over(executions, bounds.executions_percent_max.get()) {
         found.push(Violation::new(
             ViolationKind::UnboundedWork,
             format!(
-                "{executions} job executions for {necessary} necessary jobs ({}%); the bound is {}%",
+                "{executions} job executions for {necessary} necessary jobs ({}%); the bound is {}% plus {allowance}",
                 executions * 100 / necessary,
                 bounds.executions_percent_max.get()
             ),
         ));
     }
     let rpcs = observation.rpcs_sent;
-    if rpcs * 100 > necessary * bounds.rpcs_percent_max.get() {
+    if over(rpcs, bounds.rpcs_percent_max.get()) {
         found.push(Violation::new(
             ViolationKind::UnboundedWork,
             format!(
-                "{rpcs} RPCs for {necessary} necessary jobs ({}%); the bound is {}%",
+                "{rpcs} RPCs for {necessary} necessary jobs ({}%); the bound is {}% plus {allowance}",
                 rpcs * 100 / necessary,
                 bounds.rpcs_percent_max.get()
             ),
         ));
     }
     let retries = observation.rpcs_failed + observation.load.retries;
-    if retries * 100 > necessary * bounds.retries_percent_max.get() {
+    if over(retries, bounds.retries_percent_max.get()) {
         found.push(Violation::new(
             ViolationKind::UnboundedWork,
             format!(
                 "{retries} retries ({} failed RPC attempts, {} client retries) for {necessary} necessary jobs ({}%); \
-                 the bound is {}%",
+                 the bound is {}% plus {allowance}",
                 observation.rpcs_failed,
                 observation.load.retries,
                 retries * 100 / necessary,

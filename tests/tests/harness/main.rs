@@ -1,6 +1,7 @@
 //! The harness's integration tests, one binary, one module per concern:
 //! - `baseline`: the correct system passes a multi-environment run and does real work.
 //! - `determinism`: a seed gives the same trace on any thread; different seeds differ.
+//! - `fuzz`: bolero-generated scenarios never break the harness, and the correct system passes them.
 //! - `faults`: every fault kind has an observable effect; scripted plans run as written; swarm covers all kinds.
 //! - `canaries`: every flaw is caught, and the same seed without the flaw passes.
 //! - `scenario_errors`: malformed scenario files get errors that name file, line and field.
@@ -12,6 +13,7 @@ mod baseline;
 mod canaries;
 mod determinism;
 mod faults;
+mod fuzz;
 mod oracle;
 mod scenario_errors;
 mod seeds;
