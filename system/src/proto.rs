@@ -46,6 +46,15 @@ pub struct PutSchema {
     pub fields: Vec<String>,
 }
 
+/// Everything a worker needs for a job in one round trip: the newest source and the schema.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("(Option<Source>, Option<SchemaDef>)")]
+pub struct ReadJobInput {
+    pub env: Env,
+    pub entity: EntityId,
+    pub schema: SchemaName,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, Request)]
 #[rtype("Option<SchemaDef>")]
 pub struct GetSchema {

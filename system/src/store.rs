@@ -268,6 +268,13 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         async move { reply }
     });
     let s = state.clone();
+    ep.add_rpc_handler(move |req: ReadJobInput| {
+        let st = s.lock().expect("store lock");
+        let source = st.get_source(&req.env, &req.entity);
+        let schema = st.envs.get(&req.env).and_then(|e| e.schemas.get(&req.schema).cloned());
+        async move { (source, schema) }
+    });
+    let s = state.clone();
     ep.add_rpc_handler(move |req: GetSchema| {
         let reply = s.lock().expect("store lock").envs.get(&req.env).and_then(|e| e.schemas.get(&req.name).cloned());
         async move { reply }

@@ -16,6 +16,9 @@ use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use std::time::Duration;
 
+/// How often an idle worker's polling interval doubles.
+const IDLE_DOUBLINGS_MAX: u32 = 3;
+
 /// Runs the worker service on the current node until the node stops: `worker_slots` loops in parallel.
 pub async fn serve(ctx: NodeContext) {
     let ep = Endpoint::bind(ctx.addr).await.expect("the worker address is free on its own node");
@@ -31,16 +34,20 @@ pub async fn serve(ctx: NodeContext) {
 
 async fn work_loop(ctx: NodeContext, rpc: Rpc) {
     let mut backoff = Backoff::new(&ctx);
+    let mut idle_polls = 0u32;
     loop {
         match rpc.call(ctx.topology.queue, LeaseJob { worker: ctx.name.clone() }).await {
             Ok(Some(lease)) => {
                 backoff.reset();
+                idle_polls = 0;
                 process(&ctx, &rpc, lease).await;
             }
             Ok(None) => {
                 ctx.events.idle_poll();
-                // Idle: poll again after a jittered interval, so that idle workers do not ask in lockstep.
-                let poll = ctx.config.worker_poll_interval;
+                // Idle: poll again after a jittered interval that doubles while the queue stays empty (up to
+                // eight times the base), so idle workers neither ask in lockstep nor flood an empty queue.
+                let poll = ctx.config.worker_poll_interval * (1u32 << idle_polls.min(IDLE_DOUBLINGS_MAX));
+                idle_polls = idle_polls.saturating_add(1);
                 let jitter = madsim::rand::thread_rng().gen_range(0..=poll.as_micros() as u64 / 2);
                 madsim::time::sleep(poll + Duration::from_micros(jitter)).await;
             }
@@ -66,15 +73,11 @@ async fn process(ctx: &NodeContext, rpc: &Rpc, lease: Lease) {
         })
     };
     let store = ctx.topology.store;
-    let source = match rpc.call_retrying(store, GetSource { env: spec.env.clone(), entity: spec.entity.clone() }).await
-    {
-        Ok(Some(source)) => source,
-        Ok(None) => return abandon("no-source"),
-        Err(_) => return abandon("store-unavailable"),
-    };
-    let schema = match rpc.call_retrying(store, GetSchema { env: spec.env.clone(), name: spec.schema.clone() }).await {
-        Ok(Some(schema)) => schema,
-        Ok(None) => return abandon("no-schema"),
+    let read = ReadJobInput { env: spec.env.clone(), entity: spec.entity.clone(), schema: spec.schema.clone() };
+    let (source, schema) = match rpc.call_retrying(store, read).await {
+        Ok((Some(source), Some(schema))) => (source, schema),
+        Ok((None, _)) => return abandon("no-source"),
+        Ok((_, None)) => return abandon("no-schema"),
         Err(_) => return abandon("store-unavailable"),
     };
     let (min, max) = (ctx.config.render_time_min, ctx.config.render_time_max);
