@@ -2,6 +2,7 @@
 //!
 //! Code map:
 //! - [`commands`]: the `sim` subcommands (list, run, sweep, ...), each returning an exit code.
+//! - [`bench`]: the benchmark behind `cargo sim bench` and BENCHMARKS.md.
 //! - [`scenario`]: the strict TOML scenario format and its validation (errors name file, line and field).
 //! - [`catalog`]: where scenarios live and how names resolve to files.
 //! - [`world`]: runs one seed: a fresh thread, a seeded madsim runtime, the nodes, the phases, the final read.
@@ -29,6 +30,7 @@ compile_error!(
      include the flag in it: RUSTFLAGS=\"--cfg madsim ...\"."
 );
 
+pub mod bench;
 pub mod catalog;
 pub mod commands;
 pub mod determinism;

@@ -108,6 +108,24 @@ enum Command {
         #[arg(long)]
         output: Option<PathBuf>,
     },
+    /// Measure the harness (throughput, overhead against bare madsim, time to find each canary, memory) and write
+    /// BENCHMARKS.md.
+    Bench {
+        /// Seeds per scenario for throughput.
+        #[arg(long, default_value_t = 20)]
+        seeds: u64,
+        /// Start seeds per canary for time-to-find.
+        #[arg(long, default_value_t = 20)]
+        canary_starts: u64,
+        /// Seeds of the memory sweep.
+        #[arg(long, default_value_t = 10_000)]
+        memory_seeds: u64,
+        #[arg(long, default_value = "BENCHMARKS.md")]
+        output: PathBuf,
+        /// Hand-written analysis appended to the figures.
+        #[arg(long, default_value = "benchmarks-notes.md")]
+        notes: PathBuf,
+    },
     /// Merge the JSON results of sharded sweeps into one summary.
     Merge {
         files: Vec<PathBuf>,
@@ -164,5 +182,10 @@ fn main() -> ExitCode {
             commands::shrink::shrink(&file, output, stop)
         }
         Command::Merge { files, json, junit } => commands::merge::merge(&files, json, junit),
+        Command::Bench { seeds, canary_starts, memory_seeds, output, notes } => commands::bench::bench(
+            sim::bench::BenchOptions { seeds, canary_starts, memory_seeds },
+            &output,
+            Some(&notes),
+        ),
     })
 }

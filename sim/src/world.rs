@@ -49,6 +49,9 @@ const PAGE_SIZE: usize = 100;
 pub struct RunResult {
     pub outcome: Outcome,
     pub trace: Vec<Record>,
+    /// References to the run's state still alive after its runtime was dropped (every node's event sink holds
+    /// one). Anything but zero means a long sweep's memory grows with every seed.
+    pub leaked_references: usize,
 }
 
 /// Everything the checker read at the end of a run.
@@ -182,6 +185,7 @@ pub fn run_seed_here(scenario: &LoadedScenario, seed: u64) -> RunResult {
     }));
     CAPTURING.with(|c| *c.borrow_mut() = false);
     drop(runtime);
+    let leaked_references = Arc::strong_count(&recorder) - 1;
     let trace = recorder.take();
     let mut stats = stats_from(&trace);
     let violations = match result {
@@ -215,7 +219,7 @@ pub fn run_seed_here(scenario: &LoadedScenario, seed: u64) -> RunResult {
         trace_hash: trace::hash(&trace),
         fault_plan: plan,
     };
-    RunResult { outcome, trace }
+    RunResult { outcome, trace, leaked_references }
 }
 
 /// Classifies a panic that ended the simulation. madsim reports a deadlock and an exceeded time limit as
@@ -476,6 +480,7 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
             running.fetch_sub(1, Ordering::SeqCst);
         });
     }
+    let all_nodes = all.clone();
     let cluster = Cluster {
         nodes: world.nodes,
         all,
@@ -528,7 +533,7 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
         envs,
     });
     let acks = std::mem::take(&mut *load.acks.lock().expect("acks lock"));
-    Observation {
+    let observation = Observation {
         acks,
         final_state,
         load: LoadCounters {
@@ -541,7 +546,16 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
         simulated: run_start.elapsed(),
         rpcs_failed: recorder.rpc_failures(),
         rpcs_sent: recorder.rpcs().saturating_sub(recorder.idle_polls()),
+    };
+    // madsim does not free the tasks of a node when the runtime is dropped, and every server here loops forever:
+    // without this, each run's whole state (disks, queues, sinks) would stay in memory for the rest of a sweep.
+    // Killing a node drops its tasks and its init closure. Nothing reaches the trace after the final reading.
+    let handle = Handle::current();
+    for &id in &all_nodes {
+        handle.kill(id);
     }
+    madsim::time::sleep(Duration::from_millis(1)).await;
+    observation
 }
 
 /// Deploys a schema through an ingest node, retrying until it is done, as an operator would. If it never

@@ -1,6 +1,7 @@
 //! The `sim` command's subcommands, as library functions that return the exit code: 0 pass, 1 failure found,
 //! 2 bad input. `main.rs` only parses arguments and calls these; tests call them directly.
 
+pub mod bench;
 pub mod list;
 pub mod merge;
 pub mod repro;

@@ -1,0 +1,293 @@
+//! The benchmark: measures the harness on this machine and writes `BENCHMARKS.md`. Speed targets live here,
+//! reported against measurements, never asserted in tests: the machines are shared and noisy. Comparisons are
+//! ratios measured in the same run (one thread against all cores, the harness against bare madsim).
+
+use crate::catalog;
+use crate::scenario::{Bounded, Dur, LoadedScenario};
+use crate::sweep::{self, SweepOptions};
+use std::fmt::Write;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct BenchOptions {
+    pub seeds: u64,
+    pub canary_starts: u64,
+    pub memory_seeds: u64,
+}
+
+/// Host time for measuring; never used inside a simulation.
+#[allow(clippy::disallowed_methods)]
+fn now() -> std::time::Instant {
+    std::time::Instant::now()
+}
+
+struct Speed {
+    seeds: u64,
+    wall: Duration,
+    simulated_ms: u64,
+    messages: u64,
+    rpcs: u64,
+}
+
+fn run_many(scenario: &LoadedScenario, start: u64, count: u64, jobs: usize) -> Speed {
+    let options = SweepOptions {
+        scenarios: vec![scenario.clone()],
+        start,
+        count,
+        shard: None,
+        jobs,
+        time_budget: None,
+        fail_fast: false,
+        determinism_percent: 0,
+        stop: Arc::new(AtomicBool::new(false)),
+        canary_mode: false,
+        skip: vec![AtomicBool::new(false)],
+    };
+    let mut speed = Speed { seeds: 0, wall: Duration::ZERO, simulated_ms: 0, messages: 0, rpcs: 0 };
+    let started = now();
+    sweep::run(&options, |done| {
+        let st = &done.result.outcome.stats;
+        speed.seeds += 1;
+        speed.simulated_ms += st.simulated_ms;
+        speed.messages += st.net_messages;
+        speed.rpcs += st.rpcs_sent;
+    });
+    speed.wall = started.elapsed();
+    speed
+}
+
+/// A bare madsim program: `calls` RPCs with a trivial handler between three nodes, on a fresh thread, timed.
+/// Returns (wall time, messages).
+pub fn bare_madsim(calls: u64) -> (Duration, u64) {
+    #[allow(clippy::disallowed_methods)]
+    let thread = std::thread::spawn(move || {
+        use madsim::net::Endpoint;
+        use std::net::SocketAddr;
+        let runtime = madsim::runtime::Runtime::with_seed_and_config(1, madsim::Config::default());
+        let started = now();
+        let messages = runtime.block_on(async move {
+            let handle = madsim::runtime::Handle::current();
+            let server: SocketAddr = "10.0.0.1:1".parse().expect("address");
+            let node = handle.create_node().ip(server.ip()).build();
+            node.spawn(async move {
+                let ep = Endpoint::bind(server).await.expect("bind");
+                ep.add_rpc_handler(|x: system::proto::AckJob| async move {
+                    let _ = x;
+                    system::proto::AckReply::Completed
+                });
+                std::future::pending::<()>().await;
+            });
+            madsim::time::sleep(Duration::from_millis(1)).await;
+            let mut clients = Vec::new();
+            for i in 0..2u64 {
+                let ip = format!("10.0.0.{}", i + 2).parse().expect("ip");
+                let node = handle.create_node().ip(ip).build();
+                clients.push(node.spawn(async move {
+                    let ep = Endpoint::bind(SocketAddr::new(ip, 1)).await.expect("bind");
+                    for token in 0..calls / 2 {
+                        let _ = ep.call_timeout(server, system::proto::AckJob { token }, Duration::from_secs(1)).await;
+                    }
+                }));
+            }
+            for c in clients {
+                let _ = c.await;
+            }
+            madsim::net::NetSim::current().stat().msg_count
+        });
+        (started.elapsed(), messages)
+    });
+    thread.join().expect("bare madsim thread")
+}
+
+fn median(values: &mut [f64]) -> f64 {
+    values.sort_by(|a, b| a.total_cmp(b));
+    if values.is_empty() {
+        return 0.0;
+    }
+    values[values.len() / 2]
+}
+
+/// Resident and peak memory of this process, in MiB, from /proc (Linux).
+fn memory_mib() -> (f64, f64) {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|kb| kb.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Runs the whole benchmark and returns the markdown.
+pub fn run(options: &BenchOptions, command: &str) -> Result<String, String> {
+    let dir = catalog::scenarios_dir();
+    let all: Vec<LoadedScenario> = catalog::list(&dir)
+        .iter()
+        .map(|p| catalog::load(&p.display().to_string()).map_err(|e| e.to_string()))
+        .collect::<Result<_, _>>()?;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut md = String::new();
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "Measured by `{command}` on this machine ({cores} cores). Figures are wall-clock and vary with the \
+         machine and its load; compare the ratios, which are measured in the same run.\n"
+    );
+
+    // 1. Per scenario: one thread, all cores.
+    let _ = writeln!(md, "## Throughput per scenario ({} seeds each)\n", options.seeds);
+    let _ = writeln!(
+        md,
+        "| scenario | seeds/s, 1 thread | seeds/s, {cores} threads | speed-up | simulated s per wall s (1 thread) | messages per wall s (1 thread) |"
+    );
+    let _ = writeln!(md, "|---|---|---|---|---|---|");
+    let mut baseline_speed = None;
+    let mut speedups = Vec::new();
+    for s in all.iter().filter(|s| s.scenario.canary.is_none()) {
+        eprintln!("bench: {} ...", s.name);
+        let one = run_many(s, 0, options.seeds, 1);
+        let many = run_many(s, 0, options.seeds, cores);
+        let (w1, wn) = (one.wall.as_secs_f64(), many.wall.as_secs_f64());
+        let speedup = w1 / wn.max(1e-9);
+        speedups.push((s.name.clone(), speedup));
+        let _ = writeln!(
+            md,
+            "| {} | {:.1} | {:.1} | {:.2}x | {:.0}x | {:.0} |",
+            s.name,
+            one.seeds as f64 / w1,
+            many.seeds as f64 / wn,
+            speedup,
+            one.simulated_ms as f64 / 1e3 / w1,
+            one.messages as f64 / w1
+        );
+        if s.name == "baseline" {
+            baseline_speed = Some(one);
+        }
+    }
+    let baseline = baseline_speed.ok_or("the catalog has no baseline scenario")?;
+
+    // 2. Overhead against bare madsim, the same number of RPCs in the same run.
+    let rpcs_per_seed = baseline.rpcs / baseline.seeds.max(1);
+    let (bare_wall, bare_messages) = bare_madsim(rpcs_per_seed);
+    let harness_per_message =
+        baseline.wall.as_secs_f64() / baseline.seeds as f64 / (baseline.messages as f64 / baseline.seeds as f64);
+    let bare_per_message = bare_wall.as_secs_f64() / bare_messages.max(1) as f64;
+    let overhead = harness_per_message / bare_per_message.max(1e-12);
+    let _ = writeln!(md, "\n## Harness overhead\n");
+    let _ = writeln!(
+        md,
+        "A bare madsim program (three nodes, a trivial RPC handler) exchanging the same number of RPCs as one \
+         baseline seed ({rpcs_per_seed}), timed in the same run:\n"
+    );
+    let _ = writeln!(md, "| | wall per message | messages |");
+    let _ = writeln!(md, "|---|---|---|");
+    let _ = writeln!(md, "| bare madsim | {:.2} µs | {bare_messages} |", bare_per_message * 1e6);
+    let _ = writeln!(
+        md,
+        "| harness, baseline | {:.2} µs | {} per seed |",
+        harness_per_message * 1e6,
+        baseline.messages / baseline.seeds.max(1)
+    );
+    let _ = writeln!(md, "| **ratio** | **{overhead:.2}x** | |");
+
+    // 3. Time to find each canary, over different start seeds.
+    let _ = writeln!(md, "\n## Time to find each canary ({} start seeds)\n", options.canary_starts);
+    let _ = writeln!(md, "| canary | median seeds to first catch | median wall time | caught in |");
+    let _ = writeln!(md, "|---|---|---|---|");
+    let mut incident_ms = None;
+    for s in all.iter().filter(|s| s.scenario.canary.is_some()) {
+        eprintln!("bench: {} ...", s.name);
+        let canary = s.scenario.canary.clone().expect("filtered on canaries");
+        let (mut seeds, mut walls, mut caught) = (Vec::new(), Vec::new(), 0);
+        for k in 0..options.canary_starts {
+            let start = k * 1_000_003;
+            let started = now();
+            let mut tried = 0;
+            for seed in start..start + canary.within_seeds.get() {
+                tried += 1;
+                let outcome = crate::world::run_seed(s, seed).outcome;
+                if outcome.violations.iter().any(|v| canary.expect.contains(&v.kind)) {
+                    caught += 1;
+                    break;
+                }
+            }
+            seeds.push(tried as f64);
+            walls.push(started.elapsed().as_secs_f64() * 1e3);
+        }
+        let wall = median(&mut walls);
+        if s.name == "canaries/dedup-ignores-environment" {
+            incident_ms = Some(wall);
+        }
+        let _ = writeln!(
+            md,
+            "| {} | {:.0} | {wall:.0} ms | {caught}/{} |",
+            s.name,
+            median(&mut seeds),
+            options.canary_starts
+        );
+    }
+
+    // 4. Memory across a long sweep of a small scenario.
+    let mut tiny = all.iter().find(|s| s.name == "baseline").ok_or("no baseline")?.clone();
+    tiny.name = "baseline (3 s safety, 2 environments x 50 entities)".into();
+    tiny.scenario.run.safety = Dur(Duration::from_secs(3));
+    tiny.scenario.environments.names.truncate(2);
+    tiny.scenario.environments.entities = Bounded(50);
+    tiny.scenario.load.deploys.clear();
+    tiny.scenario.coverage.requires.clear();
+    eprintln!("bench: memory over {} seeds ...", options.memory_seeds);
+    let mut samples = Vec::new();
+    let chunk = (options.memory_seeds / 5).max(1);
+    let mut done = 0;
+    let started = now();
+    while done < options.memory_seeds {
+        let n = chunk.min(options.memory_seeds - done);
+        run_many(&tiny, done, n, cores);
+        done += n;
+        samples.push((done, memory_mib()));
+    }
+    let _ = writeln!(md, "\n## Memory over a {}-seed sweep\n", options.memory_seeds);
+    let _ = writeln!(
+        md,
+        "Scenario: {} ({:.0} s for all seeds on {cores} threads). Resident memory of the sweeping process after each \
+         fifth of the seeds:\n",
+        tiny.name,
+        started.elapsed().as_secs_f64()
+    );
+    let _ = writeln!(md, "| seeds done | resident MiB | peak MiB |");
+    let _ = writeln!(md, "|---|---|---|");
+    for (n, (rss, peak)) in &samples {
+        let _ = writeln!(md, "| {n} | {rss:.1} | {peak:.1} |");
+    }
+    let first = samples.first().map_or(0.0, |s| s.1 .0);
+    let last = samples.last().map_or(0.0, |s| s.1 .0);
+    let growth = last - first;
+
+    // Targets.
+    let baseline_x = baseline.simulated_ms as f64 / 1e3 / baseline.wall.as_secs_f64();
+    let two_thread = speedups.iter().map(|(_, s)| *s).fold(f64::INFINITY, f64::min);
+    let verdict = |ok: bool| if ok { "met" } else { "**missed**" };
+    let _ = writeln!(md, "\n## Targets\n");
+    let _ = writeln!(md, "| target | measured | |");
+    let _ = writeln!(md, "|---|---|---|");
+    let _ = writeln!(md, "| `baseline` at >= 1000x real time | {baseline_x:.0}x | {} |", verdict(baseline_x >= 1000.0));
+    let _ = writeln!(md, "| overhead <= 2x bare madsim per message | {overhead:.2}x | {} |", verdict(overhead <= 2.0));
+    let incident = incident_ms.unwrap_or(f64::NAN);
+    let _ =
+        writeln!(md, "| incident canary found in < 1 s (median) | {incident:.0} ms | {} |", verdict(incident < 1000.0));
+    let _ = writeln!(
+        md,
+        "| {cores} threads >= 1.8x one thread | {two_thread:.2}x (lowest over the scenarios) | {} |",
+        verdict(two_thread >= 1.8)
+    );
+    let _ = writeln!(
+        md,
+        "| memory flat across a sweep | {growth:+.1} MiB from the first fifth to the end | {} |",
+        verdict(growth.abs() < 16.0)
+    );
+    Ok(md)
+}

@@ -1,0 +1,34 @@
+//! `cargo sim bench`: measure the harness and write BENCHMARKS.md.
+
+use super::bad_input;
+use super::sweep::write_atomically;
+use crate::bench::{self, BenchOptions};
+use std::path::Path;
+
+pub fn bench(options: BenchOptions, output: &Path, notes: Option<&Path>) -> u8 {
+    let command = format!(
+        "cargo sim bench --seeds {} --canary-starts {} --memory-seeds {}",
+        options.seeds, options.canary_starts, options.memory_seeds
+    );
+    let mut md = match bench::run(&options, &command) {
+        Ok(md) => md,
+        Err(e) => return bad_input(e),
+    };
+    // Hand-written analysis (what was profiled, why a target is missed) is kept in a file of its own and
+    // appended, so that re-running the benchmark refreshes the figures without losing it.
+    if let Some(notes) = notes.filter(|n| n.exists()) {
+        match std::fs::read_to_string(notes) {
+            Ok(text) => {
+                md.push('\n');
+                md.push_str(&text);
+            }
+            Err(e) => return bad_input(format!("{}: cannot read: {e}", notes.display())),
+        }
+    }
+    print!("{md}");
+    if let Err(e) = write_atomically(output, &md) {
+        return bad_input(format!("could not write {}: {e}", output.display()));
+    }
+    eprintln!("written to {}", output.display());
+    0
+}
