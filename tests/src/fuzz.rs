@@ -94,6 +94,12 @@ impl FuzzScenario {
             let duration = 100 + f.duration_ms as u64 % (safety_ms - at - 99);
             let kind = KINDS[f.kind as usize % KINDS.len()];
             let node = |x: u8| nodes[x as usize % nodes.len()].clone();
+            // Two different nodes: the one `x` picks and the next one (indices, so that wrapping cannot pick the
+            // same node twice).
+            let pair = |x: u8| {
+                let i = x as usize % nodes.len();
+                (nodes[i].clone(), nodes[(i + 1) % nodes.len()].clone())
+            };
             let _ = writeln!(t, "[[faults.script]]\nat = \"{at}ms\"\nkind = \"{kind}\"");
             if kind != "deploy" {
                 let _ = writeln!(t, "duration = \"{duration}ms\"");
@@ -112,8 +118,7 @@ impl FuzzScenario {
                         let _ = writeln!(t, "target = \"{}\"\nlatency = \"{}ms\"", node(f.a), 1 + f.amount % 500);
                     }
                     _ => {
-                        let (from, to) = (node(f.a), node(f.a.wrapping_add(1 + f.b % (nodes.len() as u8 - 1).max(1))));
-                        let to = if to == from { node(f.a.wrapping_add(1)) } else { to };
+                        let (from, to) = pair(f.a);
                         let _ = writeln!(t, "from = \"{from}\"\nto = \"{to}\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
                     }
                 },
@@ -128,8 +133,7 @@ impl FuzzScenario {
                     let _ = writeln!(t, "group = [{}]", group.join(", "));
                 }
                 "cut" => {
-                    let from = node(f.a);
-                    let to = node(f.a.wrapping_add(1));
+                    let (from, to) = pair(f.a);
                     let _ = writeln!(t, "from = \"{from}\"\nto = \"{to}\"");
                 }
                 "clock-offset" | "clock-jump" => {
