@@ -6,8 +6,6 @@ use crate::catalog;
 use crate::scenario::{Bounded, Dur, LoadedScenario};
 use crate::sweep::{self, SweepOptions};
 use std::fmt::Write;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::time::Duration;
 
 pub struct BenchOptions {
@@ -31,19 +29,7 @@ struct Speed {
 }
 
 fn run_many(scenario: &LoadedScenario, start: u64, count: u64, jobs: usize) -> Speed {
-    let options = SweepOptions {
-        scenarios: vec![scenario.clone()],
-        start,
-        count,
-        shard: None,
-        jobs,
-        time_budget: None,
-        fail_fast: false,
-        determinism_percent: 0,
-        stop: Arc::new(AtomicBool::new(false)),
-        canary_mode: false,
-        skip: vec![AtomicBool::new(false)],
-    };
+    let options = SweepOptions::new(vec![scenario.clone()], start, count, jobs);
     let mut speed = Speed { seeds: 0, wall: Duration::ZERO, simulated_ms: 0, messages: 0, rpcs: 0 };
     let started = now();
     sweep::run(&options, |done| {

@@ -24,83 +24,11 @@ enum Command {
         marks: bool,
     },
     /// Run one seed of one scenario and check it.
-    Run {
-        /// A scenario name under scenarios/ (e.g. `baseline`, `canaries/dedup-ignores-environment`) or a path.
-        #[arg(long)]
-        scenario: String,
-        #[arg(long)]
-        seed: u64,
-        /// Print the outcome as JSON instead of the summary.
-        #[arg(long)]
-        json: bool,
-        /// Print the event log: simulated time, node, event.
-        #[arg(long)]
-        trace: bool,
-        /// With --trace: only events whose line contains this text (e.g. `acme-prod/home`).
-        #[arg(long, requires = "trace")]
-        filter: Option<String>,
-        /// Run the seed twice on fresh threads and fail if the traces differ.
-        #[arg(long)]
-        check_determinism: bool,
-    },
+    Run(commands::run::RunArgs),
     /// Run many seeds of many scenarios in parallel (the main job). Without --scenario: every scenario.
-    Sweep {
-        /// A scenario name or path; repeat for several. Default: every scenario under scenarios/.
-        #[arg(long)]
-        scenario: Vec<String>,
-        /// Seed range A..B (B exclusive). Default: a start that rotates every run, and --count seeds.
-        #[arg(long, conflicts_with_all = ["start", "count"])]
-        seeds: Option<String>,
-        #[arg(long)]
-        start: Option<u64>,
-        /// Seeds per scenario.
-        #[arg(long)]
-        count: Option<u64>,
-        /// Seeds run at once. Default: all cores.
-        #[arg(long)]
-        jobs: Option<usize>,
-        /// Run only this machine's share of the seeds: K/N (1-based).
-        #[arg(long)]
-        shard: Option<String>,
-        /// Stop taking new seeds after this much wall time (e.g. 60s, 10m). Default: 10m.
-        #[arg(long)]
-        time_budget: Option<String>,
-        /// Where new failures are saved as seed files.
-        #[arg(long, default_value = "seeds")]
-        save_dir: PathBuf,
-        /// Write the sweep's results as JSON to this file.
-        #[arg(long)]
-        json: Option<PathBuf>,
-        /// Write the sweep's results as JUnit XML to this file.
-        #[arg(long)]
-        junit: Option<PathBuf>,
-        /// Stop at the first failure.
-        #[arg(long)]
-        fail_fast: bool,
-        /// Save failures as found, without shrinking them.
-        #[arg(long)]
-        no_shrink: bool,
-        /// Share of seeds run twice to check determinism, in percent.
-        #[arg(long, default_value_t = 5)]
-        determinism_percent: u64,
-    },
+    Sweep(commands::sweep::SweepArgs),
     /// Replay a saved seed file exactly: exit 1 while it still fails, 0 once it passes.
-    Repro {
-        /// A seed file (seeds/*.toml).
-        file: String,
-        /// Print the event log: simulated time, node, event.
-        #[arg(long)]
-        trace: bool,
-        /// With --trace: only events whose line contains this text (e.g. `acme-prod/home`).
-        #[arg(long, requires = "trace")]
-        filter: Option<String>,
-        /// Replay once instead of twice (the second replay checks determinism).
-        #[arg(long)]
-        no_determinism_check: bool,
-        /// Print the outcome as JSON instead of the summary.
-        #[arg(long)]
-        json: bool,
-    },
+    Repro(commands::repro::ReproArgs),
     /// Shrink a failing seed file: fewer faults, environments and entities, less load, a shorter run.
     Shrink {
         file: String,
@@ -139,41 +67,9 @@ enum Command {
 fn main() -> ExitCode {
     ExitCode::from(match Cli::parse().command {
         Command::List { flaws, marks } => commands::list::list(flaws, marks),
-        Command::Run { scenario, seed, json, trace, filter, check_determinism } => {
-            commands::run::run(commands::run::RunArgs { scenario, seed, json, trace, filter, check_determinism })
-        }
-        Command::Sweep {
-            scenario,
-            seeds,
-            start,
-            count,
-            jobs,
-            shard,
-            time_budget,
-            save_dir,
-            json,
-            junit,
-            fail_fast,
-            no_shrink,
-            determinism_percent,
-        } => commands::sweep::sweep(commands::sweep::SweepArgs {
-            scenarios: scenario,
-            seeds,
-            start,
-            count,
-            jobs,
-            shard,
-            time_budget,
-            save_dir,
-            json,
-            junit,
-            fail_fast,
-            no_shrink,
-            determinism_percent,
-        }),
-        Command::Repro { file, trace, filter, no_determinism_check, json } => {
-            commands::repro::repro(commands::repro::ReproArgs { file, trace, filter, no_determinism_check, json })
-        }
+        Command::Run(args) => commands::run::run(args),
+        Command::Sweep(args) => commands::sweep::sweep(args),
+        Command::Repro(args) => commands::repro::repro(args),
         Command::Shrink { file, output } => {
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();

@@ -64,6 +64,25 @@ pub struct SweepOptions {
 }
 
 impl SweepOptions {
+    /// Options for `count` seeds from `start` of `scenarios` on `jobs` threads: no shard, no time budget, no
+    /// determinism sample, canaries swept like any scenario.
+    pub fn new(scenarios: Vec<LoadedScenario>, start: u64, count: u64, jobs: usize) -> Self {
+        let skip = scenarios.iter().map(|_| AtomicBool::new(false)).collect();
+        SweepOptions {
+            scenarios,
+            start,
+            count,
+            shard: None,
+            jobs,
+            time_budget: None,
+            fail_fast: false,
+            determinism_percent: 0,
+            stop: Arc::new(AtomicBool::new(false)),
+            canary_mode: false,
+            skip,
+        }
+    }
+
     /// The seeds scenario `index` runs: the sweep's range, or in canary mode a canary's own budget.
     pub fn seeds_of(&self, index: usize) -> Vec<u64> {
         let count = match (&self.scenarios[index].scenario.canary, self.canary_mode) {

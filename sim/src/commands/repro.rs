@@ -5,11 +5,21 @@ use super::run::print_trace;
 use crate::{determinism, report, seedfile, sweep, world};
 use std::path::Path;
 
+#[derive(clap::Args)]
 pub struct ReproArgs {
+    /// A seed file (seeds/*.toml).
     pub file: String,
+    /// Print the event log: simulated time, node, event.
+    #[arg(long)]
     pub trace: bool,
+    /// With --trace: only events whose line contains this text (e.g. `acme-prod/home`).
+    #[arg(long, requires = "trace")]
     pub filter: Option<String>,
+    /// Replay once instead of twice (the second replay checks determinism).
+    #[arg(long)]
     pub no_determinism_check: bool,
+    /// Print the outcome as JSON instead of the summary.
+    #[arg(long)]
     pub json: bool,
 }
 

@@ -2,12 +2,24 @@ use super::bad_input;
 use crate::trace::Record;
 use crate::{catalog, determinism, report, world};
 
+#[derive(clap::Args)]
 pub struct RunArgs {
+    /// A scenario name under scenarios/ (e.g. `baseline`, `canaries/dedup-ignores-environment`) or a path.
+    #[arg(long)]
     pub scenario: String,
+    #[arg(long)]
     pub seed: u64,
+    /// Print the outcome as JSON instead of the summary.
+    #[arg(long)]
     pub json: bool,
+    /// Print the event log: simulated time, node, event.
+    #[arg(long)]
     pub trace: bool,
+    /// With --trace: only events whose line contains this text (e.g. `acme-prod/home`).
+    #[arg(long, requires = "trace")]
     pub filter: Option<String>,
+    /// Run the seed twice on fresh threads and fail if the traces differ.
+    #[arg(long)]
     pub check_determinism: bool,
 }
 

@@ -19,19 +19,46 @@ pub const DEFAULT_COUNT: u64 = 200;
 /// Wall-time budget when none is given.
 pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(600);
 
+#[derive(clap::Args)]
 pub struct SweepArgs {
+    /// A scenario name or path; repeat for several. Default: every scenario under scenarios/.
+    #[arg(long = "scenario")]
     pub scenarios: Vec<String>,
+    /// Seed range A..B (B exclusive). Default: a start that rotates every run, and --count seeds.
+    #[arg(long, conflicts_with_all = ["start", "count"])]
     pub seeds: Option<String>,
+    /// The first seed (the sweep prints it, so any run can be repeated).
+    #[arg(long)]
     pub start: Option<u64>,
+    /// Seeds per scenario.
+    #[arg(long)]
     pub count: Option<u64>,
+    /// Seeds run at once. Default: all cores.
+    #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run only this machine's share of the seeds: K/N (1-based).
+    #[arg(long)]
     pub shard: Option<String>,
+    /// Stop taking new seeds after this much wall time (e.g. 60s, 10m). Default: 10m.
+    #[arg(long)]
     pub time_budget: Option<String>,
+    /// Where new failures are saved as seed files.
+    #[arg(long, default_value = "seeds")]
     pub save_dir: PathBuf,
+    /// Write the sweep's results as JSON to this file.
+    #[arg(long)]
     pub json: Option<PathBuf>,
+    /// Write the sweep's results as JUnit XML to this file.
+    #[arg(long)]
     pub junit: Option<PathBuf>,
+    /// Stop at the first failure.
+    #[arg(long)]
     pub fail_fast: bool,
+    /// Save failures as found, without shrinking them.
+    #[arg(long)]
     pub no_shrink: bool,
+    /// Share of seeds run twice to check determinism, in percent.
+    #[arg(long, default_value_t = 5)]
     pub determinism_percent: u64,
 }
 
@@ -124,17 +151,13 @@ pub fn sweep(args: SweepArgs) -> u8 {
     // The default sweep (no --scenario) is the project's main job: canaries there must be caught, not pass.
     let canary_mode = args.scenarios.is_empty();
     let options = SweepOptions {
-        scenarios: scenarios.clone(),
-        start,
-        count,
         shard,
-        jobs,
         time_budget,
         fail_fast: args.fail_fast,
         determinism_percent: args.determinism_percent,
         stop: stop.clone(),
         canary_mode,
-        skip: scenarios.iter().map(|_| AtomicBool::new(false)).collect(),
+        ..SweepOptions::new(scenarios.clone(), start, count, jobs)
     };
     let mut reports: Vec<ScenarioReport> = scenarios
         .iter()

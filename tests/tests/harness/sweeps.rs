@@ -7,7 +7,6 @@ use sim::sweep::{self as sweeper, Shard, SweepOptions};
 use sim::world::run_seed;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 const CANARY: &str = "canaries/dedup-ignores-environment";
 
@@ -128,19 +127,7 @@ fn shrinking_leaves_a_smaller_run_that_still_reproduces() {
 #[test]
 fn two_shards_merged_report_the_same_failures_as_one_sweep() {
     let scenarios = vec![tests::scenario("baseline"), tests::scenario(CANARY)];
-    let options = |shard: Option<Shard>| SweepOptions {
-        scenarios: scenarios.clone(),
-        start: 10,
-        count: 6,
-        shard,
-        jobs: 2,
-        time_budget: None,
-        fail_fast: false,
-        determinism_percent: 0,
-        stop: Arc::new(AtomicBool::new(false)),
-        canary_mode: false,
-        skip: scenarios.iter().map(|_| AtomicBool::new(false)).collect(),
-    };
+    let options = |shard: Option<Shard>| SweepOptions { shard, ..SweepOptions::new(scenarios.clone(), 10, 6, 2) };
     let report = |options: SweepOptions| {
         let mut reports: Vec<sweeper::ScenarioReport> = scenarios
             .iter()
@@ -297,19 +284,7 @@ fn repro_of_a_corrupt_file_exits_2() {
 // ---- coverage marks ----
 
 fn sweep_report(scenario: sim::scenario::LoadedScenario, count: u64) -> sweeper::SweepReport {
-    let options = SweepOptions {
-        scenarios: vec![scenario.clone()],
-        start: 0,
-        count,
-        shard: None,
-        jobs: 2,
-        time_budget: None,
-        fail_fast: false,
-        determinism_percent: 0,
-        stop: Arc::new(AtomicBool::new(false)),
-        canary_mode: false,
-        skip: vec![AtomicBool::new(false)],
-    };
+    let options = SweepOptions::new(vec![scenario.clone()], 0, count, 2);
     let mut report = sweeper::ScenarioReport {
         scenario: scenario.name.clone(),
         marks_required: scenario.scenario.coverage.requires.clone(),
