@@ -85,6 +85,11 @@ pub struct Invariants {
     /// retries are many times its handful of jobs, is not held to a ratio that only means something at scale.
     #[serde(default = "default_work_allowance")]
     pub work_allowance: Bounded<0, 1_000_000>,
+    /// Bounded work: retries allowed per second of network or process fault on top of the percentage. During an
+    /// outage every waiting caller retries with backoff, so honest retries grow with the outage's length, not
+    /// with the work; a storm retries far faster than its backoff allows.
+    #[serde(default = "default_retries_per_fault_second")]
+    pub retries_per_fault_second: Bounded<0, 1_000_000>,
     /// Bounded work: failed RPC attempts plus client retries at most this percentage of the necessary jobs.
     #[serde(default = "default_retries_percent_max")]
     pub retries_percent_max: Bounded<1, 100_000>,
@@ -98,6 +103,7 @@ impl Default for Invariants {
             executions_percent_max: default_executions_percent_max(),
             rpcs_percent_max: default_rpcs_percent_max(),
             work_allowance: default_work_allowance(),
+            retries_per_fault_second: default_retries_per_fault_second(),
             retries_percent_max: default_retries_percent_max(),
         }
     }
@@ -109,6 +115,10 @@ fn default_executions_percent_max() -> Bounded<100, 100_000> {
 
 fn default_rpcs_percent_max() -> Bounded<100, 1_000_000> {
     Bounded(1_500)
+}
+
+fn default_retries_per_fault_second() -> Bounded<0, 1_000_000> {
+    Bounded(200)
 }
 
 fn default_work_allowance() -> Bounded<0, 1_000_000> {

@@ -83,6 +83,8 @@ pub struct Observation {
     pub rpcs_failed: u64,
     /// RPC attempts of the system and the clients, idle polls for work left out.
     pub rpcs_sent: u64,
+    /// How long network and process faults lasted in all (see `faults::disruption`).
+    pub disruption: Duration,
 }
 
 fn ip(net: u8, host: usize) -> IpAddr {
@@ -546,6 +548,7 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
         simulated: run_start.elapsed(),
         rpcs_failed: recorder.rpc_failures(),
         rpcs_sent: recorder.rpcs().saturating_sub(recorder.idle_polls()),
+        disruption: crate::faults::disruption(&plan),
     };
     // madsim does not free the tasks of a node when the runtime is dropped, and every server here loops forever:
     // without this, each run's whole state (disks, queues, sinks) would stay in memory for the rest of a sweep.

@@ -482,6 +482,26 @@ fn default_burst_rate_percent_max() -> Bounded<100, 100_000> {
     Bounded(800)
 }
 
+/// Total duration of the faults that make callers wait and retry (network and process faults).
+pub fn disruption(plan: &[FaultSpec]) -> Duration {
+    plan.iter()
+        .filter(|f| {
+            matches!(
+                f.kind,
+                FaultKind::Loss
+                    | FaultKind::Latency
+                    | FaultKind::Isolate
+                    | FaultKind::Split
+                    | FaultKind::Cut
+                    | FaultKind::Crash
+                    | FaultKind::Pause
+                    | FaultKind::PauseWorkers
+            )
+        })
+        .filter_map(|f| f.duration.map(|d| d.0))
+        .sum()
+}
+
 /// Counts of executed events per kind, for statistics.
 pub fn counts(plan: &[FaultSpec]) -> std::collections::BTreeMap<String, u64> {
     let mut counts = std::collections::BTreeMap::new();

@@ -47,16 +47,19 @@ pub fn check(
         ));
     }
     let retries = observation.rpcs_failed + observation.load.retries;
-    if over(retries, bounds.retries_percent_max.get()) {
+    let outage_allowance = (observation.disruption.as_secs_f64() * bounds.retries_per_fault_second.get() as f64) as u64;
+    if retries > outage_allowance && over(retries - outage_allowance, bounds.retries_percent_max.get()) {
         found.push(Violation::new(
             ViolationKind::UnboundedWork,
             format!(
-                "{retries} retries ({} failed RPC attempts, {} client retries) for {necessary} necessary jobs ({}%); \
-                 the bound is {}% plus {allowance}",
+                "{retries} retries ({} failed RPC attempts, {} client retries) for {necessary} necessary jobs ({}%) \
+                 and {:.1}s of faults; the bound is {}% plus {allowance}, plus {} per second of faults",
                 observation.rpcs_failed,
                 observation.load.retries,
                 retries * 100 / necessary,
-                bounds.retries_percent_max.get()
+                observation.disruption.as_secs_f64(),
+                bounds.retries_percent_max.get(),
+                bounds.retries_per_fault_second.get()
             ),
         ));
     }

@@ -46,6 +46,7 @@ fn observe(state: FinalState, acks: Vec<Ack>) -> Observation {
         simulated: Duration::ZERO,
         rpcs_failed: 0,
         rpcs_sent: 0,
+        disruption: Duration::ZERO,
     }
 }
 
