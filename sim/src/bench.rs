@@ -46,6 +46,7 @@ fn run_many(scenario: &LoadedScenario, start: u64, count: u64, jobs: usize) -> S
 /// A bare madsim program: `calls` RPCs with a trivial handler between three nodes, on a fresh thread, timed.
 /// Returns (wall time, messages).
 pub fn bare_madsim(calls: u64) -> (Duration, u64) {
+    // A fresh OS thread for the bare runtime, as for every seed; outside any simulation.
     #[allow(clippy::disallowed_methods)]
     let thread = std::thread::spawn(move || {
         use madsim::net::Endpoint;

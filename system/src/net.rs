@@ -157,6 +157,7 @@ impl Backoff {
         let ceiling = self.min.saturating_mul(1u32 << self.attempt.min(16)).min(self.max);
         self.attempt = self.attempt.saturating_add(1);
         let ceiling_us = ceiling.as_micros().max(1) as u64;
+        // madsim's generator, seeded from the run's seed: deterministic (not the OS-seeded rand one).
         Duration::from_micros(madsim::rand::thread_rng().gen_range(ceiling_us / 2..=ceiling_us))
     }
 

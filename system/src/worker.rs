@@ -48,6 +48,7 @@ async fn work_loop(ctx: NodeContext, rpc: Rpc) {
                 // eight times the base), so idle workers neither ask in lockstep nor flood an empty queue.
                 let poll = ctx.config.worker_poll_interval * (1u32 << idle_polls.min(IDLE_DOUBLINGS_MAX));
                 idle_polls = idle_polls.saturating_add(1);
+                // madsim's generator, seeded from the run's seed: deterministic (not the OS-seeded rand one).
                 let jitter = madsim::rand::thread_rng().gen_range(0..=poll.as_micros() as u64 / 2);
                 madsim::time::sleep(poll + Duration::from_micros(jitter)).await;
             }
@@ -81,6 +82,7 @@ async fn process(ctx: &NodeContext, rpc: &Rpc, lease: Lease) {
         Err(_) => return abandon("store-unavailable"),
     };
     let (min, max) = (ctx.config.render_time_min, ctx.config.render_time_max);
+    // madsim's generator, seeded from the run's seed: deterministic (not the OS-seeded rand one).
     let render_time = madsim::rand::thread_rng().gen_range(min..=max.max(min));
     madsim::time::sleep(render_time).await;
     let view = render_at(&source, &schema, ctx.clock.now());
