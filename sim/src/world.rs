@@ -508,6 +508,10 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
     let mut queue = QueueStats::default();
     while Instant::now() < give_up_at {
         madsim::time::sleep(QUIESCENCE_POLL).await;
+        // Clients and deploys must be done *before* the queue is asked: otherwise a request acknowledged while
+        // the stats were on their way back could have enqueued jobs the stats do not show, and the system would
+        // be declared quiet with work pending (found by the fuzz target).
+        let idle_before = load.idle() && deploys_running.load(Ordering::SeqCst) == 0;
         let ep = checker_ep.clone();
         let stats = world
             .checker
@@ -516,7 +520,7 @@ async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSp
             .expect("stats task");
         if let Some(stats) = stats {
             queue = stats;
-            if load.idle() && deploys_running.load(Ordering::SeqCst) == 0 && stats.pending == 0 && stats.leased == 0 {
+            if idle_before && stats.pending == 0 && stats.leased == 0 {
                 quiescent = true;
                 break;
             }

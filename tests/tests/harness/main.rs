@@ -6,6 +6,7 @@
 //! - `canaries`: every flaw is caught, and the same seed without the flaw passes.
 //! - `scenario_errors`: malformed scenario files get errors that name file, line and field.
 //! - `oracle`: each invariant reports a violation when shown one (the oracle is not blind).
+//! - `regressions`: the cases that once exposed a bug, each tied to it.
 //! - `seeds`: every saved seed replays to its reviewed snapshot.
 //! - `sweeps`: sweeps save failures, seed files replay exactly, shrink, shard and merge, survive Ctrl-C.
 
@@ -15,6 +16,7 @@ mod determinism;
 mod faults;
 mod fuzz;
 mod oracle;
+mod regressions;
 mod scenario_errors;
 mod seeds;
 mod sweeps;
