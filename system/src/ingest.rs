@@ -67,7 +67,7 @@ async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
     let mut storm_retries = if ctx.config.flaws.has(Flaw::RetryStorm) { STORM_RETRIES_MAX } else { 0 };
     let mut backoff = Backoff::new(ctx);
     while !jobs.is_empty() {
-        match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone() }).await {
+        match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone(), request: Some(req.request) }).await {
             Ok(EnqueueReply::Accepted { .. }) => break,
             Ok(EnqueueReply::Busy) if storm_retries > 0 => {
                 storm_retries -= 1;
@@ -115,7 +115,7 @@ async fn deploy(ctx: &NodeContext, rpc: &Rpc, req: DeploySchema) -> DeployReply 
         let mut backoff = Backoff::new(ctx);
         let mut busy_retries = 0;
         loop {
-            match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone() }).await {
+            match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone(), request: None }).await {
                 Ok(EnqueueReply::Accepted { .. }) => break,
                 Ok(EnqueueReply::Busy) if busy_retries < DEPLOY_BUSY_RETRIES_MAX => {
                     busy_retries += 1;

@@ -13,6 +13,7 @@ pub const ALL: &[(&str, &str)] = &[
     (ACK_AFTER_EXPIRY, "a worker acknowledged a job after its lease had expired (it kept working past the lease)"),
     (CLOCK_BACKWARDS, "the queue's clock read earlier than before while it held leases"),
     (QUEUE_BUSY, "the queue refused an enqueue for backpressure"),
+    (DUPLICATE_ENQUEUE, "the queue received again an enqueue that had already taken effect (its reply was lost)"),
     (DUPLICATE_REQUEST, "a retried ingest reached the store after its first attempt had in fact succeeded"),
     (ENQUEUE_AFTER_REPLAY, "jobs were enqueued for a source an earlier attempt had stored (a crash or lost reply between store write and enqueue)"),
     (STALE_WRITE_REFUSED, "the store refused a view write because a newer view was already there"),
@@ -27,6 +28,7 @@ pub const LEASE_EXPIRED: &str = "queue.lease-expired";
 pub const ACK_AFTER_EXPIRY: &str = "queue.ack-after-expiry";
 pub const CLOCK_BACKWARDS: &str = "queue.clock-backwards";
 pub const QUEUE_BUSY: &str = "queue.busy";
+pub const DUPLICATE_ENQUEUE: &str = "queue.duplicate-enqueue";
 pub const DUPLICATE_REQUEST: &str = "store.duplicate-request";
 pub const ENQUEUE_AFTER_REPLAY: &str = "ingest.enqueue-after-replay";
 pub const STALE_WRITE_REFUSED: &str = "store.stale-write-refused";

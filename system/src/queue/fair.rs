@@ -100,7 +100,12 @@ pub struct FairQueue {
     leases: BTreeMap<u64, Leased>,
     /// Pending jobs per (entity, schema, environment), to tell when environments share an entity id.
     by_entity: BTreeMap<(EntityId, SchemaName, Env), u32>,
+    /// Idempotency keys of recent enqueues, oldest first, at most `RECENT_REQUESTS_MAX`.
+    recent_requests: VecDeque<u64>,
 }
+
+/// Enqueue keys the queue remembers; a repeat older than this is enqueued again (bounded extra work).
+const RECENT_REQUESTS_MAX: usize = 10_000;
 
 impl FairQueue {
     pub fn new(config: FairConfig) -> Self {
@@ -114,7 +119,31 @@ impl FairQueue {
             cursor: None,
             leases: BTreeMap::new(),
             by_entity: BTreeMap::new(),
+            recent_requests: VecDeque::new(),
         }
+    }
+
+    /// Whether an enqueue with this idempotency key already took effect.
+    pub fn seen_request(&self, request: u64) -> bool {
+        self.recent_requests.contains(&request)
+    }
+
+    /// Enqueues a batch under an idempotency key: a repeat of a key already seen adds nothing and reports every job
+    /// as a duplicate of itself.
+    pub fn enqueue_once(&mut self, request: Option<u64>, jobs: &[JobSpec]) -> Result<Option<Vec<Enqueued>>, Busy> {
+        if let Some(key) = request {
+            if self.seen_request(key) {
+                return Ok(None);
+            }
+        }
+        let outcomes = self.enqueue(jobs)?;
+        if let Some(key) = request {
+            self.recent_requests.push_back(key);
+            if self.recent_requests.len() > RECENT_REQUESTS_MAX {
+                self.recent_requests.pop_front();
+            }
+        }
+        Ok(Some(outcomes))
     }
 
     /// Whether another environment has a pending job for the same entity id and schema as `spec`.
@@ -499,6 +528,21 @@ mod tests {
         let again = queue.enqueue(&[job("a", "home", JobKind::Fresh)]).unwrap();
         assert_eq!(again, [Enqueued::Coalesced { into_job: lease.job, into_env: "a".into() }]);
         assert_eq!(queue.pending_len(), 0, "the update is gone");
+    }
+
+    #[test]
+    fn a_repeated_enqueue_adds_nothing_even_after_its_jobs_were_leased() {
+        let mut queue = FairQueue::new(config());
+        let first = queue.enqueue_once(Some(7), &[job("a", "home", JobKind::Fresh)]).unwrap();
+        assert!(first.is_some());
+        let lease = queue.lease("w", WallMillis(0)).unwrap();
+        assert!(queue.ack(lease.token).is_some());
+        // The reply to the first enqueue was lost; the ingest retries it.
+        assert_eq!(queue.enqueue_once(Some(7), &[job("a", "home", JobKind::Fresh)]).unwrap(), None);
+        assert_eq!(queue.pending_len(), 0);
+        // Another ingest of the same entity is new work.
+        assert!(queue.enqueue_once(Some(8), &[job("a", "home", JobKind::Fresh)]).unwrap().is_some());
+        assert_eq!(queue.pending_len(), 1);
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 /// One durable operation on the queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueOp {
-    Enqueue(Vec<JobSpec>),
+    Enqueue { jobs: Vec<JobSpec>, request: Option<u64> },
     Lease { worker: String, now: WallMillis },
     Ack { token: u64 },
     Expire { now: WallMillis },
@@ -77,8 +77,8 @@ pub fn recover(config: FairConfig, log: &[QueueOp]) -> FairQueue {
     let mut queue = FairQueue::new(config);
     for op in log {
         match op {
-            QueueOp::Enqueue(jobs) => {
-                let _ = queue.enqueue(jobs);
+            QueueOp::Enqueue { jobs, request } => {
+                let _ = queue.enqueue_once(*request, jobs);
             }
             QueueOp::Lease { worker, now } => {
                 queue.lease(worker, *now);
@@ -108,7 +108,7 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
 
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: Enqueue| {
-        let reply = enqueue(&c, &s, &req.jobs);
+        let reply = enqueue(&c, &s, &req.jobs, req.request);
         async move { reply }
     });
     let (c, s) = (ctx.clone(), state.clone());
@@ -134,7 +134,7 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     }
 }
 
-fn enqueue(ctx: &NodeContext, state: &SharedQueue, jobs: &[JobSpec]) -> EnqueueReply {
+fn enqueue(ctx: &NodeContext, state: &SharedQueue, jobs: &[JobSpec], request: Option<u64>) -> EnqueueReply {
     let mut durable = state.lock().expect("queue lock");
     for spec in jobs {
         if durable.queue.other_env_pending(spec) {
@@ -144,11 +144,20 @@ fn enqueue(ctx: &NodeContext, state: &SharedQueue, jobs: &[JobSpec]) -> EnqueueR
             ctx.mark(marks::UPDATE_WHILE_LEASED);
         }
     }
-    let result = durable.queue.enqueue(jobs);
-    if result.is_ok() {
-        durable.persist(QueueOp::Enqueue(jobs.to_vec()));
+    let result = durable.queue.enqueue_once(request, jobs);
+    if matches!(result, Ok(Some(_))) {
+        durable.persist(QueueOp::Enqueue { jobs: jobs.to_vec(), request });
     }
     drop(durable);
+    let result = match result {
+        Ok(None) => {
+            // A repeat of an enqueue that already took effect: acknowledge it, add nothing.
+            ctx.mark(marks::DUPLICATE_ENQUEUE);
+            return EnqueueReply::Accepted { new: 0, coalesced: jobs.len() };
+        }
+        Ok(Some(outcomes)) => Ok(outcomes),
+        Err(busy) => Err(busy),
+    };
     match result {
         Err(busy) => {
             ctx.mark(marks::QUEUE_BUSY);
@@ -282,8 +291,8 @@ mod tests {
         let mut live = FairQueue::new(config.clone());
         let mut log = Vec::new();
         let jobs = vec![job("a", "x"), job("b", "x"), job("a", "y")];
-        live.enqueue(&jobs).unwrap();
-        log.push(QueueOp::Enqueue(jobs));
+        live.enqueue_once(Some(1), &jobs).unwrap();
+        log.push(QueueOp::Enqueue { jobs, request: Some(1) });
         let lease = live.lease("w1", WallMillis(100)).unwrap();
         log.push(QueueOp::Lease { worker: "w1".into(), now: WallMillis(100) });
         live.lease("w2", WallMillis(200)).unwrap();
@@ -296,5 +305,6 @@ mod tests {
         assert_eq!(replayed.leases().collect::<Vec<_>>(), live.leases().collect::<Vec<_>>());
         // The replayed queue behaves the same from here on, fencing tokens included.
         assert_eq!(replayed.lease("w3", WallMillis(300)), live.lease("w3", WallMillis(300)));
+        assert!(replayed.seen_request(1), "idempotency keys survive a restart");
     }
 }

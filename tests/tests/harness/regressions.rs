@@ -29,3 +29,15 @@ fn honest_retries_during_a_long_outage_are_bounded_work() {
     let outcome = replay("queue-outage-honest-retries.toml", 11_475_509_228_250_912_459);
     assert!(outcome.passed(), "{:#?}", outcome.violations);
 }
+
+/// System bug: enqueue was not idempotent. A one-way cut from the queue to an ingest node lost the replies to
+/// `Enqueue` while the requests took effect; every retry (the ingest's and the client's) enqueued the same jobs
+/// again, and once the earlier copies were leased, coalescing could not absorb them: 44 ingests became 927 jobs.
+/// Enqueues now carry the ingest's idempotency key.
+#[test]
+fn a_retried_enqueue_whose_reply_was_lost_adds_no_work() {
+    let outcome = replay("one-way-cut-repeated-enqueue.toml", 9_855_583_219_232_743_853);
+    assert!(outcome.passed(), "{:#?}", outcome.violations);
+    assert!(outcome.stats.jobs_enqueued < 200, "{} jobs for 44 ingests", outcome.stats.jobs_enqueued);
+    assert!(outcome.stats.marks.contains_key("queue.duplicate-enqueue"), "the repeats reached the queue");
+}
