@@ -67,7 +67,10 @@ async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
     let mut storm_retries = if ctx.config.flaws.has(Flaw::RetryStorm) { STORM_RETRIES_MAX } else { 0 };
     let mut backoff = Backoff::new(ctx);
     while !jobs.is_empty() {
-        match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone(), request: Some(req.request) }).await {
+        match rpc
+            .call_retrying(topology.queue, Enqueue { jobs: jobs.clone(), request: Some((req.request, stored.version)) })
+            .await
+        {
             Ok(EnqueueReply::Accepted { .. }) => break,
             Ok(EnqueueReply::Busy) if storm_retries > 0 => {
                 storm_retries -= 1;

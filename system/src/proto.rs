@@ -123,10 +123,10 @@ pub struct ListContent {
 #[rtype("EnqueueReply")]
 pub struct Enqueue {
     pub jobs: Vec<JobSpec>,
-    /// The idempotency key of the ingest the jobs are for (its request id): a repeat of an enqueue that already
-    /// took effect (its reply was lost) is acknowledged without adding jobs. `None` for deploys, whose repeats
-    /// re-process on purpose.
-    pub request: Option<u64>,
+    /// The idempotency key: the ingest's request id and the source version the jobs are for. A repeat of an
+    /// enqueue that already took effect (its reply was lost) is acknowledged without adding jobs; the same request
+    /// storing a newer version (a late retry) is new work. `None` for deploys, whose repeats re-process on purpose.
+    pub request: Option<(u64, Version)>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -15,7 +15,7 @@
 //!   refused whole, before anything is accepted. Work already accepted (a redelivery) is never refused.
 
 use crate::clock::WallMillis;
-use crate::model::{EntityId, Env, JobKind, JobSpec, SchemaName};
+use crate::model::{EntityId, Env, JobKind, JobSpec, SchemaName, Version};
 use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Debug)]
@@ -101,7 +101,7 @@ pub struct FairQueue {
     /// Pending jobs per (entity, schema, environment), to tell when environments share an entity id.
     by_entity: BTreeMap<(EntityId, SchemaName, Env), u32>,
     /// Idempotency keys of recent enqueues, oldest first, at most `RECENT_REQUESTS_MAX`.
-    recent_requests: VecDeque<u64>,
+    recent_requests: VecDeque<(u64, Version)>,
 }
 
 /// Enqueue keys the queue remembers; a repeat older than this is enqueued again (bounded extra work).
@@ -124,13 +124,17 @@ impl FairQueue {
     }
 
     /// Whether an enqueue with this idempotency key already took effect.
-    pub fn seen_request(&self, request: u64) -> bool {
+    pub fn seen_request(&self, request: (u64, Version)) -> bool {
         self.recent_requests.contains(&request)
     }
 
     /// Enqueues a batch under an idempotency key: a repeat of a key already seen adds nothing and reports every job
     /// as a duplicate of itself.
-    pub fn enqueue_once(&mut self, request: Option<u64>, jobs: &[JobSpec]) -> Result<Option<Vec<Enqueued>>, Busy> {
+    pub fn enqueue_once(
+        &mut self,
+        request: Option<(u64, Version)>,
+        jobs: &[JobSpec],
+    ) -> Result<Option<Vec<Enqueued>>, Busy> {
         if let Some(key) = request {
             if self.seen_request(key) {
                 return Ok(None);
@@ -533,16 +537,18 @@ mod tests {
     #[test]
     fn a_repeated_enqueue_adds_nothing_even_after_its_jobs_were_leased() {
         let mut queue = FairQueue::new(config());
-        let first = queue.enqueue_once(Some(7), &[job("a", "home", JobKind::Fresh)]).unwrap();
+        let first = queue.enqueue_once(Some((7, Version(1))), &[job("a", "home", JobKind::Fresh)]).unwrap();
         assert!(first.is_some());
         let lease = queue.lease("w", WallMillis(0)).unwrap();
         assert!(queue.ack(lease.token).is_some());
         // The reply to the first enqueue was lost; the ingest retries it.
-        assert_eq!(queue.enqueue_once(Some(7), &[job("a", "home", JobKind::Fresh)]).unwrap(), None);
+        assert_eq!(queue.enqueue_once(Some((7, Version(1))), &[job("a", "home", JobKind::Fresh)]).unwrap(), None);
         assert_eq!(queue.pending_len(), 0);
-        // Another ingest of the same entity is new work.
-        assert!(queue.enqueue_once(Some(8), &[job("a", "home", JobKind::Fresh)]).unwrap().is_some());
-        assert_eq!(queue.pending_len(), 1);
+        // Another ingest of the same entity is new work, and so is the same request storing a newer version (a
+        // late retry the store no longer recognised).
+        assert!(queue.enqueue_once(Some((8, Version(2))), &[job("a", "home", JobKind::Fresh)]).unwrap().is_some());
+        assert!(queue.enqueue_once(Some((7, Version(3))), &[job("a", "home", JobKind::Fresh)]).unwrap().is_some());
+        assert_eq!(queue.pending_len(), 1, "the two coalesce: one pending job");
     }
 
     #[test]

@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 /// One durable operation on the queue.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueueOp {
-    Enqueue { jobs: Vec<JobSpec>, request: Option<u64> },
+    Enqueue { jobs: Vec<JobSpec>, request: Option<(u64, crate::model::Version)> },
     Lease { worker: String, now: WallMillis },
     Ack { token: u64 },
     Expire { now: WallMillis },
@@ -134,7 +134,12 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     }
 }
 
-fn enqueue(ctx: &NodeContext, state: &SharedQueue, jobs: &[JobSpec], request: Option<u64>) -> EnqueueReply {
+fn enqueue(
+    ctx: &NodeContext,
+    state: &SharedQueue,
+    jobs: &[JobSpec],
+    request: Option<(u64, crate::model::Version)>,
+) -> EnqueueReply {
     let mut durable = state.lock().expect("queue lock");
     for spec in jobs {
         if durable.queue.other_env_pending(spec) {
@@ -291,8 +296,9 @@ mod tests {
         let mut live = FairQueue::new(config.clone());
         let mut log = Vec::new();
         let jobs = vec![job("a", "x"), job("b", "x"), job("a", "y")];
-        live.enqueue_once(Some(1), &jobs).unwrap();
-        log.push(QueueOp::Enqueue { jobs, request: Some(1) });
+        let key = Some((1, crate::model::Version(1)));
+        live.enqueue_once(key, &jobs).unwrap();
+        log.push(QueueOp::Enqueue { jobs, request: key });
         let lease = live.lease("w1", WallMillis(100)).unwrap();
         log.push(QueueOp::Lease { worker: "w1".into(), now: WallMillis(100) });
         live.lease("w2", WallMillis(200)).unwrap();
@@ -305,6 +311,6 @@ mod tests {
         assert_eq!(replayed.leases().collect::<Vec<_>>(), live.leases().collect::<Vec<_>>());
         // The replayed queue behaves the same from here on, fencing tokens included.
         assert_eq!(replayed.lease("w3", WallMillis(300)), live.lease("w3", WallMillis(300)));
-        assert!(replayed.seen_request(1), "idempotency keys survive a restart");
+        assert!(replayed.seen_request((1, crate::model::Version(1))), "idempotency keys survive a restart");
     }
 }

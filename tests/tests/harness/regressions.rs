@@ -41,3 +41,13 @@ fn a_retried_enqueue_whose_reply_was_lost_adds_no_work() {
     assert!(outcome.stats.jobs_enqueued < 200, "{} jobs for 44 ingests", outcome.stats.jobs_enqueued);
     assert!(outcome.stats.marks.contains_key("queue.duplicate-enqueue"), "the repeats reached the queue");
 }
+
+/// System bug, introduced by the fix above and found by the fuzz target the same day: the enqueue key was the
+/// request id alone. A request whose reply was lost was retried after the store had forgotten its id (a hot
+/// entity); the store stored a new version, and the queue dropped its jobs as a repeat: a stale view. The key is
+/// now the request id and the version stored.
+#[test]
+fn a_late_retry_that_stores_a_new_version_still_gets_its_jobs() {
+    let outcome = replay("late-retry-new-version-enqueue.toml", 269_017_594_844_992_823);
+    assert!(outcome.passed(), "{:#?}", outcome.violations);
+}
