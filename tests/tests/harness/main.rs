@@ -8,7 +8,8 @@
 //! - `oracle`: each invariant reports a violation when shown one (the oracle is not blind).
 //! - `regressions`: the cases that once exposed a bug, each tied to it.
 //! - `seeds`: every saved seed replays to its reviewed snapshot.
-//! - `sweeps`: sweeps save failures, seed files replay exactly, shrink, shard and merge, survive Ctrl-C.
+//! - `sweeps`: sweeps save failures, seed files replay exactly, shrink, shard and merge. (Ctrl-C is tested on
+//!   the binary itself, in `sim/tests/cli.rs`.)
 
 mod baseline;
 mod canaries;

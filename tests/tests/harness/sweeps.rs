@@ -164,61 +164,6 @@ fn shards_split_the_seeds_without_overlap() {
     assert!(Shard::parse("0/2").is_err() && Shard::parse("3/2").is_err() && Shard::parse("x").is_err());
 }
 
-/// The `sim` binary that `cargo test` built next to this test binary.
-fn sim_binary() -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|deps| deps.parent()).unwrap();
-    let bin = dir.join(format!("sim{}", std::env::consts::EXE_SUFFIX));
-    assert!(bin.exists(), "{} is missing: run the tests with `cargo test --workspace`", bin.display());
-    bin
-}
-
-#[test]
-fn a_sweep_interrupted_by_sigint_prints_its_summary_and_keeps_its_seeds() {
-    use std::io::{BufRead, BufReader};
-    use std::process::{Command, Stdio};
-    let dir = tempfile::tempdir().unwrap();
-    let seeds = dir.path().join("seeds");
-    let mut child = Command::new(sim_binary())
-        .args(["sweep", "--scenario", CANARY, "--start", "0", "--count", "100000", "--jobs", "1", "--no-shrink"])
-        .arg("--save-dir")
-        .arg(&seeds)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Wait until it has found a failure, then interrupt it as Ctrl-C would. Stderr is read to its end on another
-    // thread, so the child never writes into a closed pipe.
-    let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (found_tx, found_rx) = std::sync::mpsc::channel();
-    #[allow(clippy::disallowed_methods)]
-    let reader = std::thread::spawn(move || {
-        let mut seen = Vec::new();
-        for line in stderr.lines() {
-            let line = line.unwrap();
-            if line.starts_with("FAIL") {
-                let _ = found_tx.send(());
-            }
-            seen.push(line);
-        }
-        seen
-    });
-    found_rx.recv_timeout(std::time::Duration::from_secs(120)).expect("the sweep reports a failure");
-    let status = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    assert!(status.success());
-    let output = child.wait_with_output().unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let seen = reader.join().unwrap();
-    assert!(seen.iter().any(|l| l.starts_with("interrupted")), "it says it was interrupted: {seen:?}");
-    assert_eq!(output.status.code(), Some(1), "failures were found: {stdout}");
-    assert!(stdout.contains("sweep FAILED"), "the summary is printed: {stdout}");
-    assert!(stdout.contains("stopped early"), "{stdout}");
-    let files = seed_files(&seeds);
-    assert_eq!(files.len(), 1, "the failure found before the interrupt is saved");
-    seedfile::load(&files[0]).unwrap();
-}
-
 // ---- broken seed files ----
 
 fn canary_seed_text() -> (PathBuf, String) {
