@@ -40,9 +40,12 @@ fn max_of<T: Copy + Ord + Default>(v: Option<&Vec<T>>) -> T {
     v.and_then(|v| v.iter().copied().max()).unwrap_or_default()
 }
 
-fn remove_one<T: PartialEq>(v: &mut Vec<T>, x: &T) {
-    if let Some(i) = v.iter().position(|y| y == x) {
-        v.remove(i);
+/// Starts (`on`) or heals one active fault's value; overlapping faults each keep their own entry.
+fn toggle<T: PartialEq>(active: &mut Vec<T>, value: T, on: bool) {
+    if on {
+        active.push(value);
+    } else if let Some(i) = active.iter().position(|v| *v == value) {
+        active.remove(i);
     }
 }
 
@@ -52,43 +55,21 @@ impl FaultNet {
     }
 
     pub fn node_loss(&self, node: IpAddr, percent: u64, on: bool) {
-        let mut s = self.shaping.lock().expect("net lock");
-        let v = s.node_loss.entry(node).or_default();
-        if on {
-            v.push(percent)
-        } else {
-            remove_one(v, &percent)
-        }
+        toggle(self.shaping.lock().expect("net lock").node_loss.entry(node).or_default(), percent, on);
     }
 
     pub fn node_delay(&self, node: IpAddr, delay: Duration, on: bool) {
-        let mut s = self.shaping.lock().expect("net lock");
-        let v = s.node_delay.entry(node).or_default();
-        if on {
-            v.push(delay)
-        } else {
-            remove_one(v, &delay)
-        }
+        toggle(self.shaping.lock().expect("net lock").node_delay.entry(node).or_default(), delay, on);
     }
 
     pub fn link_delay(&self, from: IpAddr, to: IpAddr, delay: Duration, on: bool) {
-        let mut s = self.shaping.lock().expect("net lock");
-        let v = s.link_delay.entry((from, to)).or_default();
-        if on {
-            v.push(delay)
-        } else {
-            remove_one(v, &delay)
-        }
+        toggle(self.shaping.lock().expect("net lock").link_delay.entry((from, to)).or_default(), delay, on);
     }
 
     /// Loss on the whole network: the highest active rate applies.
     pub fn network_loss(&self, percent: u64, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
-        if on {
-            s.network_loss.push(percent)
-        } else {
-            remove_one(&mut s.network_loss, &percent)
-        }
+        toggle(&mut s.network_loss, percent, on);
         let rate = s.network_loss.iter().copied().max().unwrap_or(0) as f64 / 100.0;
         NetSim::current().update_config(|c| c.packet_loss_rate = rate);
     }
@@ -96,11 +77,7 @@ impl FaultNet {
     /// Extra latency on the whole network: the highest active spike applies.
     pub fn network_delay(&self, delay: Duration, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
-        if on {
-            s.network_delay.push(delay)
-        } else {
-            remove_one(&mut s.network_delay, &delay)
-        }
+        toggle(&mut s.network_delay, delay, on);
         let extra = s.network_delay.iter().copied().max().unwrap_or_default();
         NetSim::current()
             .update_config(|c| c.send_latency = DEFAULT_LATENCY.start + extra..DEFAULT_LATENCY.end + extra);
