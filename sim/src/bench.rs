@@ -135,7 +135,7 @@ pub fn run(options: &BenchOptions, command: &str) -> Result<String, String> {
     let mut baseline_speed = None;
     let mut speedups = Vec::new();
     for s in all.iter().filter(|s| s.scenario.canary.is_none()) {
-        eprintln!("bench: {} ...", s.name);
+        crate::errln!("bench: {} ...", s.name);
         let one = run_many(s, 0, options.seeds, 1);
         let many = run_many(s, 0, options.seeds, cores);
         let (w1, wn) = (one.wall.as_secs_f64(), many.wall.as_secs_f64());
@@ -187,7 +187,7 @@ pub fn run(options: &BenchOptions, command: &str) -> Result<String, String> {
     let _ = writeln!(md, "|---|---|---|---|");
     let mut incident_ms = None;
     for s in all.iter().filter(|s| s.scenario.canary.is_some()) {
-        eprintln!("bench: {} ...", s.name);
+        crate::errln!("bench: {} ...", s.name);
         let canary = s.scenario.canary.clone().expect("filtered on canaries");
         let (mut seeds, mut walls, mut caught) = (Vec::new(), Vec::new(), 0);
         for k in 0..options.canary_starts {
@@ -226,7 +226,7 @@ pub fn run(options: &BenchOptions, command: &str) -> Result<String, String> {
     tiny.scenario.environments.entities = Bounded(50);
     tiny.scenario.load.deploys.clear();
     tiny.scenario.coverage.requires.clear();
-    eprintln!("bench: memory over {} seeds ...", options.memory_seeds);
+    crate::errln!("bench: memory over {} seeds ...", options.memory_seeds);
     let mut samples = Vec::new();
     let chunk = (options.memory_seeds / 5).max(1);
     let mut done = 0;

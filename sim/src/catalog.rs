@@ -43,3 +43,13 @@ pub fn list(dir: &Path) -> Vec<PathBuf> {
 pub fn load(name_or_path: &str) -> Result<LoadedScenario, ScenarioError> {
     scenario::resolve(name_or_path, &scenarios_dir())
 }
+
+/// A folder of scenarios named by `name_or_path`: a folder under the scenarios folder (`canaries`), or a path.
+pub fn folder(name_or_path: &str) -> Option<PathBuf> {
+    let under = scenarios_dir().join(name_or_path);
+    if under.is_dir() {
+        return Some(under);
+    }
+    let path = PathBuf::from(name_or_path);
+    path.is_dir().then_some(path)
+}

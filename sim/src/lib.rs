@@ -6,14 +6,18 @@
 //! - [`scenario`]: the strict TOML scenario format and its validation (errors name file, line and field).
 //! - [`catalog`]: where scenarios live and how names resolve to files.
 //! - [`world`]: runs one seed: a fresh thread, a seeded madsim runtime, the nodes, the phases, the final read.
-//! - [`load`]: one load client per environment, each with its own random stream.
+//! - [`load`]: one load client per environment, each with its own random stream, and the record of its writes.
+//! - [`readers`]: one reader per environment, reading views through the delivery API during the run.
+//! - [`model`]: the oracle's reference model, built from what clients sent and were told.
 //! - [`faults`]: fault plans (scripted or generated, swarm mode) and the fault models: network, clocks, disks,
 //!   processes, load; one module per family, and the injector that executes a plan.
-//! - [`oracle`]: the invariants, one module each; passive, it reads the trace and the final state.
+//! - [`oracle`]: the invariants, one module each; passive, it judges from clients, readers, the final reading
+//!   and the network's counts, never from the system's events (which only explain).
 //! - [`trace`]: the ordered event log of a run and its stable hash.
 //! - [`outcome`]: verdicts, typed violations and statistics.
 //! - [`determinism`]: runs a seed twice and shows the first event at which the runs diverge.
 //! - [`report`]: human-readable summaries and the repro command every failure prints.
+//! - [`output`]: stdout and stderr that survive a closed pipe (`sim list | head`).
 //! - [`seedfile`]: failing seeds saved as self-contained, replayable, hand-editable TOML.
 //! - [`shrink`]: delta debugging of a seed file towards the smallest run that fails the same way.
 //! - [`sweep`]: many seeds in parallel, sharded, time-boxed; failures grouped by signature.
@@ -36,8 +40,11 @@ pub mod commands;
 pub mod determinism;
 pub mod faults;
 pub mod load;
+pub mod model;
 pub mod oracle;
 pub mod outcome;
+pub mod output;
+pub mod readers;
 pub mod report;
 pub mod rng;
 pub mod scenario;

@@ -1,14 +1,20 @@
-//! The `sim` command: parses arguments and calls the library. Exit codes: 0 pass, 1 failure found, 2 bad input.
+//! The `sim` command: parses arguments and calls the library. Exit codes are listed in `sim --help` (and in
+//! `sim::commands`): 0 pass, 1 failure found, 2 bad input, 3 incomplete, 4 results not written.
 
 use clap::{Parser, Subcommand};
-use sim::commands;
+use sim::commands::{self, EXIT_CODES_HELP};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 #[derive(Parser)]
-#[command(name = "sim", about = "Deterministic simulation testing for the processing system", version)]
+#[command(
+    name = "sim",
+    about = "Deterministic simulation testing for the processing system",
+    version,
+    after_help = EXIT_CODES_HELP
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -17,20 +23,28 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// List the scenarios (and, with --flaws, the flaws a scenario can switch on; with --marks, the coverage marks).
+    #[command(after_help = EXIT_CODES_HELP)]
     List {
+        /// Also list the known-bad behaviours a scenario can switch on (`system.flaws`).
         #[arg(long)]
         flaws: bool,
+        /// Also list the coverage marks a scenario can require (`[coverage] requires`).
         #[arg(long)]
         marks: bool,
     },
     /// Run one seed of one scenario and check it.
+    #[command(after_help = EXIT_CODES_HELP)]
     Run(commands::run::RunArgs),
     /// Run many seeds of many scenarios in parallel (the main job). Without --scenario: every scenario.
+    #[command(after_help = EXIT_CODES_HELP)]
     Sweep(commands::sweep::SweepArgs),
     /// Replay a saved seed file exactly: exit 1 while it still fails, 0 once it passes.
+    #[command(after_help = EXIT_CODES_HELP)]
     Repro(commands::repro::ReproArgs),
     /// Shrink a failing seed file: fewer faults, environments and entities, less load, a shorter run.
+    #[command(after_help = EXIT_CODES_HELP)]
     Shrink {
+        /// The seed file to shrink (seeds/*.toml).
         file: String,
         /// Where to write the result (default: overwrite the file).
         #[arg(long)]
@@ -38,6 +52,7 @@ enum Command {
     },
     /// Measure the harness (throughput, overhead against bare madsim, time to find each canary, memory) and write
     /// BENCHMARKS.md.
+    #[command(after_help = EXIT_CODES_HELP)]
     Bench {
         /// Seeds per scenario for throughput.
         #[arg(long, default_value_t = 20)]
@@ -48,20 +63,16 @@ enum Command {
         /// Seeds of the memory sweep.
         #[arg(long, default_value_t = 10_000)]
         memory_seeds: u64,
+        /// Where the figures are written.
         #[arg(long, default_value = "BENCHMARKS.md")]
         output: PathBuf,
         /// Hand-written analysis appended to the figures.
         #[arg(long, default_value = "benchmarks-notes.md")]
         notes: PathBuf,
     },
-    /// Merge the JSON results of sharded sweeps into one summary.
-    Merge {
-        files: Vec<PathBuf>,
-        #[arg(long)]
-        json: Option<PathBuf>,
-        #[arg(long)]
-        junit: Option<PathBuf>,
-    },
+    /// Merge the JSON reports of sharded sweeps into one report; checks that the shards belong together.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Merge(commands::merge::MergeArgs),
 }
 
 fn main() -> ExitCode {
@@ -77,11 +88,29 @@ fn main() -> ExitCode {
             let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
             commands::shrink::shrink(&file, output, stop)
         }
-        Command::Merge { files, json, junit } => commands::merge::merge(&files, json, junit),
+        Command::Merge(args) => commands::merge::merge(args),
         Command::Bench { seeds, canary_starts, memory_seeds, output, notes } => commands::bench::bench(
             sim::bench::BenchOptions { seeds, canary_starts, memory_seeds },
             &output,
             Some(&notes),
         ),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every argument of every subcommand has a help line, and every subcommand shows the exit codes.
+    #[test]
+    fn every_argument_has_a_help_line() {
+        let cli = Cli::command();
+        for sub in cli.get_subcommands() {
+            assert!(sub.get_after_help().is_some(), "{} shows no exit codes", sub.get_name());
+            for arg in sub.get_arguments().filter(|a| a.get_id() != "help") {
+                assert!(arg.get_help().is_some(), "{} --{} has no help line", sub.get_name(), arg.get_id());
+            }
+        }
+    }
 }

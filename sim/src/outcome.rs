@@ -21,8 +21,10 @@ pub enum ViolationKind {
     StaleView,
     /// An acknowledged ingest is not in the store.
     LostIngest,
-    /// A view was replaced by one made from an older source.
+    /// A reader saw a view go back to a strictly older (source version, schema version).
     ViewRegressed,
+    /// An acknowledged schema deploy is not what the store ends up with.
+    LostDeploy,
     /// A view holds data of another environment, or data its own source never had.
     IsolationBreach,
     /// The system was still working (or clients were still waiting) when the convergence budget ran out.
@@ -48,6 +50,7 @@ impl ViolationKind {
             ViolationKind::StaleView => "stale-view",
             ViolationKind::LostIngest => "lost-ingest",
             ViolationKind::ViewRegressed => "view-regressed",
+            ViolationKind::LostDeploy => "lost-deploy",
             ViolationKind::IsolationBreach => "isolation-breach",
             ViolationKind::NotConverged => "not-converged",
             ViolationKind::Panic => "panic",
@@ -65,6 +68,7 @@ impl ViolationKind {
             | ViolationKind::StaleView
             | ViolationKind::LostIngest
             | ViolationKind::ViewRegressed
+            | ViolationKind::LostDeploy
             | ViolationKind::IsolationBreach => "correctness",
             ViolationKind::NotConverged | ViolationKind::Starvation | ViolationKind::UnboundedWork => "liveness",
             ViolationKind::Panic
@@ -164,6 +168,9 @@ pub struct Stats {
     pub ingests_acked: u64,
     pub ingest_retries: u64,
     pub ingests_given_up: u64,
+    /// Requests their senders abandoned after a few attempts, by design.
+    #[serde(default)]
+    pub ingests_abandoned: u64,
     pub ingests_busy: u64,
     pub sources_stored: u64,
     pub jobs_enqueued: u64,
@@ -182,6 +189,15 @@ pub struct Stats {
     /// RPC attempts that got no answer (timed out or failed).
     pub rpcs_failed: u64,
     pub net_messages: u64,
+    /// Messages of the readers and the checker, left out of bounded work.
+    #[serde(default)]
+    pub observer_messages: u64,
+    /// The jobs a correct system needs for what the clients sent (the bounded-work yardstick).
+    #[serde(default)]
+    pub necessary_jobs: u64,
+    /// Reads the readers made through the delivery API.
+    #[serde(default)]
+    pub reads: u64,
     pub trace_events: u64,
     pub simulated_ms: u64,
     /// Executed fault events per kind.

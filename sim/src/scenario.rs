@@ -29,6 +29,8 @@ pub struct Scenario {
     pub faults: FaultsConfig,
     #[serde(default)]
     pub invariants: Invariants,
+    #[serde(default)]
+    pub readers: Readers,
     #[serde(default, skip_serializing_if = "Coverage::is_empty")]
     pub coverage: Coverage,
     /// Present in canary scenarios: a known flaw is switched on and the harness must catch it.
@@ -38,17 +40,58 @@ pub struct Scenario {
 }
 
 /// Coverage marks a sweep of this scenario must reach (see `cargo sim list --marks`).
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Coverage {
-    /// A sweep in which one of these is never reached fails: it tested less than the scenario claims.
+    /// A sweep of at least `within_seeds` seeds in which one of these is never reached fails: it tested less
+    /// than the scenario claims. A shorter sweep reports such a mark as "not yet reached".
     #[serde(default)]
     pub requires: Vec<String>,
+    /// How many seeds a sweep needs before a required mark that was never reached fails it.
+    #[serde(default = "default_coverage_within_seeds")]
+    pub within_seeds: Bounded<1, 100_000>,
+}
+
+fn default_coverage_within_seeds() -> Bounded<1, 100_000> {
+    Bounded(10)
+}
+
+impl Default for Coverage {
+    fn default() -> Self {
+        Coverage { requires: Vec::new(), within_seeds: default_coverage_within_seeds() }
+    }
 }
 
 impl Coverage {
     pub fn is_empty(&self) -> bool {
         self.requires.is_empty()
+    }
+}
+
+/// The readers: one per environment, reading views through the delivery API during the whole run, as the
+/// customer's website does. Monotonic reads, integrity and freshness are judged from what they see.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Readers {
+    /// Whether readers run. On by default; switching them off leaves only the final reading to judge views by.
+    #[serde(default = "default_true")]
+    pub enabled: bool,
+    /// Mean time between a reader's ticks (each tick reads one entity, plus recently acknowledged ones).
+    #[serde(default = "default_read_interval")]
+    pub interval: Dur,
+}
+
+fn default_true() -> bool {
+    true
+}
+
+fn default_read_interval() -> Dur {
+    Dur(Duration::from_millis(100))
+}
+
+impl Default for Readers {
+    fn default() -> Self {
+        Readers { enabled: true, interval: default_read_interval() }
     }
 }
 
@@ -60,6 +103,10 @@ pub struct Canary {
     pub expect: Vec<ViolationKind>,
     /// The default sweep must catch the flaw within this many seeds, or the harness has lost its power.
     pub within_seeds: Bounded<1, 100_000>,
+    /// Fault kinds the flaw needs to do harm (a clock flaw needs skew or a pause). Shrinking a seed of this
+    /// canary keeps at least one of them, so that the saved run shows the harm together with its cause.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<crate::faults::FaultKind>,
 }
 
 /// Bounds the oracle holds the system to, beyond the invariants every run checks.
@@ -73,14 +120,11 @@ pub struct Invariants {
     /// The environments the fairness bound applies to (the light ones); absent: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness_environments: Option<Vec<String>>,
-    /// Bounded work: job executions (leases) at most this percentage of the necessary jobs.
-    #[serde(default = "default_executions_percent_max")]
-    pub executions_percent_max: Bounded<100, 100_000>,
-    /// Bounded work: RPCs of the system and its clients (idle polls for work left out) at most this percentage
-    /// of the necessary jobs. A correct run needs five to seven per job (ingest, store, enqueue, lease, reads,
-    /// write, ack); the catalog's worst measured 720%, so the default allows twice that.
-    #[serde(default = "default_rpcs_percent_max")]
-    pub rpcs_percent_max: Bounded<100, 1_000_000>,
+    /// Bounded work: messages the simulated network delivered for the system and its clients (readers and the
+    /// checker left out) at most this percentage of the necessary jobs. Counted by the network, not by the
+    /// system, so work the system does not report is counted too.
+    #[serde(default = "default_messages_percent_max")]
+    pub messages_percent_max: Bounded<100, 1_000_000>,
     /// Bounded work: operations allowed on top of each percentage, so that a tiny run, where a few honest
     /// retries are many times its handful of jobs, is not held to a ratio that only means something at scale.
     #[serde(default = "default_work_allowance")]
@@ -90,7 +134,7 @@ pub struct Invariants {
     /// with the work; a storm retries far faster than its backoff allows.
     #[serde(default = "default_retries_per_fault_second")]
     pub retries_per_fault_second: Bounded<0, 1_000_000>,
-    /// Bounded work: failed RPC attempts plus client retries at most this percentage of the necessary jobs.
+    /// Bounded work: client retries at most this percentage of the necessary jobs.
     #[serde(default = "default_retries_percent_max")]
     pub retries_percent_max: Bounded<1, 100_000>,
 }
@@ -100,8 +144,7 @@ impl Default for Invariants {
         Invariants {
             fresh_view_latency_max: None,
             fairness_environments: None,
-            executions_percent_max: default_executions_percent_max(),
-            rpcs_percent_max: default_rpcs_percent_max(),
+            messages_percent_max: default_messages_percent_max(),
             work_allowance: default_work_allowance(),
             retries_per_fault_second: default_retries_per_fault_second(),
             retries_percent_max: default_retries_percent_max(),
@@ -109,12 +152,8 @@ impl Default for Invariants {
     }
 }
 
-fn default_executions_percent_max() -> Bounded<100, 100_000> {
-    Bounded(300)
-}
-
-fn default_rpcs_percent_max() -> Bounded<100, 1_000_000> {
-    Bounded(1_500)
+fn default_messages_percent_max() -> Bounded<100, 1_000_000> {
+    Bounded(2_000)
 }
 
 fn default_retries_per_fault_second() -> Bounded<0, 1_000_000> {
@@ -153,6 +192,10 @@ pub struct Environments {
     /// Entities per environment. Ids are shared across environments: the first ones are the pages every site
     /// has (`home`, `about`, ...), then `page-0007` and so on.
     pub entities: Bounded<1, 100_000>,
+    /// Environments that mirror another (`{ "acme-staging" = "acme-prod" }`): the mirror's client writes the
+    /// same entities with the same contents as its source's, as a staging site mirrors production.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub mirrors: std::collections::BTreeMap<String, String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -178,9 +221,23 @@ pub struct Load {
     /// Share of ingests that resend the entity's current content unchanged, in percent.
     #[serde(default)]
     pub unchanged_percent: Bounded<0, 100>,
+    /// Share of requests whose sender gives up after `give_up_attempts` attempts, as webhook senders do, in
+    /// percent. The rest are retried until the run ends.
+    #[serde(default)]
+    pub give_up_percent: Bounded<0, 100>,
+    /// Attempts after which a giving-up sender stops.
+    #[serde(default = "default_give_up_attempts")]
+    pub give_up_attempts: Bounded<1, 100>,
+    /// A client writes an entity only once its previous write of it was answered or given up.
+    #[serde(default)]
+    pub one_write_per_entity: bool,
     /// Schema deploys during the safety phase; each re-processes a whole environment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub deploys: Vec<Deploy>,
+}
+
+fn default_give_up_attempts() -> Bounded<1, 100> {
+    Bounded(2)
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -240,7 +297,28 @@ impl Serialize for Dur {
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(deserializer)?;
+        struct DurText;
+        impl serde::de::Visitor<'_> for DurText {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration written as text with a unit, like \"30s\" or \"250ms\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+                Err(E::custom(format!(
+                    "`{v}` is a bare number; write durations as text with a unit, like \"{v}s\" or \"{v}ms\""
+                )))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+                self.visit_i64(v as i64)
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+                Err(E::custom(format!("`{v}` is a bare number; write durations as text with a unit, like \"1500ms\"")))
+            }
+        }
+        let text = deserializer.deserialize_any(DurText)?;
         if text.trim_start().starts_with('-') {
             return Err(serde::de::Error::custom(format!("`{text}` is negative; durations are zero or more")));
         }
@@ -280,6 +358,16 @@ pub enum ScenarioError {
     Invalid { file: PathBuf, line: usize, column: usize, field: String, message: String },
     #[error("scenario `{name}` not found (looked for {looked_at}); run `cargo sim list` to see the scenarios")]
     NotFound { name: String, looked_at: String },
+    #[error(
+        "`{name}` is a folder of scenarios, not one scenario; name a file in it (`cargo sim list` shows them), or \
+         sweep the whole folder with `cargo sim sweep --scenario {name}`"
+    )]
+    Folder { name: String },
+    #[error(
+        "{file}: the file is empty; a scenario needs at least description, [topology], [environments], \
+             [[schemas]], [load] and [run] (see scenarios/README.md)"
+    )]
+    Empty { file: PathBuf },
 }
 
 /// A scenario with where it came from.
@@ -294,11 +382,14 @@ pub struct LoadedScenario {
 /// Finds a scenario by name (`baseline`, `canaries/dedup-ignores-environment`) under `dir`, or by path.
 pub fn resolve(name_or_path: &str, dir: &Path) -> Result<LoadedScenario, ScenarioError> {
     let as_path = PathBuf::from(name_or_path);
-    let by_name = dir.join(format!("{name_or_path}.toml"));
+    let by_name =
+        if name_or_path.ends_with(".toml") { dir.join(name_or_path) } else { dir.join(format!("{name_or_path}.toml")) };
     let path = if as_path.extension().is_some_and(|e| e == "toml") && as_path.is_file() {
         as_path
     } else if by_name.is_file() {
         by_name
+    } else if as_path.is_dir() || dir.join(name_or_path).is_dir() {
+        return Err(ScenarioError::Folder { name: name_or_path.to_string() });
     } else {
         return Err(ScenarioError::NotFound {
             name: name_or_path.to_string(),
@@ -321,6 +412,9 @@ pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {
 
 /// Parses and validates scenario text; `file` is only used in error messages.
 pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
+    if text.lines().all(|line| line.trim().is_empty() || line.trim_start().starts_with('#')) {
+        return Err(ScenarioError::Empty { file: file.into() });
+    }
     let scenario: Scenario = deserialize(text, file)?;
     validate(&scenario, text, file, "")?;
     Ok(scenario)
@@ -330,7 +424,11 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
 pub fn deserialize<T: serde::de::DeserializeOwned>(text: &str, file: &Path) -> Result<T, ScenarioError> {
     let deserializer = toml::Deserializer::new(text);
     serde_path_to_error::deserialize(deserializer).map_err(|e| {
-        let field = e.path().to_string();
+        let field = match e.path().to_string() {
+            // An error that belongs to no field (a duplicate key, a syntax error, a missing top-level field).
+            path if path == "." || path.is_empty() => "(top level)".to_string(),
+            path => path,
+        };
         let inner = e.into_inner();
         let (line, column) = inner.span().map_or((1, 1), |span| line_col(text, span.start));
         ScenarioError::Invalid { file: file.into(), line, column, field, message: inner.message().to_string() }
@@ -365,6 +463,28 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
+/// The longest safety phase (and convergence budget) a scenario may ask for.
+pub const RUN_SAFETY_MAX: Duration = Duration::from_secs(600);
+/// The most ingests one run may generate: beyond it a run's memory and time grow past what a sweep can hold.
+pub const INGESTS_PER_RUN_MAX: u64 = 200_000;
+
+/// A schema may project only fields that contents have.
+fn check_fields(fields: &[String], at: &str, err: &dyn Fn(&str, String) -> ScenarioError) -> Result<(), ScenarioError> {
+    let known = crate::load::CONTENT_FIELDS;
+    if fields.is_empty() {
+        return Err(err(at, format!("needs at least one field; contents have {}", known.join(", "))));
+    }
+    for (j, field) in fields.iter().enumerate() {
+        if !known.contains(&field.as_str()) {
+            return Err(err(
+                &format!("{at}[{j}]"),
+                format!("unknown field `{field}`; contents have {}", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Checks that need more than one field: names that refer to each other, and limits between fields. `prefix`
 /// is where the scenario sits in the file's tree (`scenario.` inside a seed file).
 pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(), ScenarioError> {
@@ -397,10 +517,64 @@ pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(
     if s.schemas.is_empty() {
         return Err(err("schemas", "needs at least one [[schemas]] table".into()));
     }
+    for (mirror, source) in &s.environments.mirrors {
+        let field = format!("environments.mirrors.{mirror}");
+        if !names.contains(mirror) {
+            return Err(err(&field, format!("`{mirror}` is not one of environments.names")));
+        }
+        if !names.contains(source) {
+            return Err(err(&field, format!("`{source}` is not one of environments.names")));
+        }
+        if mirror == source || s.environments.mirrors.contains_key(source) {
+            return Err(err(&field, format!("`{mirror}` must mirror an environment that mirrors nothing itself")));
+        }
+    }
     for (i, schema) in s.schemas.iter().enumerate() {
         if s.schemas[..i].iter().any(|other| other.name == schema.name) {
             return Err(err(&format!("schemas[{i}].name"), "duplicate schema name".into()));
         }
+        check_fields(&schema.fields, &format!("schemas[{i}].fields"), &err)?;
+    }
+    for (i, deploy) in s.load.deploys.iter().enumerate() {
+        if let Some(fields) = &deploy.fields {
+            check_fields(fields, &format!("load.deploys[{i}].fields"), &err)?;
+        }
+    }
+    let positive = [
+        ("run.convergence_budget", Some(s.run.convergence_budget)),
+        ("system.rpc_timeout", s.system.rpc_timeout),
+        ("system.lease", s.system.lease),
+        ("readers.interval", Some(s.readers.interval)),
+    ];
+    for (field, value) in positive {
+        if value.is_some_and(|d| d.0.is_zero()) {
+            return Err(err(field, "must be longer than zero".into()));
+        }
+    }
+    if s.run.safety.0 > RUN_SAFETY_MAX {
+        return Err(err(
+            "run.safety",
+            format!(
+                "{} is longer than the harness runs ({}); split it into shorter scenarios",
+                s.run.safety,
+                Dur(RUN_SAFETY_MAX)
+            ),
+        ));
+    }
+    if s.run.convergence_budget.0 > RUN_SAFETY_MAX {
+        return Err(err("run.convergence_budget", format!("is longer than the limit of {}", Dur(RUN_SAFETY_MAX))));
+    }
+    let ingests = s.load.ingest_rate.get() * names.len() as u64 * s.run.safety.0.as_secs().max(1);
+    if ingests > INGESTS_PER_RUN_MAX {
+        return Err(err(
+            "load.ingest_rate",
+            format!(
+                "{} per second in {} environments for {} is about {ingests} ingests, more than one run holds                  ({INGESTS_PER_RUN_MAX}); lower the rate, the environments or run.safety",
+                s.load.ingest_rate.get(),
+                names.len(),
+                s.run.safety
+            ),
+        ));
     }
     if s.load.hot_entities.get() > s.environments.entities.get() {
         return Err(err(

@@ -37,6 +37,94 @@ pub struct SeedMeta {
     pub harness_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
+    /// What a replay depends on besides the harness: the simulator's and the generator's versions, and a hash
+    /// of the whole `Cargo.lock` the harness was built with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub madsim_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rand_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cargo_lock_hash: Option<String>,
+    /// A hash of the file as it was written (comments and this line left out), to tell a hand edit apart from
+    /// a change of the system or the harness.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_hash: Option<String>,
+}
+
+/// The build a seed file is saved or replayed with.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Build {
+    pub harness_version: String,
+    pub git_commit: Option<String>,
+    pub madsim_version: Option<String>,
+    pub rand_version: Option<String>,
+    pub cargo_lock_hash: String,
+}
+
+/// The `Cargo.lock` this binary was built with.
+const CARGO_LOCK: &str = include_str!("../../Cargo.lock");
+
+/// The version of a package in `Cargo.lock`.
+fn locked_version(name: &str) -> Option<String> {
+    let needle = format!("name = \"{name}\"\nversion = \"");
+    let at = CARGO_LOCK.find(&needle)? + needle.len();
+    CARGO_LOCK[at..].split('"').next().map(str::to_string)
+}
+
+fn fnv(text: &str) -> String {
+    use std::hash::Hasher;
+    let mut hasher = fnv::FnvHasher::default();
+    hasher.write(text.as_bytes());
+    format!("{:016x}", hasher.finish())
+}
+
+impl Build {
+    pub fn current() -> Build {
+        Build {
+            harness_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: git_commit(),
+            madsim_version: locked_version("madsim"),
+            rand_version: locked_version("rand"),
+            cargo_lock_hash: fnv(CARGO_LOCK),
+        }
+    }
+
+    /// How the build that saved `meta` differs from this one, in words; empty if it does not (as far as the
+    /// file can tell).
+    pub fn differences(&self, meta: &SeedMeta) -> Vec<String> {
+        let mut out = Vec::new();
+        if meta.harness_version != self.harness_version {
+            out.push(format!("harness {} (this is {})", meta.harness_version, self.harness_version));
+        }
+        if let (Some(saved), Some(now)) = (&meta.git_commit, &self.git_commit) {
+            if saved != now {
+                out.push(format!("commit {saved} (this is {now})"));
+            }
+        }
+        if meta.madsim_version.is_some() && meta.madsim_version != self.madsim_version {
+            out.push(format!("madsim {:?} (this is {:?})", meta.madsim_version, self.madsim_version));
+        }
+        if meta.cargo_lock_hash.as_ref().is_some_and(|h| *h != self.cargo_lock_hash) {
+            out.push("other dependency versions (Cargo.lock differs)".to_string());
+        }
+        out
+    }
+}
+
+/// The hash a seed file's text is checked with: every line but comments and the hash's own line.
+fn content_hash_of(text: &str) -> String {
+    let body: String = text
+        .lines()
+        .filter(|line| !line.starts_with('#') && !line.starts_with("content_hash = "))
+        .map(|line| format!("{line}\n"))
+        .collect();
+    fnv(body.trim())
+}
+
+/// Whether a seed file's text is as it was written: `Some(false)` if it was edited since, `None` if it carries no
+/// hash (saved by an older harness).
+pub fn unedited(text: &str, file: &SeedFile) -> Option<bool> {
+    file.seed.content_hash.as_ref().map(|saved| *saved == content_hash_of(text))
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -56,14 +144,19 @@ impl SeedFile {
         // The plan below is the executed one; the generator's settings no longer matter for this seed.
         inline.faults.generate.clear();
         inline.faults.script.clear();
+        let build = Build::current();
         SeedFile {
             seed: SeedMeta {
                 format: FORMAT,
                 seed: outcome.seed,
                 scenario: scenario.name.clone(),
                 signature: signature.to_string(),
-                harness_version: env!("CARGO_PKG_VERSION").to_string(),
-                git_commit: git_commit(),
+                harness_version: build.harness_version,
+                git_commit: build.git_commit,
+                madsim_version: build.madsim_version,
+                rand_version: build.rand_version,
+                cargo_lock_hash: Some(build.cargo_lock_hash),
+                content_hash: None,
             },
             outcome: summary(outcome),
             scenario: inline,
@@ -81,7 +174,11 @@ impl SeedFile {
 
     /// The file's text; `path` is where it will live, for the replay command in its header.
     pub fn to_toml(&self, path: &Path) -> String {
-        let body = toml::to_string_pretty(self).expect("seed files serialize to TOML");
+        let mut hashed = self.clone();
+        hashed.seed.content_hash = None;
+        let plain = toml::to_string_pretty(&hashed).expect("seed files serialize to TOML");
+        hashed.seed.content_hash = Some(content_hash_of(&plain));
+        let body = toml::to_string_pretty(&hashed).expect("seed files serialize to TOML");
         format!(
             "# A failing seed saved by the simulation harness. Replay it with:\n#   cargo sim repro {}\n# It is \
              self-contained: the scenario is inline and [[plan]] is the executed fault plan. Edit freely (remove\n# a \

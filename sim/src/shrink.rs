@@ -89,6 +89,7 @@ fn fit_plan(file: &mut SeedFile) {
         spec.end() <= safety
     });
     file.scenario.load.deploys.retain(|d| envs.contains(&d.environment) && d.at.0 <= safety);
+    file.scenario.environments.mirrors.retain(|mirror, source| envs.contains(mirror) && envs.contains(source));
     if let Some(list) = &mut file.scenario.invariants.fairness_environments {
         list.retain(|e| envs.contains(e));
     }
@@ -98,8 +99,15 @@ pub fn shrink(original: &SeedFile, path: &Path, stop: &AtomicBool) -> Shrunk {
     let wanted = original.seed.signature.clone();
     let mut best = original.clone();
     let mut replays = 0usize;
+    // A canary's seed keeps a fault of a kind its flaw needs: the saved run must show the harm with its cause.
+    let needs = original.scenario.canary.as_ref().map(|c| c.needs.clone()).unwrap_or_default();
+    let keeps_cause = |file: &SeedFile| {
+        needs.is_empty()
+            || !original.plan.iter().any(|s| needs.contains(&s.kind))
+            || file.plan.iter().any(|s| needs.contains(&s.kind))
+    };
     let mut attempt = |candidate: SeedFile, best: &mut SeedFile| -> bool {
-        if replays >= REPLAYS_MAX || stop.load(Ordering::SeqCst) {
+        if replays >= REPLAYS_MAX || stop.load(Ordering::SeqCst) || !keeps_cause(&candidate) {
             return false;
         }
         replays += 1;

@@ -173,7 +173,13 @@ pub struct FailureGroup {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved: Option<String>,
     pub repro: String,
+    /// The first violations of the lowest failing seed, as printed.
+    #[serde(default)]
+    pub violations: Vec<String>,
 }
+
+/// Violations of a failure group's lowest seed kept in reports.
+pub const VIOLATIONS_PER_GROUP_MAX: usize = 3;
 
 pub const SEEDS_PER_GROUP_MAX: usize = 20;
 
@@ -197,11 +203,26 @@ pub struct ScenarioReport {
     /// Marks the scenario requires.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub marks_required: Vec<String>,
+    /// How many seeds a sweep needs before a required mark never reached fails it.
+    #[serde(default)]
+    pub marks_within_seeds: u64,
+    /// Failing seeds of a canary being hunted whose violations were not the ones it expects: expected noise of a
+    /// flawed system, reported but never a failure of the sweep.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub canary_other: BTreeMap<String, u64>,
 }
 
 impl ScenarioReport {
-    /// Required marks no seed reached.
+    /// Required marks no seed reached, once the sweep ran enough seeds to require them.
     pub fn marks_missed(&self) -> Vec<String> {
+        if self.seeds_run < self.marks_within_seeds {
+            return Vec::new();
+        }
+        self.marks_not_reached()
+    }
+
+    /// Required marks no seed reached so far.
+    pub fn marks_not_reached(&self) -> Vec<String> {
         self.marks_required.iter().filter(|m| !self.marks.contains_key(*m)).cloned().collect()
     }
 
@@ -209,7 +230,9 @@ impl ScenarioReport {
         self.failures.iter().map(|g| g.count).sum()
     }
 
-    /// Records one seed. `caught` marks a canary's flaw caught (in canary mode): not a failure.
+    /// Records one seed. `caught` marks a canary's flaw caught (in canary mode): not a failure. While a canary
+    /// is hunted (`self.canary` is set), no failing seed of it is a failure of the sweep: seeds still running
+    /// when it was caught, or failing in other ways, are the flaw's doing and are counted apart.
     pub fn record(&mut self, done: &SeedDone, repro: String, caught: bool, start: u64) {
         let o = &done.result.outcome;
         if let Some(canary) = &mut self.canary {
@@ -235,6 +258,10 @@ impl ScenarioReport {
         let signature = match (&done.signature, &done.nondeterministic) {
             (_, Some(_)) => Some("nondeterminism".to_string()),
             (Some(_), None) if caught => None,
+            (Some(s), None) if self.canary.is_some() => {
+                *self.canary_other.entry(s.clone()).or_insert(0) += 1;
+                None
+            }
             (Some(s), None) => Some(s.clone()),
             (None, None) => None,
         };
@@ -245,25 +272,92 @@ impl ScenarioReport {
         let group = match self.failures.iter_mut().position(|g| g.signature == signature) {
             Some(i) => &mut self.failures[i],
             None => {
-                self.failures.push(FailureGroup { signature: signature.clone(), repro, ..Default::default() });
+                self.failures.push(FailureGroup {
+                    signature: signature.clone(),
+                    repro: repro.clone(),
+                    ..Default::default()
+                });
                 self.failures.last_mut().expect("just pushed")
             }
         };
         group.count += 1;
+        if group.seeds.first().is_none_or(|&lowest| o.seed < lowest) {
+            group.repro = repro;
+            group.violations = o
+                .violations
+                .iter()
+                .take(VIOLATIONS_PER_GROUP_MAX)
+                .map(|v| format!("[{}] {v}", v.kind.class()))
+                .collect();
+        }
         group.seeds.push(o.seed);
         group.seeds.sort();
         group.seeds.truncate(SEEDS_PER_GROUP_MAX);
     }
 }
 
+/// Why a sweep stopped before running all its seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Stop {
+    /// Ctrl-C or SIGTERM: never a pass.
+    Interrupted,
+    /// The wall-time budget ran out: a time-boxed sweep of the seeds it ran.
+    TimeBudget,
+    /// `--fail-fast` after the first failure.
+    FailFast,
+}
+
+/// The verdict of a whole sweep (or merge), in the order of precedence.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SweepVerdict {
+    /// Everything run passed, every canary was caught, every required mark reached.
+    Pass,
+    /// A failure was found (or a canary was missed, or a required mark never reached).
+    Fail,
+    /// Interrupted before the end, with nothing failed so far: not a pass.
+    Interrupted,
+    /// A merge that lacks shards: not a pass.
+    Incomplete,
+}
+
+impl SweepVerdict {
+    /// The process exit code (documented in `sim --help`).
+    pub fn exit_code(self) -> u8 {
+        match self {
+            SweepVerdict::Pass => 0,
+            SweepVerdict::Fail => 1,
+            SweepVerdict::Interrupted | SweepVerdict::Incomplete => crate::commands::EXIT_INCOMPLETE,
+        }
+    }
+}
+
 /// The whole sweep's result, as written by `--json` and read by `merge`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct SweepReport {
+    /// `pass`, `fail`, `interrupted` or `incomplete`; filled in when the report is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verdict: Option<SweepVerdict>,
+    #[serde(default)]
+    pub harness_version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub git_commit: Option<String>,
+    /// The Rust toolchain the harness was built with.
+    #[serde(default)]
+    pub toolchain: String,
+    /// When the sweep started, in UTC (RFC 3339).
+    #[serde(default)]
+    pub started_at: String,
     pub start: u64,
     pub count: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
-    pub interrupted: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<Stop>,
+    /// Shards a merge lacks (`K/N`); a merge with any is incomplete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_shards: Vec<String>,
     pub wall_ms: u64,
     pub scenarios: Vec<ScenarioReport>,
 }
@@ -274,6 +368,18 @@ impl SweepReport {
             !s.failures.is_empty() || s.canary.as_ref().is_some_and(|c| c.missed()) || !s.marks_missed().is_empty()
         })
     }
+
+    pub fn computed_verdict(&self) -> SweepVerdict {
+        if self.failed() {
+            SweepVerdict::Fail
+        } else if !self.missing_shards.is_empty() {
+            SweepVerdict::Incomplete
+        } else if self.stopped == Some(Stop::Interrupted) {
+            SweepVerdict::Interrupted
+        } else {
+            SweepVerdict::Pass
+        }
+    }
 }
 
 /// Whether `seed` is in the determinism sample: a fixed function of the seed, so reruns sample the same seeds.
@@ -282,8 +388,9 @@ fn sampled(seed: u64, percent: u64) -> bool {
     mixed % 100 < percent
 }
 
-/// Runs the sweep; `on_done` sees every seed's result as it arrives, on the calling thread.
-pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> (bool, u64) {
+/// Runs the sweep; `on_done` sees every seed's result as it arrives, on the calling thread. Returns why it
+/// stopped early, if it did.
+pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option<Stop> {
     let pairs: Vec<(usize, u64)> = (0..options.scenarios.len())
         .flat_map(|sc| options.seeds_of(sc).into_iter().map(move |seed| (sc, seed)))
         .collect();
@@ -294,17 +401,21 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> (bool,
     let started = std::time::Instant::now();
     let (tx, rx) = mpsc::channel::<SeedDone>();
     let interrupted = AtomicBool::new(false);
+    let over_budget = AtomicBool::new(false);
+    let failed_fast = AtomicBool::new(false);
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
             let tx = tx.clone();
-            let (pairs, next, interrupted) = (&pairs, &next, &interrupted);
+            let (pairs, next, interrupted, over_budget) = (&pairs, &next, &interrupted, &over_budget);
             // Worker threads only hand seeds out; each seed still runs on a fresh thread of its own.
             #[allow(clippy::disallowed_methods)]
             scope.spawn(move || loop {
-                if options.stop.load(Ordering::SeqCst)
-                    || options.time_budget.is_some_and(|budget| started.elapsed() >= budget)
-                {
+                if options.stop.load(Ordering::SeqCst) {
                     interrupted.store(true, Ordering::SeqCst);
+                    break;
+                }
+                if options.time_budget.is_some_and(|budget| started.elapsed() >= budget) {
+                    over_budget.store(true, Ordering::SeqCst);
                     break;
                 }
                 let i = next.fetch_add(1, Ordering::SeqCst);
@@ -329,11 +440,21 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> (bool,
         for done in rx {
             let failed = done.signature.is_some() || done.nondeterministic.is_some();
             on_done(&done);
-            if failed && options.fail_fast {
-                options.stop.store(true, Ordering::SeqCst);
+            if failed && options.fail_fast && !options.stop.swap(true, Ordering::SeqCst) {
+                failed_fast.store(true, Ordering::SeqCst);
             }
         }
     });
     let done = next.load(Ordering::SeqCst).min(total);
-    (interrupted.load(Ordering::SeqCst) && done < total, total)
+    if done >= total {
+        None
+    } else if failed_fast.load(Ordering::SeqCst) {
+        Some(Stop::FailFast)
+    } else if interrupted.load(Ordering::SeqCst) {
+        Some(Stop::Interrupted)
+    } else if over_budget.load(Ordering::SeqCst) {
+        Some(Stop::TimeBudget)
+    } else {
+        None
+    }
 }

@@ -27,6 +27,21 @@ pub enum HarnessEvent {
         request: u64,
         attempts: u32,
     },
+    /// A client abandoned a request after a few attempts, as a webhook sender does.
+    ClientAbandoned {
+        env: String,
+        entity: String,
+        request: u64,
+        attempts: u32,
+    },
+    /// A reader read an entity's views through the delivery API.
+    ViewsRead {
+        env: String,
+        entity: String,
+        views: usize,
+        /// The newest source version among the views read.
+        newest: Option<u64>,
+    },
     /// A client gave up on a request because the run ended before it was acknowledged.
     ClientGaveUp {
         env: String,
@@ -63,6 +78,16 @@ impl fmt::Display for HarnessEvent {
             PhaseStarted { phase } => write!(f, "phase {phase}"),
             ClientAcked { env, entity, version, request, attempts } => {
                 write!(f, "client-acked {env}/{entity} v{version} req={request} attempts={attempts}")
+            }
+            ClientAbandoned { env, entity, request, attempts } => {
+                write!(f, "client-abandoned {env}/{entity} req={request} attempts={attempts}")
+            }
+            ViewsRead { env, entity, views, newest } => {
+                write!(f, "views-read {env}/{entity} views={views}")?;
+                match newest {
+                    Some(v) => write!(f, " newest=v{v}"),
+                    None => Ok(()),
+                }
             }
             ClientGaveUp { env, entity, request, attempts } => {
                 write!(f, "client-gave-up {env}/{entity} req={request} attempts={attempts}")
@@ -120,6 +145,8 @@ impl fmt::Display for Record {
 /// survives a panic inside it.
 #[derive(Default)]
 pub struct Recorder {
+    /// Drop the system's events (marks and counters aside): a run must reach the same verdict without them.
+    mute_system: bool,
     start: Mutex<Option<madsim::time::Instant>>,
     records: Mutex<Vec<Record>>,
     rpcs: AtomicU64,
@@ -129,6 +156,11 @@ pub struct Recorder {
 }
 
 impl Recorder {
+    /// A recorder; `mute_system` drops every event the system reports.
+    pub fn new(mute_system: bool) -> Self {
+        Recorder { mute_system, ..Recorder::default() }
+    }
+
     /// Marks the start of simulated time; call from inside the runtime before anything is recorded.
     pub fn start_clock(&self) {
         *self.start.lock().expect("recorder lock") = Some(madsim::time::Instant::now());
@@ -181,7 +213,9 @@ pub struct NodeSink {
 
 impl EventSink for NodeSink {
     fn emit(&self, event: Event) {
-        self.recorder.record(&self.node, TraceEvent::System(event));
+        if !self.recorder.mute_system {
+            self.recorder.record(&self.node, TraceEvent::System(event));
+        }
     }
 
     fn rpc_sent(&self) {

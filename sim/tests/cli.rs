@@ -67,3 +67,217 @@ fn bad_input_exits_2_with_an_error_naming_the_problem() {
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cargo sim list"));
 }
+
+// ---- how a run ends: pipes, signals, exit codes (issue "A clean checkout's two commands pass") ----
+
+fn sim() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_sim"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"));
+    c
+}
+
+/// Runs `args`, reads `lines` lines of stdout, closes the pipe, and returns the exit code and stderr.
+fn with_closed_pipe(args: &[&str], lines: usize) -> (Option<i32>, String) {
+    let mut child = sim().args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    {
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        for _ in 0..lines {
+            let mut line = String::new();
+            stdout.read_line(&mut line).unwrap();
+        }
+        // The reader goes away here, as `head` does.
+    }
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).to_string())
+}
+
+#[test]
+fn a_closed_pipe_is_a_normal_end() {
+    let (code, stderr) = with_closed_pipe(&["list"], 1);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let (code, stderr) = with_closed_pipe(&["run", "--scenario", "baseline", "--seed", "1", "--trace"], 2);
+    assert_eq!(code, Some(0), "the verdict's code: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let seed = "../seeds/canaries-dedup-ignores-environment--missing-view+stale-view.toml";
+    let (code, stderr) = with_closed_pipe(&["repro", seed, "--trace", "--no-determinism-check"], 2);
+    assert_eq!(code, Some(1), "the seed still fails: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
+fn a_sweep_whose_reader_left_still_writes_its_reports() {
+    let dir = tempfile::tempdir().unwrap();
+    let (json, junit) = (dir.path().join("out.json"), dir.path().join("out.xml"));
+    let mut child = sim()
+        .args(["sweep", "--scenario", "baseline", "--start", "0", "--count", "2", "--jobs", "2"])
+        .arg("--json")
+        .arg(&json)
+        .arg("--junit")
+        .arg(&junit)
+        .arg("--save-dir")
+        .arg(dir.path().join("seeds"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(0));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report["verdict"], "pass");
+    assert!(std::fs::read_to_string(&junit).unwrap().contains("<testcase name=\"baseline\""));
+}
+
+fn exit_of(args: &[&str]) -> (Option<i32>, String) {
+    let output = sim().args(args).output().unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stderr).to_string())
+}
+
+#[test]
+fn unwritable_outputs_are_refused_before_the_sweep_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let blocker = dir.path().join("a-file");
+    std::fs::write(&blocker, "").unwrap();
+    let inside_a_file = blocker.join("out.json").display().to_string();
+    let huge = ["sweep", "--scenario", "baseline", "--start", "0", "--count", "100000"];
+    for flag in ["--json", "--junit"] {
+        let (code, stderr) = exit_of(&[&huge[..], &[flag, &inside_a_file]].concat());
+        assert_eq!(code, Some(2), "{flag}: {stderr}");
+        assert!(stderr.contains(flag) && stderr.contains("cannot"), "{stderr}");
+    }
+    let (code, stderr) = exit_of(&[&huge[..], &["--save-dir", &inside_a_file]].concat());
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("--save-dir"), "{stderr}");
+    let folder = dir.path().display().to_string();
+    let (code, stderr) = exit_of(&[&huge[..], &["--json", &folder]].concat());
+    assert_eq!(code, Some(2), "a folder is not a report file: {stderr}");
+}
+
+#[test]
+fn meaningless_sweep_arguments_are_bad_input() {
+    for (args, says) in [
+        (&["--start", "18446744073709551615", "--count", "2"][..], "runs past the last seed"),
+        (&["--jobs", "0"][..], "--jobs 0"),
+        (&["--count", "0"][..], "--count 0"),
+        (&["--time-budget", "0s"][..], "--time-budget 0s"),
+    ] {
+        let (code, stderr) = exit_of(&[&["sweep", "--scenario", "baseline"][..], args].concat());
+        assert_eq!(code, Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+/// Starts a long passing sweep, waits until it has run a few seeds, and sends it `signal`.
+fn interrupt_passing_sweep(signal: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let child = sim()
+        .args([
+            "sweep",
+            "--scenario",
+            "regressions/busy-after-store",
+            "--start",
+            "0",
+            "--count",
+            "100000",
+            "--jobs",
+            "1",
+        ])
+        .arg("--save-dir")
+        .arg(dir.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert!(Command::new("kill").args([signal, &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    (output.status.code(), String::from_utf8_lossy(&output.stdout).to_string())
+}
+
+#[test]
+fn an_interrupted_passing_sweep_is_never_a_pass() {
+    for signal in ["-TERM", "-INT"] {
+        let (code, stdout) = interrupt_passing_sweep(signal);
+        assert_eq!(code, Some(3), "{signal}: {stdout}");
+        assert!(stdout.contains("sweep INTERRUPTED (not a pass)"), "{signal}: {stdout}");
+        assert!(stdout.contains("stopped early: interrupted"), "{stdout}");
+    }
+}
+
+#[test]
+fn every_subcommand_documents_the_exit_codes() {
+    for sub in ["list", "run", "sweep", "repro", "shrink", "merge", "bench"] {
+        let output = sim().args([sub, "--help"]).output().unwrap();
+        let help = String::from_utf8_lossy(&output.stdout);
+        assert!(help.contains("Exit codes:") && help.contains("3  incomplete"), "{sub}: {help}");
+    }
+}
+
+#[test]
+fn a_scenario_given_to_repro_gets_a_hint_to_use_run() {
+    let (code, stderr) = exit_of(&["repro", "../scenarios/baseline.toml"]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("is a scenario") && stderr.contains("cargo sim run"), "{stderr}");
+}
+
+#[test]
+fn repro_says_when_a_seed_file_was_edited_by_hand() {
+    let dir = tempfile::tempdir().unwrap();
+    let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds/canaries-fifo-queue--starvation.toml");
+    let text = std::fs::read_to_string(&original).unwrap();
+    let copy = dir.path().join("copy.toml");
+    std::fs::write(&copy, &text).unwrap();
+    let untouched = sim().args(["repro", "--no-determinism-check"]).arg(&copy).output().unwrap();
+    let said = String::from_utf8_lossy(&untouched.stdout);
+    assert!(!said.contains("edited by hand"), "{said}");
+    // A new comment is not an edit of what runs.
+    std::fs::write(&copy, format!("# a note\n{text}")).unwrap();
+    let commented = sim().args(["repro", "--no-determinism-check"]).arg(&copy).output().unwrap();
+    assert!(!String::from_utf8_lossy(&commented.stdout).contains("edited by hand"));
+    // A different load: in_flight_max 64 becomes 164.
+    let edited_text = text.replacen("in_flight_max = ", "in_flight_max = 1", 1);
+    assert_ne!(edited_text, text);
+    std::fs::write(&copy, edited_text).unwrap();
+    let edited = sim().args(["repro", "--no-determinism-check"]).arg(&copy).output().unwrap();
+    let said = String::from_utf8_lossy(&edited.stdout);
+    assert!(said.contains("edited by hand"), "{said}");
+}
+
+#[test]
+fn merge_checks_what_it_merges() {
+    let dir = tempfile::tempdir().unwrap();
+    let shard = |k: u32, start: u64| {
+        let json = dir.path().join(format!("s{k}-{start}.json"));
+        let status = sim()
+            .args(["sweep", "--scenario", "regressions/busy-after-store", "--count", "2", "--jobs", "1"])
+            .args(["--start", &start.to_string(), "--shard", &format!("{k}/2")])
+            .arg("--json")
+            .arg(&json)
+            .arg("--save-dir")
+            .arg(dir.path().join("seeds"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert_eq!(status.code(), Some(0));
+        json
+    };
+    let (one, two, other) = (shard(1, 0), shard(2, 0), shard(2, 100));
+    let merge = |files: &[&PathBuf]| {
+        let output = sim().arg("merge").args(files).output().unwrap();
+        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        (output.status.code(), text)
+    };
+    let (code, text) = merge(&[&one, &two]);
+    assert_eq!(code, Some(0), "{text}");
+    let (code, text) = merge(&[&one, &one]);
+    assert_eq!(code, Some(2), "the same shard twice: {text}");
+    assert!(text.contains("appears twice"), "{text}");
+    let (code, text) = merge(&[&one, &other]);
+    assert_eq!(code, Some(2), "shards of different sweeps: {text}");
+    let (code, text) = merge(&[&one]);
+    assert_eq!(code, Some(3), "a missing shard: {text}");
+    assert!(text.contains("INCOMPLETE") && text.contains("MISSING SHARDS: 2/2"), "{text}");
+}

@@ -22,6 +22,12 @@ pub enum Event {
     SourceStored { env: Env, entity: EntityId, version: Version, request: u64 },
     /// The store answered a repeated request with the version it stored the first time.
     SourceReplayed { env: Env, entity: EntityId, version: Version, request: u64 },
+    /// The store refused a write that arrived after the same client's later write of the entity.
+    SourceSuperseded { env: Env, entity: EntityId, version: Version, request: u64 },
+    /// The store's outbox handed the jobs of `versions` stored versions to the queue (most were queued already).
+    OutboxDrained { versions: usize },
+    /// The store's outbox queued the jobs of a stored version that the ingest path had not queued.
+    OutboxRepaired { env: Env, entity: EntityId, version: Version, jobs: usize },
     /// The store saw content equal to the newest version and kept nothing new.
     SourceUnchanged { env: Env, entity: EntityId, version: Version, request: u64 },
     /// A schema was deployed (or redeployed) in an environment.
@@ -75,6 +81,13 @@ impl fmt::Display for Event {
             }
             SourceReplayed { env, entity, version, request } => {
                 write!(f, "source-replayed {env}/{entity} {version} req={request}")
+            }
+            SourceSuperseded { env, entity, version, request } => {
+                write!(f, "source-superseded {env}/{entity} current={version} req={request}")
+            }
+            OutboxDrained { versions } => write!(f, "outbox-drained versions={versions}"),
+            OutboxRepaired { env, entity, version, jobs } => {
+                write!(f, "outbox-repaired {env}/{entity} {version} jobs={jobs}")
             }
             SourceUnchanged { env, entity, version, request } => {
                 write!(f, "source-unchanged {env}/{entity} {version} req={request}")

@@ -36,6 +36,10 @@ pub enum Flaw {
     NewestWinsByWallClock,
     /// A plain FIFO queue instead of the fair one: every environment waits behind a noisy neighbour's backlog.
     FifoQueue,
+    /// The store keeps no outbox: a version is stored, the queue answers "busy", the client is told busy and
+    /// is trusted to retry. A sender that gives up (webhooks do) leaves stored content that never reaches its
+    /// views. The system had this gap until give-up clients found it.
+    NoOutbox,
 }
 
 impl Flaw {
@@ -47,6 +51,7 @@ impl Flaw {
         Flaw::RetryStorm,
         Flaw::NewestWinsByWallClock,
         Flaw::FifoQueue,
+        Flaw::NoOutbox,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +63,7 @@ impl Flaw {
             Flaw::RetryStorm => "retry-storm",
             Flaw::NewestWinsByWallClock => "newest-wins-by-wall-clock",
             Flaw::FifoQueue => "fifo-queue",
+            Flaw::NoOutbox => "no-outbox",
         }
     }
 
@@ -81,6 +87,9 @@ impl Flaw {
                 "the store keeps the view with the latest render timestamp, not the newest source version"
             }
             Flaw::FifoQueue => "a plain FIFO queue: a noisy neighbour's backlog starves everyone else",
+            Flaw::NoOutbox => {
+                "no outbox: content stored before the queue answered busy gets no jobs unless its client retries"
+            }
         }
     }
 }

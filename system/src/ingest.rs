@@ -1,8 +1,10 @@
 //! The ingest service: accepts source entities and schema deploys from clients and turns them into jobs.
 //!
 //! An ingest is acknowledged only once its content is stored and its jobs are queued, so that an acknowledged
-//! ingest always ends up in views. When the queue is full the client is told "busy" and retries with the same
-//! request id; the store recognises the id, so the retry re-enqueues the jobs without storing a new version.
+//! ingest always ends up in views. When the queue is full the client is told "busy" and may retry with the same
+//! request id; the store recognises the id, so the retry re-enqueues the jobs without storing a new version. A
+//! client that never retries loses nothing either: a stored version stays in the store's outbox until its jobs
+//! are queued (see `store.rs`).
 
 use crate::events::Event;
 use crate::flaws::Flaw;
@@ -39,8 +41,13 @@ pub async fn serve(ctx: NodeContext) {
 
 async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
     let topology = &ctx.topology;
-    let put =
-        PutSource { env: req.env.clone(), entity: req.entity.clone(), payload: req.payload, request: req.request };
+    let put = PutSource {
+        env: req.env.clone(),
+        entity: req.entity.clone(),
+        payload: req.payload,
+        request: req.request,
+        seq: req.seq,
+    };
     let Ok(stored) = rpc.call_retrying(topology.store, put).await else {
         ctx.emit(Event::IngestUnavailable { env: req.env, entity: req.entity, request: req.request });
         return IngestReply::Unavailable;
@@ -93,7 +100,7 @@ async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
         request: req.request,
         jobs: jobs.len(),
     });
-    IngestReply::Acked { version: stored.version }
+    IngestReply::Acked { version: stored.version, superseded: stored.superseded }
 }
 
 /// Stores the schema, then enqueues one bulk job per entity of the environment, a page at a time.

@@ -16,6 +16,8 @@ pub const ALL: &[(&str, &str)] = &[
     (DUPLICATE_ENQUEUE, "the queue received again an enqueue that had already taken effect (its reply was lost)"),
     (DUPLICATE_REQUEST, "a retried ingest reached the store after its first attempt had in fact succeeded"),
     (ENQUEUE_AFTER_REPLAY, "jobs were enqueued for a source an earlier attempt had stored (a crash or lost reply between store write and enqueue)"),
+    (LATE_WRITE_SUPERSEDED, "a client's write reached the store after the same client's later write of the entity"),
+    (OUTBOX_REPAIRED, "the store's outbox queued the jobs of a stored version the ingest path had not queued (busy queue, crash, or a client that gave up)"),
     (STALE_WRITE_REFUSED, "the store refused a view write because a newer view was already there"),
     (STORE_RECOVERED, "the store rebuilt its state from a non-empty log after a restart"),
     (QUEUE_RECOVERED, "the queue rebuilt its state from a non-empty log after a restart"),
@@ -31,6 +33,8 @@ pub const QUEUE_BUSY: &str = "queue.busy";
 pub const DUPLICATE_ENQUEUE: &str = "queue.duplicate-enqueue";
 pub const DUPLICATE_REQUEST: &str = "store.duplicate-request";
 pub const ENQUEUE_AFTER_REPLAY: &str = "ingest.enqueue-after-replay";
+pub const LATE_WRITE_SUPERSEDED: &str = "store.late-write-superseded";
+pub const OUTBOX_REPAIRED: &str = "store.outbox-repaired";
 pub const STALE_WRITE_REFUSED: &str = "store.stale-write-refused";
 pub const STORE_RECOVERED: &str = "store.recovered";
 pub const QUEUE_RECOVERED: &str = "queue.recovered";

@@ -15,6 +15,8 @@ pub struct PutSource {
     pub entity: EntityId,
     pub payload: Payload,
     pub request: u64,
+    /// The client's order of its writes to this entity (see [`Ingest::seq`]).
+    pub seq: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -26,6 +28,9 @@ pub struct PutSourceReply {
     /// True if an earlier attempt of this request stored the version: its reply, or the enqueue after it, may
     /// have been lost.
     pub replayed: bool,
+    /// True if the client had already written this entity with a later `seq`: this older write arrived late
+    /// (a slow retry) and was not stored, since the client's own later content wins.
+    pub superseded: bool,
     /// The schemas deployed in the environment, which need a job each.
     pub schemas: Vec<SchemaName>,
 }
@@ -106,6 +111,25 @@ pub struct GetView {
     pub schema: SchemaName,
 }
 
+/// The delivery API: every view of one entity, as a website reading a page reads them.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Vec<View>")]
+pub struct GetViews {
+    pub env: Env,
+    pub entity: EntityId,
+}
+
+/// How much work the store still owes the queue: stored versions whose jobs are not yet known to be queued.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("StoreStats")]
+pub struct GetStoreStats;
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreStats {
+    /// Stored versions in the outbox: their jobs may not have reached the queue yet.
+    pub outbox: usize,
+}
+
 /// The delivery API: a page of an environment's sources and their views, in entity order, strictly after
 /// `after`.
 #[derive(Clone, Debug, Serialize, Deserialize, Request)]
@@ -127,6 +151,14 @@ pub struct Enqueue {
     /// enqueue that already took effect (its reply was lost) is acknowledged without adding jobs; the same request
     /// storing a newer version (a late retry) is new work. `None` for deploys, whose repeats re-process on purpose.
     pub request: Option<(u64, Version)>,
+}
+
+/// Several enqueues in one round trip, each all or nothing and idempotent as a single [`Enqueue`]; the replies
+/// come in the same order. The store's outbox uses it to hand over the jobs of many stored versions at once.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Vec<EnqueueReply>")]
+pub struct EnqueueMany {
+    pub batches: Vec<Enqueue>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -187,6 +219,10 @@ pub struct QueueStats {
 pub struct Ingest {
     /// The client's idempotency key; a retry must reuse it.
     pub request: u64,
+    /// The client's order of its writes to this entity: strictly increasing per (environment, entity), reused by
+    /// a retry. A write that arrives after one with a higher `seq` was stored is not stored: the client's
+    /// later content wins, however late a retry of an earlier one arrives.
+    pub seq: u64,
     pub env: Env,
     pub entity: EntityId,
     pub payload: Payload,
@@ -194,9 +230,11 @@ pub struct Ingest {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum IngestReply {
-    /// The content is durable under `version` and its jobs are queued.
-    Acked { version: Version },
-    /// Overloaded: nothing is promised; retry later with the same request id.
+    /// The content is durable under `version` and its jobs are queued. `superseded`: the content was not
+    /// stored because the client had already written a later one (`version` is then that later one's).
+    Acked { version: Version, superseded: bool },
+    /// Overloaded: retry later with the same request id. The content may have been stored already; if so, its
+    /// jobs are queued later by the store's outbox, so stored content reaches its views even if no retry comes.
     Busy,
     /// A dependency did not answer; the request may or may not have taken effect; retry with the same id.
     Unavailable,

@@ -3,16 +3,25 @@
 //! Every write is conditional. A source gets the next version only if its content changed; a repeated request
 //! (same idempotency key) gets the answer of its first attempt. A view replaces the stored one only if it was
 //! made from a newer source (or the same source under a newer schema), so a slow worker can never put an older
-//! view back.
+//! view back. A write that arrives after the same client's later write of the entity (a higher `seq`) is not
+//! stored, so a late retry can never bring older content back.
+//!
+//! The store is also the outbox of the jobs its sources need. Storing a version puts it in the outbox; the
+//! ingest node enqueues its jobs at once, and a background drain hands the jobs of every version still in the
+//! outbox to the queue (idempotently, keyed by the request that stored it) until the queue accepts them. So a
+//! version the store accepted reaches its views even if the ingest node crashed, the queue answered busy, or the
+//! client gave up before it was answered.
 
 use crate::disk::Disk;
 use crate::events::Event;
 use crate::flaws::{Flaw, Flaws};
 use crate::model::{EntityId, Env, SchemaDef, SchemaName, Source, Version, View};
+use crate::model::{JobKind, JobSpec};
+use crate::net::Rpc;
 use crate::node::NodeContext;
 use crate::proto::*;
 use madsim::net::Endpoint;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::{Arc, Mutex};
 
@@ -21,6 +30,8 @@ struct SourceRecord {
     source: Option<Source>,
     /// The last few request ids that stored a version, and that version, oldest first.
     requests: VecDeque<(u64, Version)>,
+    /// The highest `seq` of the client's writes applied to this entity (stored, or found unchanged).
+    seq: u64,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -33,15 +44,45 @@ struct EnvData {
 /// One durable change of the store's state.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum StoreOp {
-    Source { source: Source, request: u64 },
-    Schema { env: Env, def: SchemaDef },
+    Source {
+        source: Source,
+        request: u64,
+        seq: u64,
+    },
+    /// A write with the newest content and a higher `seq`: nothing new is stored, but later-arriving writes
+    /// with a lower `seq` must now be refused.
+    Seq {
+        env: Env,
+        entity: EntityId,
+        seq: u64,
+    },
+    /// The jobs of this version reached the queue: it leaves the outbox.
+    Queued {
+        env: Env,
+        entity: EntityId,
+        version: Version,
+    },
+    Schema {
+        env: Env,
+        def: SchemaDef,
+    },
     View(View),
+}
+
+/// A stored version whose jobs are not yet known to be queued.
+struct OutboxEntry {
+    env: Env,
+    entity: EntityId,
+    version: Version,
+    enqueue: Enqueue,
 }
 
 /// The store's whole state.
 #[derive(Clone, Debug, Default)]
 pub struct StoreState {
     envs: BTreeMap<Env, EnvData>,
+    /// Entities whose current version's jobs are not yet known to be queued.
+    outbox: BTreeSet<(Env, EntityId)>,
     request_memory_max: usize,
     flaws: Flaws,
 }
@@ -51,7 +92,12 @@ type SharedStore = Arc<Mutex<StoreState>>;
 impl StoreState {
     /// Rebuilds the state from a durable log.
     pub fn recover(request_memory_max: usize, flaws: Flaws, log: Vec<StoreOp>) -> Self {
-        let mut state = StoreState { envs: BTreeMap::new(), request_memory_max: request_memory_max.max(1), flaws };
+        let mut state = StoreState {
+            envs: BTreeMap::new(),
+            outbox: BTreeSet::new(),
+            request_memory_max: request_memory_max.max(1),
+            flaws,
+        };
         for op in log {
             state.apply(op);
         }
@@ -61,14 +107,26 @@ impl StoreState {
     /// Applies one change. The only way the state changes, live or on recovery.
     fn apply(&mut self, op: StoreOp) {
         match op {
-            StoreOp::Source { source, request } => {
+            StoreOp::Source { source, request, seq } => {
                 let env = self.envs.entry(source.env.clone()).or_default();
                 let record = env.sources.entry(source.entity.clone()).or_default();
                 record.requests.push_back((request, source.version));
                 while record.requests.len() > self.request_memory_max {
                     record.requests.pop_front();
                 }
+                record.seq = record.seq.max(seq);
+                self.outbox.insert((source.env.clone(), source.entity.clone()));
                 record.source = Some(source);
+            }
+            StoreOp::Seq { env, entity, seq } => {
+                let record = self.envs.entry(env).or_default().sources.entry(entity).or_default();
+                record.seq = record.seq.max(seq);
+            }
+            StoreOp::Queued { env, entity, version } => {
+                let current = self.get_source(&env, &entity).map(|s| s.version);
+                if current == Some(version) {
+                    self.outbox.remove(&(env, entity));
+                }
             }
             StoreOp::Schema { env, def } => {
                 self.envs.entry(env).or_default().schemas.insert(def.name.clone(), def);
@@ -92,18 +150,28 @@ impl StoreState {
         if let Some(&(_, version)) = record.requests.iter().find(|(id, _)| *id == req.request) {
             marks.push(crate::marks::DUPLICATE_REQUEST);
             events.push(Event::SourceReplayed { env: req.env, entity: req.entity, version, request: req.request });
-            return (PutSourceReply { version, stored: true, replayed: true, schemas }, None);
+            return (PutSourceReply { version, stored: true, replayed: true, superseded: false, schemas }, None);
+        }
+        if let Some(current) = record.source.as_ref().filter(|_| req.seq < record.seq) {
+            // The client wrote this entity again after this request; this attempt arrived late. Storing it would
+            // bring older content back over the client's newer one.
+            let version = current.version;
+            marks.push(crate::marks::LATE_WRITE_SUPERSEDED);
+            events.push(Event::SourceSuperseded { env: req.env, entity: req.entity, version, request: req.request });
+            return (PutSourceReply { version, stored: false, replayed: false, superseded: true, schemas }, None);
         }
         if let Some(current) = record.source.as_ref().filter(|s| s.payload == req.payload) {
             let version = current.version;
+            // Durable even when nothing changes: a later-arriving write with a lower `seq` must be refused.
+            let op = Some(StoreOp::Seq { env: req.env.clone(), entity: req.entity.clone(), seq: req.seq });
             events.push(Event::SourceUnchanged { env: req.env, entity: req.entity, version, request: req.request });
-            return (PutSourceReply { version, stored: false, replayed: false, schemas }, None);
+            return (PutSourceReply { version, stored: false, replayed: false, superseded: false, schemas }, op);
         }
         let version = Version(record.source.as_ref().map_or(0, |s| s.version.0) + 1);
         let source = Source { env: req.env.clone(), entity: req.entity.clone(), version, payload: req.payload };
         events.push(Event::SourceStored { env: req.env, entity: req.entity, version, request: req.request });
-        let reply = PutSourceReply { version, stored: true, replayed: false, schemas };
-        (reply, Some(StoreOp::Source { source, request: req.request }))
+        let reply = PutSourceReply { version, stored: true, replayed: false, superseded: false, schemas };
+        (reply, Some(StoreOp::Source { source, request: req.request, seq: req.seq }))
     }
 
     fn get_source(&self, env: &str, entity: &str) -> Option<Source> {
@@ -177,6 +245,39 @@ impl StoreState {
         (PutViewReply::Written, Some(StoreOp::View(view)))
     }
 
+    /// The outbox's first `max` entries, each with the enqueue its version needs.
+    fn outbox_batches(&self, max: usize) -> Vec<OutboxEntry> {
+        let mut batches = Vec::new();
+        for (env, entity) in self.outbox.iter().take(max) {
+            let Some(data) = self.envs.get(env) else { continue };
+            let Some(record) = data.sources.get(entity) else { continue };
+            let Some(source) = &record.source else { continue };
+            // The request that stored the current version is always the newest one remembered.
+            let request = record.requests.iter().rev().find(|(_, v)| *v == source.version).map(|(id, _)| *id);
+            let jobs = data
+                .schemas
+                .keys()
+                .map(|schema| JobSpec {
+                    env: env.clone(),
+                    entity: entity.clone(),
+                    schema: schema.clone(),
+                    kind: JobKind::Fresh,
+                })
+                .collect();
+            let enqueue = Enqueue { jobs, request: request.map(|id| (id, source.version)) };
+            batches.push(OutboxEntry { env: env.clone(), entity: entity.clone(), version: source.version, enqueue });
+        }
+        batches
+    }
+
+    fn get_views(&self, env: &str, entity: &str) -> Vec<View> {
+        self.envs
+            .get(env)
+            .and_then(|e| e.views.get(entity))
+            .map(|views| views.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
     fn get_view(&self, req: &GetView) -> Option<View> {
         self.envs.get(&req.env)?.views.get(&req.entity)?.get(&req.schema).cloned()
     }
@@ -193,6 +294,11 @@ impl StoreState {
             .collect()
     }
 }
+
+/// How often the outbox hands the jobs of stored versions to the queue.
+const OUTBOX_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+/// Stored versions handed to the queue in one round trip at most.
+const OUTBOX_BATCH_MAX: usize = 256;
 
 /// How often the flawed store of `ack-before-durable` syncs in the background.
 const GROUP_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
@@ -218,6 +324,7 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         });
     }
     let ep = Endpoint::bind(ctx.addr).await.expect("the store's address is free on its own node");
+    let rpc = Rpc::new(ep.clone(), ctx.clone());
     ctx.emit(Event::NodeStarted { role: "store" });
     ctx.emit(Event::Recovered { ops });
     if ops > 0 {
@@ -301,6 +408,19 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         async move { reply }
     });
     let s = state.clone();
+    ep.add_rpc_handler(move |req: GetViews| {
+        let reply = s.lock().expect("store lock").get_views(&req.env, &req.entity);
+        async move { reply }
+    });
+    let s = state.clone();
+    ep.add_rpc_handler(move |_: GetStoreStats| {
+        let st = s.lock().expect("store lock");
+        // Without an outbox (the flaw) nothing is owed: the store has forgotten the versions it stored.
+        let outbox = if st.flaws.has(Flaw::NoOutbox) { 0 } else { st.outbox.len() };
+        let reply = StoreStats { outbox };
+        async move { reply }
+    });
+    let s = state.clone();
     ep.add_rpc_handler(move |req: GetView| {
         let reply = s.lock().expect("store lock").get_view(&req);
         async move { reply }
@@ -311,7 +431,57 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         async move { reply }
     });
 
-    std::future::pending::<()>().await;
+    if ctx.config.flaws.has(Flaw::NoOutbox) {
+        std::future::pending::<()>().await;
+    }
+    drain_outbox(&ctx, &rpc, &state, &disk).await;
+}
+
+/// Hands the jobs of every version in the outbox to the queue, forever. Each enqueue carries the key of the
+/// request that stored the version, so the queue adds nothing when the ingest node had already enqueued them;
+/// what the queue accepts leaves the outbox, what it refuses as busy is tried again on the next round.
+async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, state: &SharedStore, disk: &StoreDisk) {
+    loop {
+        madsim::time::sleep(OUTBOX_INTERVAL).await;
+        let entries = state.lock().expect("store lock").outbox_batches(OUTBOX_BATCH_MAX);
+        if entries.is_empty() {
+            continue;
+        }
+        // An environment without schemas needs no jobs (a deploy re-processes its entities later).
+        let (empty, entries): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.enqueue.jobs.is_empty());
+        let mut accepted: Vec<(OutboxEntry, usize)> = empty.into_iter().map(|e| (e, 0)).collect();
+        if !entries.is_empty() {
+            let request = EnqueueMany { batches: entries.iter().map(|e| e.enqueue.clone()).collect() };
+            if let Ok(replies) = rpc.call(ctx.topology.queue, request).await {
+                for (entry, reply) in entries.into_iter().zip(replies) {
+                    if let EnqueueReply::Accepted { new, .. } = reply {
+                        accepted.push((entry, new));
+                    }
+                }
+            }
+        }
+        if accepted.is_empty() {
+            continue;
+        }
+        let versions = accepted.len();
+        let mut st = state.lock().expect("store lock");
+        let mut repaired = Vec::new();
+        for (entry, new) in accepted {
+            let op = StoreOp::Queued { env: entry.env.clone(), entity: entry.entity.clone(), version: entry.version };
+            st.apply(op.clone());
+            disk.append(op);
+            if new > 0 {
+                repaired.push((entry.env, entry.entity, entry.version, new));
+            }
+        }
+        disk.sync();
+        drop(st);
+        ctx.emit(Event::OutboxDrained { versions });
+        for (env, entity, version, jobs) in repaired {
+            ctx.mark(crate::marks::OUTBOX_REPAIRED);
+            ctx.emit(Event::OutboxRepaired { env, entity, version, jobs });
+        }
+    }
 }
 
 /// Renders `source` with `schema` into a view. Shared by workers and by anyone who needs to know what a correct

@@ -16,6 +16,18 @@ pub fn scenario(name: &str) -> LoadedScenario {
     sim::scenario::resolve(name, &scenarios_dir()).unwrap_or_else(|e| panic!("catalog scenario {name}: {e}"))
 }
 
+/// The names of the catalog's scenarios that the correct system must pass: everything but the canaries.
+pub fn catalog_names() -> Vec<String> {
+    let dir = scenarios_dir();
+    sim::catalog::list(&dir)
+        .into_iter()
+        .filter_map(|p| {
+            p.strip_prefix(&dir).ok().map(|rel| rel.with_extension("").to_string_lossy().replace('\\', "/"))
+        })
+        .filter(|name| !name.starts_with("canaries/"))
+        .collect()
+}
+
 pub fn run(name: &str, seed: u64) -> RunResult {
     run_seed(&scenario(name), seed)
 }

@@ -1,8 +1,8 @@
 //! `cargo sim bench`: measure the harness and write BENCHMARKS.md.
 
 use super::bad_input;
-use super::sweep::write_atomically;
 use crate::bench::{self, BenchOptions};
+use crate::report::files::write_atomically;
 use std::path::Path;
 
 pub fn bench(options: BenchOptions, output: &Path, notes: Option<&Path>) -> u8 {
@@ -25,10 +25,10 @@ pub fn bench(options: BenchOptions, output: &Path, notes: Option<&Path>) -> u8 {
             Err(e) => return bad_input(format!("{}: cannot read: {e}", notes.display())),
         }
     }
-    print!("{md}");
+    crate::out!("{md}");
     if let Err(e) = write_atomically(output, &md) {
         return bad_input(format!("could not write {}: {e}", output.display()));
     }
-    eprintln!("written to {}", output.display());
+    crate::errln!("written to {}", output.display());
     0
 }

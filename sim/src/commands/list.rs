@@ -6,23 +6,23 @@ pub fn list(flaws: bool, marks: bool) -> u8 {
     for path in catalog::list(&dir) {
         let name = path.strip_prefix(&dir).unwrap_or(&path).with_extension("");
         match crate::scenario::load_file(&path) {
-            Ok(s) => println!("{:<40} {}", name.display(), s.description.trim()),
+            Ok(s) => crate::outln!("{:<40} {}", name.display(), s.description.trim()),
             Err(e) => {
                 bad = true;
-                eprintln!("error: {e}");
+                crate::errln!("error: {e}");
             }
         }
     }
     if flaws {
-        println!("\nflaws (system.flaws = [...]):");
+        crate::outln!("\nflaws (system.flaws = [...]):");
         for flaw in system::flaws::Flaw::ALL {
-            println!("  {:<38} {}", flaw.name(), flaw.description());
+            crate::outln!("  {:<38} {}", flaw.name(), flaw.description());
         }
     }
     if marks {
-        println!("\ncoverage marks ([coverage] requires = [...]):");
+        crate::outln!("\ncoverage marks ([coverage] requires = [...]):");
         for (mark, meaning) in system::marks::ALL {
-            println!("  {mark:<38} {meaning}");
+            crate::outln!("  {mark:<38} {meaning}");
         }
     }
     if bad {

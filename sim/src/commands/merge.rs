@@ -1,26 +1,92 @@
-//! `cargo sim merge A.json B.json ...`: one summary of the sweeps of several shards.
+//! `cargo sim merge A.json B.json ...`: one report of the sweeps of several shards. It checks what it merges:
+//! every part must be a shard of the same sweep (same start seed, same count, same number of shards), no shard
+//! may appear twice, and a merge that lacks shards is `incomplete` (exit 3), never a pass.
 
-use super::bad_input;
-use super::sweep::{summary, write_atomically, write_junit};
-use crate::sweep::{ScenarioReport, SweepReport};
+use super::{bad_input, EXIT_OUTPUT_LOST};
+use crate::out;
+use crate::report::sweep::{summary, write_reports};
+use crate::sweep::{ScenarioReport, Stop, SweepReport};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// Merges shard reports: seeds and statistics add up; failure groups merge by signature.
+#[derive(clap::Args)]
+pub struct MergeArgs {
+    /// The JSON reports of the shards (`cargo sim sweep --shard K/N --json FILE`), one per shard.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Write the merged report as JSON to this file.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+    /// Write the merged report as JUnit XML to this file.
+    #[arg(long)]
+    pub junit: Option<PathBuf>,
+}
+
+/// Checks that `parts` are shards of one sweep, and returns the shards missing (as `K/N`).
+pub fn check_parts(parts: &[(PathBuf, SweepReport)]) -> Result<Vec<String>, String> {
+    let (first_path, first) = &parts[0];
+    for (path, part) in parts {
+        if part.start != first.start || part.count != first.count {
+            return Err(format!(
+                "{} covers seeds {}..{} but {} covers {}..{}: not shards of one sweep",
+                path.display(),
+                part.start,
+                part.start + part.count,
+                first_path.display(),
+                first.start,
+                first.start + first.count
+            ));
+        }
+        if part.shard.map(|s| s.count) != first.shard.map(|s| s.count) {
+            return Err(format!(
+                "{} and {} were split into different numbers of shards",
+                path.display(),
+                first_path.display()
+            ));
+        }
+    }
+    let Some(shards) = first.shard.map(|s| s.count) else {
+        return if parts.len() == 1 {
+            Ok(Vec::new())
+        } else {
+            Err("the reports are not shards (no --shard); there is nothing to merge them into".into())
+        };
+    };
+    let mut seen = BTreeSet::new();
+    for (path, part) in parts {
+        let index = part.shard.map_or(0, |s| s.index);
+        if !seen.insert(index) {
+            return Err(format!("{}: shard {index}/{shards} appears twice", path.display()));
+        }
+    }
+    Ok((1..=shards).filter(|k| !seen.contains(k)).map(|k| format!("{k}/{shards}")).collect())
+}
+
+/// Merges shard reports: seeds and statistics add up; failure groups merge by signature, keeping the lowest
+/// failing seed's repro command and violations.
 pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
     let mut merged = SweepReport {
         start: parts.iter().map(|p| p.start).min().unwrap_or(0),
         count: parts.iter().map(|p| p.count).max().unwrap_or(0),
-        shard: None,
-        interrupted: parts.iter().any(|p| p.interrupted),
+        stopped: parts.iter().filter_map(|p| p.stopped).max_by_key(|s| match s {
+            Stop::Interrupted => 2,
+            Stop::FailFast => 1,
+            Stop::TimeBudget => 0,
+        }),
         wall_ms: parts.iter().map(|p| p.wall_ms).max().unwrap_or(0),
-        scenarios: Vec::new(),
+        started_at: parts.iter().map(|p| p.started_at.clone()).min().unwrap_or_default(),
+        ..Default::default()
     };
     for part in parts {
         for s in &part.scenarios {
             let target = match merged.scenarios.iter().position(|m| m.scenario == s.scenario) {
                 Some(i) => &mut merged.scenarios[i],
                 None => {
-                    merged.scenarios.push(ScenarioReport { scenario: s.scenario.clone(), ..Default::default() });
+                    merged.scenarios.push(ScenarioReport {
+                        scenario: s.scenario.clone(),
+                        marks_within_seeds: s.marks_within_seeds,
+                        ..Default::default()
+                    });
                     merged.scenarios.last_mut().expect("just pushed")
                 }
             };
@@ -36,6 +102,9 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
             for (k, n) in &s.marks {
                 *target.marks.entry(k.clone()).or_insert(0) += n;
             }
+            for (k, n) in &s.canary_other {
+                *target.canary_other.entry(k.clone()).or_insert(0) += n;
+            }
             for m in &s.marks_required {
                 if !target.marks_required.contains(m) {
                     target.marks_required.push(m.clone());
@@ -49,6 +118,11 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
             for g in &s.failures {
                 match target.failures.iter_mut().find(|t| t.signature == g.signature) {
                     Some(t) => {
+                        // Compare before combining: the lowest failing seed of either side names the repro.
+                        if g.seeds.first() < t.seeds.first() {
+                            t.repro = g.repro.clone();
+                            t.violations = g.violations.clone();
+                        }
                         t.count += g.count;
                         t.seeds.extend(g.seeds.iter().copied());
                         t.seeds.sort();
@@ -57,9 +131,6 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
                         if t.saved.is_none() {
                             t.saved = g.saved.clone();
                         }
-                        if g.seeds.first() < t.seeds.first() {
-                            t.repro = g.repro.clone();
-                        }
                     }
                     None => target.failures.push(g.clone()),
                 }
@@ -67,21 +138,21 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
         }
     }
     merged.scenarios.sort_by(|a, b| a.scenario.cmp(&b.scenario));
+    for s in &mut merged.scenarios {
+        s.failures.sort_by(|a, b| a.signature.cmp(&b.signature));
+    }
     merged
 }
 
-pub fn merge(files: &[PathBuf], json: Option<PathBuf>, junit: Option<PathBuf>) -> u8 {
-    if files.is_empty() {
-        return bad_input("give the JSON files of the shards to merge");
-    }
+pub fn merge(args: MergeArgs) -> u8 {
     let mut parts = Vec::new();
-    for file in files {
+    for file in &args.files {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
             Err(e) => return bad_input(format!("{}: cannot read: {e}", file.display())),
         };
         match serde_json::from_str::<SweepReport>(&text) {
-            Ok(r) => parts.push(r),
+            Ok(r) => parts.push((file.clone(), r)),
             Err(e) => {
                 return bad_input(format!(
                     "{}:{}:{}: not a sweep report written by `cargo sim sweep --json`: {e}",
@@ -92,21 +163,24 @@ pub fn merge(files: &[PathBuf], json: Option<PathBuf>, junit: Option<PathBuf>) -
             }
         }
     }
-    let merged = merge_reports(&parts);
-    print!("{}", summary(&merged));
-    if let Some(path) = json {
-        if let Err(e) = write_atomically(&path, &serde_json::to_string_pretty(&merged).expect("reports serialize")) {
-            return bad_input(format!("could not write {}: {e}", path.display()));
-        }
+    let missing = match check_parts(&parts) {
+        Ok(missing) => missing,
+        Err(e) => return bad_input(e),
+    };
+    let reports: Vec<SweepReport> = parts.into_iter().map(|(_, r)| r).collect();
+    let mut merged = merge_reports(&reports);
+    merged.missing_shards = missing;
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::SystemTime::now();
+    let started_at = std::mem::take(&mut merged.started_at);
+    crate::report::sweep::stamp(&mut merged, now);
+    if !started_at.is_empty() {
+        merged.started_at = started_at;
     }
-    if let Some(path) = junit {
-        if let Err(e) = write_junit(&path, &merged) {
-            return bad_input(format!("could not write {}: {e}", path.display()));
-        }
+    let lost = !write_reports(&merged, args.json.as_deref(), args.junit.as_deref());
+    out!("{}", summary(&merged));
+    if lost {
+        return EXIT_OUTPUT_LOST;
     }
-    if merged.failed() {
-        1
-    } else {
-        0
-    }
+    merged.computed_verdict().exit_code()
 }

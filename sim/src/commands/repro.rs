@@ -25,9 +25,23 @@ pub struct ReproArgs {
 
 pub fn repro(args: ReproArgs) -> u8 {
     let path = Path::new(&args.file);
-    let file = match seedfile::load(path) {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) => return bad_input(format!("{}: cannot read: {e}", path.display())),
+    };
+    let file = match seedfile::parse(&text, path) {
         Ok(f) => f,
-        Err(e) => return bad_input(e),
+        Err(e) => {
+            // A scenario file is the most likely mix-up: say which command runs it.
+            if !text.contains("[seed]") && crate::scenario::parse(&text, path).is_ok() {
+                return bad_input(format!(
+                    "{} is a scenario, not a saved seed; run one of its seeds with `cargo sim run --scenario {} --seed N`",
+                    path.display(),
+                    path.display()
+                ));
+            }
+            return bad_input(e);
+        }
     };
     let loaded = file.to_loaded(path);
     let seed = file.seed.seed;
@@ -41,9 +55,9 @@ pub fn repro(args: ReproArgs) -> u8 {
     }
     let outcome = &result.outcome;
     if args.json {
-        println!("{}", serde_json::to_string_pretty(outcome).expect("outcomes serialize"));
+        crate::outln!("{}", serde_json::to_string_pretty(outcome).expect("outcomes serialize"));
     } else {
-        print!("{}", report::summary_with_repro(outcome, &format!("cargo sim repro {} --trace", args.file)));
+        crate::out!("{}", report::summary_with_repro(outcome, &format!("cargo sim repro {} --trace", args.file)));
     }
     let now = sweep::signature(outcome);
     let verdict = match &now {
@@ -51,19 +65,29 @@ pub fn repro(args: ReproArgs) -> u8 {
         Some(sig) => format!("fails differently: signature `{sig}`, saved as `{}`", file.seed.signature),
         None => format!("no longer fails (saved as `{}`)", file.seed.signature),
     };
-    println!("repro: {verdict}");
+    crate::outln!("repro: {verdict}");
+    let edited = seedfile::unedited(&text, &file) == Some(false);
+    if edited {
+        crate::outln!("  note: the file was edited by hand since it was saved; its outcome follows the edit");
+    }
+    let differences = seedfile::Build::current().differences(&file.seed);
+    if !differences.is_empty() {
+        crate::outln!("  note: saved by another build: {}", differences.join(", "));
+    }
     if outcome.trace_hash != file.outcome.trace_hash {
-        println!(
-            "  note: the trace hash is {} (saved: {}); the system or harness changed since the seed was saved",
-            outcome.trace_hash, file.outcome.trace_hash
-        );
+        let why = match (edited, differences.is_empty()) {
+            (true, _) => "the hand edit changed the run",
+            (false, false) => "the build differs (above)",
+            (false, true) => "the system or the harness changed since the seed was saved",
+        };
+        crate::outln!("  note: the trace hash is {} (saved: {}); {why}", outcome.trace_hash, file.outcome.trace_hash);
     }
     match &divergence {
         Some(d) => {
-            eprintln!("nondeterminism: {d}");
+            crate::errln!("nondeterminism: {d}");
             return 1;
         }
-        None if !args.no_determinism_check => println!("  determinism: two replays gave identical traces"),
+        None if !args.no_determinism_check => crate::outln!("  determinism: two replays gave identical traces"),
         None => {}
     }
     if outcome.passed() {

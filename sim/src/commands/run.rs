@@ -7,6 +7,7 @@ pub struct RunArgs {
     /// A scenario name under scenarios/ (e.g. `baseline`, `canaries/dedup-ignores-environment`) or a path.
     #[arg(long)]
     pub scenario: String,
+    /// The seed: every random choice of the run (load, faults, the simulated network) derives from it.
     #[arg(long)]
     pub seed: u64,
     /// Print the outcome as JSON instead of the summary.
@@ -18,6 +19,9 @@ pub struct RunArgs {
     /// With --trace: only events whose line contains this text (e.g. `acme-prod/home`).
     #[arg(long, requires = "trace")]
     pub filter: Option<String>,
+    /// Drop every event the system reports (coverage marks aside); the verdict must not change.
+    #[arg(long)]
+    pub mute_system_events: bool,
     /// Run the seed twice on fresh threads and fail if the traces differ.
     #[arg(long)]
     pub check_determinism: bool,
@@ -28,7 +32,7 @@ pub fn print_trace(trace: &[Record], filter: Option<&str>) {
     for record in trace {
         let line = record.to_string();
         if filter.is_none_or(|f| line.contains(f)) {
-            println!("{line}");
+            crate::outln!("{line}");
         }
     }
 }
@@ -38,28 +42,30 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return bad_input(e),
     };
+    let options = world::RunOptions { mute_system_events: args.mute_system_events };
     let (result, divergence) = if args.check_determinism {
         determinism::run_twice(&scenario, args.seed)
     } else {
-        (world::run_seed(&scenario, args.seed), None)
+        (world::run_seed_with(&scenario, args.seed, options), None)
     };
     if args.trace {
         print_trace(&result.trace, args.filter.as_deref());
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&result.outcome).expect("outcomes serialize"));
+        crate::outln!("{}", serde_json::to_string_pretty(&result.outcome).expect("outcomes serialize"));
     } else {
-        print!("{}", report::summary(&result.outcome));
+        crate::out!("{}", report::summary(&result.outcome));
     }
     if let Some(d) = &divergence {
-        eprintln!("nondeterminism: {d}");
-        eprintln!("  trace hashes: {} vs {}", d.first_hash, d.second_hash);
-        eprintln!(
+        crate::errln!("nondeterminism: {d}");
+        crate::errln!("  trace hashes: {} vs {}", d.first_hash, d.second_hash);
+        crate::errln!(
             "  reproduce: cargo sim run --scenario {} --seed {} --check-determinism",
-            result.outcome.scenario, args.seed
+            result.outcome.scenario,
+            args.seed
         );
     } else if args.check_determinism && !args.json {
-        println!("  determinism: two runs on fresh threads gave identical traces");
+        crate::outln!("  determinism: two runs on fresh threads gave identical traces");
     }
     if result.outcome.passed() && divergence.is_none() {
         0

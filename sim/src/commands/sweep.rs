@@ -1,11 +1,15 @@
-//! `cargo sim sweep`: the project's main job.
+//! `cargo sim sweep`: the project's main job. This file reads the command line, checks it, and wires the
+//! sweep ([`crate::sweep`]), saving ([`crate::seedfile`], [`crate::shrink`]) and reporting ([`crate::report`]).
 
-use super::bad_input;
+use super::{bad_input, EXIT_OUTPUT_LOST};
 use crate::outcome::Outcome;
+use crate::report::files::{check_writable_dir, check_writable_file, write_new};
+use crate::report::sweep::{stamp, summary, write_reports};
 use crate::scenario::LoadedScenario;
 use crate::seedfile::{self, SeedFile};
 use crate::sweep::{self, CanaryReport, ScenarioReport, SeedDone, Shard, SweepOptions, SweepReport};
 use crate::{catalog, report, shrink};
+use crate::{errln, out};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -21,7 +25,8 @@ pub const DEFAULT_TIME_BUDGET: Duration = Duration::from_secs(600);
 
 #[derive(clap::Args)]
 pub struct SweepArgs {
-    /// A scenario name or path; repeat for several. Default: every scenario under scenarios/.
+    /// A scenario name, a scenario file, or a folder of them (e.g. `canaries`); repeat for several. Default:
+    /// every scenario under scenarios/, with canaries hunted (each must be caught within its budget).
     #[arg(long = "scenario")]
     pub scenarios: Vec<String>,
     /// Seed range A..B (B exclusive). Default: a start that rotates every run, and --count seeds.
@@ -30,25 +35,25 @@ pub struct SweepArgs {
     /// The first seed (the sweep prints it, so any run can be repeated).
     #[arg(long)]
     pub start: Option<u64>,
-    /// Seeds per scenario.
+    /// Seeds per scenario (at least 1). Default: 200.
     #[arg(long)]
     pub count: Option<u64>,
-    /// Seeds run at once. Default: all cores.
+    /// Seeds run at once (at least 1). Default: all cores.
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Run only this machine's share of the seeds: K/N (1-based).
     #[arg(long)]
     pub shard: Option<String>,
-    /// Stop taking new seeds after this much wall time (e.g. 60s, 10m). Default: 10m.
+    /// Stop taking new seeds after this much wall time (e.g. 60s, 10m; more than zero). Default: 10m.
     #[arg(long)]
     pub time_budget: Option<String>,
-    /// Where new failures are saved as seed files.
+    /// Where new failures are saved as seed files (checked writable before the sweep starts).
     #[arg(long, default_value = "seeds")]
     pub save_dir: PathBuf,
-    /// Write the sweep's results as JSON to this file.
+    /// Write the sweep's results as JSON to this file (checked writable before the sweep starts).
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Write the sweep's results as JUnit XML to this file.
+    /// Write the sweep's results as JUnit XML to this file (checked writable before the sweep starts).
     #[arg(long)]
     pub junit: Option<PathBuf>,
     /// Stop at the first failure.
@@ -57,7 +62,7 @@ pub struct SweepArgs {
     /// Save failures as found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
-    /// Share of seeds run twice to check determinism, in percent.
+    /// Share of seeds run twice to check determinism, in percent (0 to 100).
     #[arg(long, default_value_t = 5)]
     pub determinism_percent: u64,
 }
@@ -81,69 +86,113 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
     Ok((a, b - a))
 }
 
+/// The scenarios named (files, names, or folders of them), or every scenario.
 fn load_scenarios(names: &[String]) -> Result<Vec<LoadedScenario>, String> {
+    let dir = catalog::scenarios_dir();
+    let mut paths = Vec::new();
     if names.is_empty() {
-        let dir = catalog::scenarios_dir();
-        return catalog::list(&dir)
-            .iter()
-            .map(|path| catalog::load(&path.display().to_string()).map_err(|e| e.to_string()))
-            .collect();
+        paths.extend(catalog::list(&dir).iter().map(|p| p.display().to_string()));
     }
-    names.iter().map(|name| catalog::load(name).map_err(|e| e.to_string())).collect()
+    for name in names {
+        match catalog::folder(name) {
+            Some(folder) => {
+                let found = catalog::list(&folder);
+                if found.is_empty() {
+                    return Err(format!("folder {} holds no scenario (*.toml)", folder.display()));
+                }
+                paths.extend(found.iter().map(|p| p.display().to_string()));
+            }
+            None => paths.push(name.clone()),
+        }
+    }
+    paths.iter().map(|name| catalog::load(name).map_err(|e| e.to_string())).collect()
+}
+
+/// What the command line asks for, checked.
+struct Plan {
+    scenarios: Vec<LoadedScenario>,
+    start: u64,
+    count: u64,
+    shard: Option<Shard>,
+    time_budget: Duration,
+    jobs: usize,
+}
+
+fn plan(args: &SweepArgs) -> Result<Plan, String> {
+    let (start, count) = match (&args.seeds, args.start, args.count) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            return Err("give either --seeds A..B or --start/--count, not both".into())
+        }
+        (Some(range), None, None) => parse_range(range)?,
+        (None, start, count) => (start.unwrap_or_else(rotating_start), count.unwrap_or(DEFAULT_COUNT)),
+    };
+    if count == 0 {
+        return Err("--count 0 runs nothing; give at least 1 seed".into());
+    }
+    if start.checked_add(count).is_none() {
+        return Err(format!(
+            "--start {start} with --count {count} runs past the last seed ({}); lower the start or the count",
+            u64::MAX
+        ));
+    }
+    let shard = args.shard.as_deref().map(Shard::parse).transpose()?;
+    let time_budget = match args.time_budget.as_deref().map(humantime::parse_duration).transpose() {
+        Ok(b) => b.unwrap_or(DEFAULT_TIME_BUDGET),
+        Err(e) => return Err(format!("--time-budget: {e}; write it like 60s or 10m")),
+    };
+    if time_budget.is_zero() {
+        return Err("--time-budget 0s runs nothing; give a budget longer than zero".into());
+    }
+    if args.determinism_percent > 100 {
+        return Err("--determinism-percent is a percentage, 0 to 100".into());
+    }
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err("--jobs 0 runs nothing; give at least 1".into());
+    }
+    if let Some(path) = &args.json {
+        check_writable_file(path).map_err(|e| format!("--json: {e}"))?;
+    }
+    if let Some(path) = &args.junit {
+        check_writable_file(path).map_err(|e| format!("--junit: {e}"))?;
+    }
+    check_writable_dir(&args.save_dir).map_err(|e| format!("--save-dir: {e}"))?;
+    let scenarios = load_scenarios(&args.scenarios)?;
+    if scenarios.is_empty() {
+        return Err("no scenarios to sweep".into());
+    }
+    Ok(Plan { scenarios, start, count, shard, time_budget, jobs })
 }
 
 pub fn sweep(args: SweepArgs) -> u8 {
-    let scenarios = match load_scenarios(&args.scenarios) {
-        Ok(s) if s.is_empty() => return bad_input("no scenarios to sweep"),
-        Ok(s) => s,
+    let Plan { scenarios, start, count, shard, time_budget, jobs } = match plan(&args) {
+        Ok(plan) => plan,
         Err(e) => return bad_input(e),
     };
-    let (start, count) = match (&args.seeds, args.start, args.count) {
-        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
-            return bad_input("give either --seeds A..B or --start/--count, not both")
-        }
-        (Some(range), None, None) => match parse_range(range) {
-            Ok(r) => r,
-            Err(e) => return bad_input(e),
-        },
-        (None, start, count) => (start.unwrap_or_else(rotating_start), count.unwrap_or(DEFAULT_COUNT)),
-    };
-    let shard = match args.shard.as_deref().map(Shard::parse).transpose() {
-        Ok(s) => s,
-        Err(e) => return bad_input(e),
-    };
-    let time_budget = match args.time_budget.as_deref().map(humantime::parse_duration).transpose() {
-        Ok(b) => b.or(Some(DEFAULT_TIME_BUDGET)),
-        Err(e) => return bad_input(format!("--time-budget: {e}; write it like 60s or 10m")),
-    };
-    if args.determinism_percent > 100 {
-        return bad_input("--determinism-percent is a percentage, 0 to 100");
-    }
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
-        // Ctrl-C is handled by this process alone, once; a second handler registration would fail harmlessly.
-        // Ctrl-C stops taking new seeds; seeds already running finish, and everything found is kept.
+        // Ctrl-C and SIGTERM stop taking new seeds; seeds already running finish, everything found is saved and
+        // summarised. A second signal aborts at once.
         let _ = ctrlc::set_handler(move || {
             if stop.swap(true, Ordering::SeqCst) {
-                eprintln!("\nsecond interrupt: stopping now");
+                errln!("\nsecond interrupt: stopping now");
                 std::process::exit(130);
             }
-            eprintln!(
-                "\ninterrupted: finishing the seeds in flight, then saving and summarising (Ctrl-C again to abort)"
+            errln!(
+                "\ninterrupted: finishing the seeds in flight, then saving and summarising (interrupt again to abort)"
             );
         });
     }
     let shard_note = shard.map_or(String::new(), |s| format!(" · shard {}/{}", s.index, s.count));
-    eprintln!(
+    errln!(
         "sweep: {} scenario(s) · seeds {start}..{} ({count}){shard_note} · {jobs} jobs · budget {}",
         scenarios.len(),
         start + count,
-        time_budget.map_or("none".into(), |b| humantime::format_duration(b).to_string()),
+        humantime::format_duration(time_budget),
     );
     let scenario_flags: String = args.scenarios.iter().map(|s| format!(" --scenario {s}")).collect();
-    eprintln!(
+    errln!(
         "  repeat this sweep: cargo sim sweep{scenario_flags} --start {start} --count {count}{}",
         shard.map_or(String::new(), |s| format!(" --shard {}/{}", s.index, s.count))
     );
@@ -152,7 +201,7 @@ pub fn sweep(args: SweepArgs) -> u8 {
     let canary_mode = args.scenarios.is_empty();
     let options = SweepOptions {
         shard,
-        time_budget,
+        time_budget: Some(time_budget),
         fail_fast: args.fail_fast,
         determinism_percent: args.determinism_percent,
         stop: stop.clone(),
@@ -164,6 +213,7 @@ pub fn sweep(args: SweepArgs) -> u8 {
         .map(|s| ScenarioReport {
             scenario: s.name.clone(),
             marks_required: s.scenario.coverage.requires.clone(),
+            marks_within_seeds: s.scenario.coverage.within_seeds.get(),
             canary: s.scenario.canary.as_ref().filter(|_| canary_mode).map(|c| CanaryReport {
                 expect: c.expect.iter().map(|k| k.name().to_string()).collect(),
                 within_seeds: c.within_seeds.get(),
@@ -175,31 +225,30 @@ pub fn sweep(args: SweepArgs) -> u8 {
     let expected: u64 = (0..scenarios.len()).map(|i| options.seeds_of(i).len() as u64).sum();
     let progress = Progress::new(expected);
     // The lowest failing seed of each new signature, saved (and shrunk) when the sweep ends, so that the same sweep
-    // always saves the same files whatever order the seeds finished in.
+    // always saves the same files whatever order the seeds finished in. A hunted canary's failures are never saved.
     let mut to_save: BTreeMap<(usize, String), Outcome> = BTreeMap::new();
     #[allow(clippy::disallowed_methods)]
+    let started_at = std::time::SystemTime::now();
+    #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
-    let (interrupted, _) = sweep::run(&options, |done: &SeedDone| {
+    let stopped = sweep::run(&options, |done: &SeedDone| {
         let name = &scenarios[done.scenario].name;
         let seed = done.result.outcome.seed;
         let caught = options.catches_canary(done.scenario, &done.result.outcome);
         let report = &mut reports[done.scenario];
+        let hunted = report.canary.is_some();
         report.record(done, report::repro_command(name, seed), caught, start);
-        if caught {
-            options.skip[done.scenario].store(true, Ordering::SeqCst);
+        if caught && !options.skip[done.scenario].swap(true, Ordering::SeqCst) {
+            progress.println(format!("caught canary {name} at seed {seed}"));
         }
-        if let Some(sig) = &done.signature {
+        if let Some(sig) = done.signature.as_ref().filter(|_| !hunted) {
             let key = (done.scenario, sig.clone());
             match to_save.get(&key) {
                 None => {
-                    if caught {
-                        progress.println(format!("caught canary {name} at seed {seed}: {sig}"));
-                    } else {
-                        progress.println(format!(
-                            "FAIL {name} seed {seed}: {sig}\n  reproduce: {}",
-                            report::repro_command(name, seed)
-                        ));
-                    }
+                    progress.println(format!(
+                        "FAIL {name} seed {seed}: {sig}\n  reproduce: {}",
+                        report::repro_command(name, seed)
+                    ));
                     to_save.insert(key, done.result.outcome.clone());
                 }
                 Some(kept) if seed < kept.seed => {
@@ -214,201 +263,84 @@ pub fn sweep(args: SweepArgs) -> u8 {
         let failures: u64 = reports.iter().map(|r| r.failed_seeds()).sum();
         progress.tick(failures);
     });
+    // After an interrupt or the time budget, failures are saved as found: shrinking is work the user did not
+    // wait for, and its replays would outlast the budget.
+    let shrink_now = !args.no_shrink && stopped.is_none();
+    let mut output_lost = false;
     for ((index, sig), outcome) in &to_save {
-        let saved = save_failure(&scenarios[*index], outcome, sig, &args.save_dir, args.no_shrink, &stop, &progress);
+        let saved = save_failure(&scenarios[*index], outcome, sig, &args.save_dir, shrink_now, &stop, &progress);
+        output_lost |= saved.is_err();
         if let Some(group) = reports[*index].failures.iter_mut().find(|g| &g.signature == sig) {
-            group.saved = saved.map(|p| p.display().to_string());
-            group.repro = report::repro_command(&scenarios[*index].name, outcome.seed);
+            group.saved = saved.ok().map(|p| p.display().to_string());
         }
     }
     progress.finish();
-    let result = SweepReport {
+    // Reports list failure groups by signature, whatever order the seeds finished in.
+    for report in &mut reports {
+        report.failures.sort_by(|a, b| a.signature.cmp(&b.signature));
+    }
+    let mut result = SweepReport {
         start,
         count,
         shard,
-        interrupted,
+        stopped,
         wall_ms: started.elapsed().as_millis() as u64,
         scenarios: reports,
+        ..Default::default()
     };
-    print!("{}", summary(&result));
-    if let Some(path) = &args.json {
-        if let Err(e) = write_atomically(path, &serde_json::to_string_pretty(&result).expect("reports serialize")) {
-            eprintln!("error: could not write {}: {e}", path.display());
-        }
+    stamp(&mut result, started_at);
+    // Report files first: a reader that closed our stdout must not cost the machine-readable results.
+    output_lost |= !write_reports(&result, args.json.as_deref(), args.junit.as_deref());
+    out!("{}", summary(&result));
+    if output_lost {
+        errln!("error: the sweep finished, but some of its results could not be written (above)");
+        return EXIT_OUTPUT_LOST;
     }
-    if let Some(path) = &args.junit {
-        if let Err(e) = write_junit(path, &result) {
-            eprintln!("error: could not write {}: {e}", path.display());
-        }
-    }
-    if result.failed() {
-        1
-    } else {
-        0
-    }
+    result.computed_verdict().exit_code()
 }
 
-/// Saves a new failure as a seed file (shrunk unless `no_shrink`), unless a file for its signature exists.
+/// Saves a new failure as a seed file (shrunk if `shrink_it`), unless a file for its signature exists.
 fn save_failure(
     scenario: &LoadedScenario,
     outcome: &Outcome,
     signature: &str,
     dir: &std::path::Path,
-    no_shrink: bool,
+    shrink_it: bool,
     stop: &AtomicBool,
     progress: &Progress,
-) -> Option<PathBuf> {
+) -> Result<PathBuf, std::io::Error> {
     let path = seedfile::path_for(dir, &scenario.name, signature);
     if path.exists() {
         progress.println(format!("  known: {} already holds this signature", path.display()));
-        return Some(path);
+        return Ok(path);
     }
     let mut file = SeedFile::new(scenario, outcome, signature);
     progress.println(format!("saving seed {} of {} ({signature})", outcome.seed, scenario.name));
-    if !no_shrink {
+    if shrink_it {
         progress.println(format!("  shrinking (at most {} replays; --no-shrink to skip) ...", shrink::REPLAYS_MAX));
         let shrunk = shrink::shrink(&file, &path, stop);
         progress.println(format!("  shrunk from {} to {}", shrunk.before, shrunk.after));
         file = shrunk.file;
     }
-    match write_atomically(&path, &file.to_toml(&path)) {
-        Ok(()) => {
+    match write_new(&path, &file.to_toml(&path)) {
+        Ok(true) => {
             progress.println(format!("  saved {} · replay: cargo sim repro {}", path.display(), path.display()));
-            Some(path)
+            Ok(path)
+        }
+        Ok(false) => {
+            // Another sweep saved the same signature into this folder meanwhile: its file stays as it is.
+            progress.println(format!(
+                "  known: {} was saved by another sweep meanwhile; this sweep's seed {} is in its report",
+                path.display(),
+                outcome.seed
+            ));
+            Ok(path)
         }
         Err(e) => {
             progress.println(format!("  error: could not save {}: {e}", path.display()));
-            None
+            Err(e)
         }
     }
-}
-
-/// Writes the sweep as JUnit XML: a suite per scenario, a case per failure signature (or one passing case).
-pub fn write_junit(path: &std::path::Path, result: &SweepReport) -> std::io::Result<()> {
-    use quick_junit::{NonSuccessKind, Report, TestCase, TestCaseStatus, TestSuite};
-    let mut junit = Report::new("sim sweep");
-    for s in &result.scenarios {
-        let mut suite = TestSuite::new(s.scenario.clone());
-        suite.set_time(Duration::from_millis(s.wall_ms));
-        let mut seeds =
-            TestCase::new(format!("{} seeds from {}", s.seeds_run, result.start), TestCaseStatus::success());
-        seeds.set_classname(s.scenario.clone());
-        if s.failures.is_empty() {
-            suite.add_test_case(seeds);
-        }
-        for g in &s.failures {
-            let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            let seeds: Vec<String> = g.seeds.iter().map(|x| x.to_string()).collect();
-            status.set_message(format!("{} on {} seed(s): {}", g.signature, g.count, seeds.join(", ")));
-            status.set_type(g.signature.clone());
-            status.set_description(format!(
-                "reproduce: {}{}",
-                g.repro,
-                g.saved.as_ref().map_or(String::new(), |p| format!("\nsaved: {p} (replay: cargo sim repro {p})"))
-            ));
-            let mut case = TestCase::new(g.signature.clone(), status);
-            case.set_classname(s.scenario.clone());
-            suite.add_test_case(case);
-        }
-        if let Some(c) = &s.canary {
-            let status = if c.missed() {
-                let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                status.set_message(format!("not caught within {} seeds: the harness lost its power", c.within_seeds));
-                status
-            } else {
-                TestCaseStatus::success()
-            };
-            let mut case = TestCase::new("canary caught", status);
-            case.set_classname(s.scenario.clone());
-            suite.add_test_case(case);
-        }
-        junit.add_test_suite(suite);
-    }
-    let xml = junit.to_string().map_err(std::io::Error::other)?;
-    write_atomically(path, &xml)
-}
-
-/// Writes a file so that a reader never sees half of it: to a temporary file beside it, then renamed.
-pub fn write_atomically(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("{}.tmp", path.extension().and_then(|e| e.to_str()).unwrap_or("")));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
-}
-
-/// The end-of-sweep summary, per scenario.
-pub fn summary(result: &SweepReport) -> String {
-    use std::fmt::Write;
-    let mut out = String::new();
-    let seeds: u64 = result.scenarios.iter().map(|s| s.seeds_run).sum();
-    let secs = result.wall_ms as f64 / 1e3;
-    let _ = writeln!(
-        out,
-        "\nsweep {}: {seeds} seeds in {secs:.1}s ({:.1} seeds/s){}",
-        if result.failed() { "FAILED" } else { "passed" },
-        seeds as f64 / secs.max(1e-9),
-        if result.interrupted { " · stopped early (interrupt, time budget or fail-fast)" } else { "" }
-    );
-    for s in &result.scenarios {
-        let speed = s.simulated_ms as f64 / (s.wall_ms.max(1)) as f64;
-        let faults: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k}={n}")).collect();
-        let _ = writeln!(
-            out,
-            "  {:<36} {:>5} seeds, {:>4} failed · {:.0}x real time per seed · {} determinism checks{}",
-            s.scenario,
-            s.seeds_run,
-            s.failed_seeds(),
-            speed,
-            s.determinism_checked,
-            if faults.is_empty() { String::new() } else { format!(" · faults {}", faults.join(" ")) }
-        );
-        if let Some(c) = &s.canary {
-            let _ = match (c.caught_seed, c.caught_after) {
-                (Some(seed), Some(after)) => writeln!(
-                    out,
-                    "      canary caught after {after} seed(s) (seed {seed}); expects {}",
-                    c.expect.join(" or ")
-                ),
-                _ if c.missed() => writeln!(
-                    out,
-                    "      CANARY MISSED: not caught within {} seeds; the harness has lost its power",
-                    c.within_seeds
-                ),
-                _ => writeln!(
-                    out,
-                    "      canary not caught in the {} seeds run (budget {})",
-                    c.seeds_tried, c.within_seeds
-                ),
-            };
-        }
-        if s.seeds_run > 0 {
-            let shares: Vec<String> = system::marks::ALL
-                .iter()
-                .map(|(mark, _)| {
-                    let reached = s.marks.get(*mark).copied().unwrap_or(0);
-                    format!("{mark} {}%", reached * 100 / s.seeds_run)
-                })
-                .collect();
-            let _ = writeln!(out, "      coverage (share of seeds): {}", shares.join(" · "));
-        }
-        for missed in s.marks_missed() {
-            let _ = writeln!(
-                out,
-                "      COVERAGE MISSED: required mark {missed} was never reached; the sweep tested less than the scenario claims"
-            );
-        }
-        for g in &s.failures {
-            let seeds: Vec<String> = g.seeds.iter().map(|s| s.to_string()).collect();
-            let _ = writeln!(out, "      {} x{} (seeds {})", g.signature, g.count, seeds.join(", "));
-            if let Some(saved) = &g.saved {
-                let _ = writeln!(out, "        saved: {saved} · replay: cargo sim repro {saved}");
-            }
-            let _ = writeln!(out, "        reproduce: {}", g.repro);
-        }
-    }
-    out
 }
 
 /// A progress bar on a terminal; plain lines every few seconds otherwise (CI logs).
@@ -441,7 +373,7 @@ impl Progress {
     fn println(&self, line: String) {
         match &self.bar {
             Some(bar) => bar.println(line),
-            None => eprintln!("{line}"),
+            None => errln!("{line}"),
         }
     }
 
@@ -456,7 +388,7 @@ impl Progress {
                 if self.last_line.get().elapsed() >= PLAIN_PROGRESS_EVERY {
                     self.last_line.set(std::time::Instant::now());
                     let secs = self.started.elapsed().as_secs_f64();
-                    eprintln!(
+                    errln!(
                         "progress: {}/{} seeds · {:.1} seeds/s · {failures} failed",
                         self.done.get(),
                         self.total,

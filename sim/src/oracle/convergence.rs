@@ -1,64 +1,109 @@
-//! Convergence (liveness): once faults heal and load stops, the system must, within the scenario's budget,
-//! answer every client, drain its queue, and make every view of every environment reflect the newest version of
-//! its source under the newest schema.
+//! Convergence (liveness), against the reference model: once faults heal and load stops, the system must,
+//! within the scenario's budget, answer every client and go quiet, and then every entity of every environment
+//! must have a view of each deployed schema that renders its current content (checked by the durability and
+//! integrity checks to be a content the client legitimately left current) with the fields of the last
+//! acknowledged deploy of that schema. Acknowledged deploys must be what the store lists at the end.
 //!
-//! If the system went quiet in time, every view behind its source is a `missing-view` or a `stale-view`: work
-//! was silently dropped, since nothing is left that would repair it. If it did not go quiet in time, that is one
+//! If the system went quiet in time, every view behind is a `missing-view` or a `stale-view`: work was silently
+//! dropped, since nothing is left that would repair it. If it did not go quiet in time, that is one
 //! `not-converged` violation: the system may still have been working on it.
 
 use super::history::History;
+use crate::model::{render, Model};
 use crate::outcome::{Violation, ViolationKind};
 use crate::world::FinalState;
 use system::model::ViewKey;
 
-pub fn check(history: &History, state: &FinalState, requests_given_up: u64, found: &mut Vec<Violation>) {
-    let mut behind = Vec::new();
-    for (env, env_state) in &state.envs {
-        for (entity, source) in &env_state.sources {
-            for (schema, def) in &env_state.schemas {
-                let view = env_state.views.get(entity).and_then(|views| views.get(schema));
-                let current = view.map(|v| (v.source_version, v.schema_version));
-                if current.is_some_and(|c| c >= (source.version, def.version)) {
+pub fn check(model: &Model, state: &FinalState, given_up: u64, history: &History, found: &mut Vec<Violation>) {
+    deploys(model, state, found);
+    let mut behind: Vec<(ViewKey, Violation)> = Vec::new();
+    for (env, env_model) in &model.envs {
+        let Some(env_state) = state.envs.get(env) else { continue };
+        for entity in env_model.entities.keys() {
+            // An entity without a source: lost if acknowledged (durability says so), legitimately absent if not.
+            let Some(source) = env_state.sources.get(entity) else { continue };
+            for schema in model.deployed_schemas(env) {
+                let Some((schema_version, fields)) = model.schema(env, schema).and_then(|s| s.expected()) else {
                     continue;
-                }
-                let key = ViewKey { env: env.clone(), entity: entity.clone(), schema: schema.clone() };
-                behind.push((key, source.version, def.version, view.map(|v| v.source_version)));
+                };
+                let expected = (source.version, schema_version);
+                let key = ViewKey { env: env.clone(), entity: entity.clone(), schema: schema.to_string() };
+                let view = env_state.views.get(entity).and_then(|views| views.get(schema));
+                let problem = match view {
+                    None => Some((ViolationKind::MissingView, "no view at all".to_string())),
+                    Some(v) if (v.source_version, v.schema_version) < expected => Some((
+                        ViolationKind::StaleView,
+                        format!("the view shows {} schema-v{}", v.source_version, v.schema_version),
+                    )),
+                    Some(v)
+                        if (v.source_version, v.schema_version) == expected
+                            && v.fields != render(fields, &source.payload) =>
+                    {
+                        Some((
+                            ViolationKind::StaleView,
+                            format!("the view at {} shows {:?}", v.source_version, v.fields),
+                        ))
+                    }
+                    Some(_) => None,
+                };
+                let Some((kind, what)) = problem else { continue };
+                let violation = Violation::new(
+                    kind,
+                    format!(
+                        "the system went quiet without a view of {} schema-v{schema_version} (the current content, \
+                         under the last acknowledged deploy): {what}; {}",
+                        source.version,
+                        history.explain(&key)
+                    ),
+                )
+                .at(env, entity, Some(schema))
+                .versions(Some(source.version.0), view.map(|v| v.source_version.0));
+                behind.push((key, violation));
             }
         }
     }
-    if !state.quiescent || requests_given_up > 0 {
-        let sample: Vec<String> = behind.iter().take(5).map(|(k, ..)| k.to_string()).collect();
+    if !state.quiescent || given_up > 0 {
+        let sample: Vec<String> = behind.iter().take(5).map(|(k, _)| k.to_string()).collect();
         found.push(Violation::new(
             ViolationKind::NotConverged,
             format!(
-                "the budget ran out before the system went quiet: queue pending={} leased={}, client requests in \
-                 flight={}, given up={}, views behind their source={} (first: {})",
+                "the budget ran out before the system went quiet: queue pending={} leased={}, outbox={}, client \
+                 requests in flight={}, given up={}, views behind={} (first: {})",
                 state.queue.pending,
                 state.queue.leased,
+                state.outbox,
                 state.requests_in_flight,
-                requests_given_up,
+                given_up,
                 behind.len(),
                 if sample.is_empty() { "none".to_string() } else { sample.join(", ") }
             ),
         ));
         return;
     }
-    for (key, source_version, schema_version, view_version) in behind {
-        let stored = history.stored_ms(&key.env, &key.entity, source_version);
-        let kind = if view_version.is_none() { ViolationKind::MissingView } else { ViolationKind::StaleView };
-        let mut violation = Violation::new(
-            kind,
-            format!(
-                "the system went quiet without a view of {source_version} schema-v{schema_version}{}; {}",
-                stored.map_or(String::new(), |ms| format!(" (source stored at {:.3}s)", ms as f64 / 1e3)),
-                history.explain(&key)
-            ),
-        )
-        .at(&key.env, &key.entity, Some(&key.schema))
-        .versions(Some(source_version.0), view_version.map(|v| v.0));
-        if let Some(ms) = stored {
-            violation = violation.at_ms(ms);
+    found.extend(behind.into_iter().map(|(_, v)| v));
+}
+
+/// Every acknowledged deploy is durable: the store lists the schema at the acknowledged version or a later one,
+/// and at that version with the deployed fields.
+fn deploys(model: &Model, state: &FinalState, found: &mut Vec<Violation>) {
+    for (env, env_model) in &model.envs {
+        for (name, schema) in &env_model.schemas {
+            let Some((version, fields)) = schema.expected() else { continue };
+            let listed = state.envs.get(env).and_then(|e| e.schemas.get(name));
+            let problem = match listed {
+                None => Some("the store lists no such schema".to_string()),
+                Some(def) if def.version < version => Some(format!("the store lists schema-v{}", def.version)),
+                Some(def) if def.version == version && def.fields != fields => {
+                    Some(format!("the store lists schema-v{version} with fields {:?}", def.fields))
+                }
+                Some(_) => None,
+            };
+            if let Some(problem) = problem {
+                found.push(Violation::new(
+                    ViolationKind::LostDeploy,
+                    format!("{env}/{name}: a deploy of fields {fields:?} was acknowledged as schema-v{version}, but {problem}"),
+                ));
+            }
         }
-        found.push(violation);
     }
 }

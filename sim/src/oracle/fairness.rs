@@ -1,43 +1,59 @@
-//! Fairness: no environment starves. When the scenario states a bound, every new source version of the
-//! environments it names must be in all of its views within that time of being stored, whatever another
-//! environment is doing. A plain FIFO queue fails this under a noisy neighbour: the light environment's job waits
-//! behind the whole backlog.
+//! Fairness, from the readers' side: no environment starves. When the scenario states a bound, every write
+//! acknowledged to a client of the environments it names must be visible to that environment's reader (every
+//! deployed schema's view at that version or newer) within the bound, whatever another environment is doing,
+//! and also while the environment's own bulk work (a schema deploy) is queued. A plain FIFO queue fails this
+//! under a noisy neighbour: the light environment's job waits behind the whole backlog.
+//!
+//! Freshness is measured from the acknowledgement to the first read that shows the write; a write never seen
+//! is at least as late as the last read that did not show it.
 
-use super::history::History;
+use crate::model::Model;
 use crate::outcome::{Violation, ViolationKind};
+use crate::readers::Read;
 use crate::scenario::Scenario;
-use crate::world::FinalState;
-use system::model::ViewKey;
+use std::collections::BTreeMap;
 
-pub fn check(scenario: &Scenario, history: &History, state: &FinalState, found: &mut Vec<Violation>) {
+pub fn check(scenario: &Scenario, model: &Model, reads: &[Read], found: &mut Vec<Violation>) {
     let Some(bound) = scenario.invariants.fresh_view_latency_max else { return };
     let envs = scenario.invariants.fairness_environments.clone().unwrap_or_else(|| scenario.env_names().to_vec());
-    for ((env, entity, version), stored_at) in &history.stored_at {
-        if !envs.contains(env) {
-            continue;
-        }
-        let Some(schemas) = state.envs.get(env).map(|e| &e.schemas) else { continue };
-        for schema in schemas.keys() {
-            let key = ViewKey { env: env.clone(), entity: entity.clone(), schema: schema.clone() };
-            let Some(writes) = history.view_writes.get(&key) else { continue };
-            // The first write that reflects this version or a newer one. If none, convergence reports it.
-            let Some(write) = writes.iter().find(|w| w.source_version >= *version) else { continue };
-            let latency = write.at.saturating_sub(*stored_at);
-            if latency > bound.0 {
-                found.push(
-                    Violation::new(
-                        ViolationKind::Starvation,
-                        format!(
-                            "{version} stored at {:.3}s reached its view only at {:.3}s, {:.3}s later; the bound is {bound}",
-                            stored_at.as_secs_f64(),
-                            write.at.as_secs_f64(),
-                            latency.as_secs_f64()
-                        ),
-                    )
-                    .at(env, entity, Some(schema))
-                    .versions(Some(version.0), Some(write.source_version.0))
-                    .at_ms(write.at.as_millis() as u64),
-                );
+    let mut by_entity: BTreeMap<(&str, &str), Vec<&Read>> = BTreeMap::new();
+    for read in reads {
+        by_entity.entry((&read.env, &read.entity)).or_default().push(read);
+    }
+    for (env, env_model) in model.envs.iter().filter(|(env, _)| envs.contains(env)) {
+        let schemas = model.deployed_schemas(env);
+        for (entity, writes) in &env_model.entities {
+            let Some(reads_of) = by_entity.get(&(env.as_str(), entity.as_str())) else { continue };
+            for write in writes {
+                let (Some(version), Some(acked_at)) = (write.acked_version(), write.acked_at()) else { continue };
+                let shows = |read: &&&&Read| {
+                    schemas
+                        .iter()
+                        .all(|schema| read.views.iter().any(|v| v.schema == *schema && v.source_version >= version))
+                };
+                let after: Vec<&&Read> = reads_of.iter().filter(|r| r.at >= acked_at).collect();
+                let (latency, how) = match after.iter().find(shows) {
+                    Some(read) => (read.at - acked_at, "first seen by its reader"),
+                    None => match after.last() {
+                        Some(read) => (read.at - acked_at, "still not seen by its reader"),
+                        None => continue,
+                    },
+                };
+                if latency > bound.0 {
+                    found.push(
+                        Violation::new(
+                            ViolationKind::Starvation,
+                            format!(
+                                "{version} acknowledged at {:.3}s was {how} {:.3}s later; the bound is {bound}",
+                                acked_at.as_secs_f64(),
+                                latency.as_secs_f64()
+                            ),
+                        )
+                        .at(env, entity, None)
+                        .versions(Some(version.0), None)
+                        .at_ms((acked_at + latency).as_millis() as u64),
+                    );
+                }
             }
         }
     }

@@ -1,77 +1,67 @@
-//! An index over the trace, built once per run, for the checkers: when each source version was stored, every
-//! write of every view, and the last few events that touched each view (to explain a violation).
+//! An index over the trace, built once per run, that turns the system's own events into explanations: the last
+//! few events that touched each view and each entity. It explains violations; it never finds them (the checks
+//! do not read it, and a run with the system's events muted reaches the same verdicts).
 
-use crate::trace::{Record, TraceEvent};
+use crate::trace::{HarnessEvent, Record, TraceEvent};
 use std::collections::{BTreeMap, VecDeque};
-use std::time::Duration;
 use system::events::Event;
-use system::model::{Version, ViewKey};
+use system::model::ViewKey;
 
-/// Events kept per view to explain a violation.
+/// Events kept per view or entity to explain a violation.
 const EXPLAIN_EVENTS_MAX: usize = 5;
-
-#[derive(Clone, Debug)]
-pub struct ViewWrite {
-    pub at: Duration,
-    pub source_version: Version,
-    pub schema_version: u64,
-}
 
 #[derive(Default)]
 pub struct History {
-    pub stored_at: BTreeMap<(String, String, Version), Duration>,
-    pub view_writes: BTreeMap<ViewKey, Vec<ViewWrite>>,
-    /// Jobs that deploys enqueued (one per entity of the environment).
-    pub deploy_jobs: u64,
-    /// Leases granted: job executions, redeliveries included.
-    pub leases: u64,
-    recent: BTreeMap<ViewKey, VecDeque<String>>,
+    views: BTreeMap<ViewKey, VecDeque<String>>,
+    entities: BTreeMap<(String, String), VecDeque<String>>,
 }
 
 fn key(env: &str, entity: &str, schema: &str) -> ViewKey {
     ViewKey { env: env.into(), entity: entity.into(), schema: schema.into() }
 }
 
+fn keep(lines: &mut VecDeque<String>, record: &Record) {
+    if lines.len() == EXPLAIN_EVENTS_MAX {
+        lines.pop_front();
+    }
+    lines.push_back(record.to_string().trim().to_string());
+}
+
 impl History {
     pub fn new(trace: &[Record]) -> History {
         let mut h = History::default();
         for record in trace {
-            let TraceEvent::System(event) = &record.event else { continue };
-            let touched = match event {
-                Event::SourceStored { env, entity, version, .. } => {
-                    h.stored_at.entry((env.clone(), entity.clone(), *version)).or_insert(record.at);
-                    None
-                }
-                Event::ViewWritten { env, entity, schema, source_version, schema_version } => {
-                    let k = key(env, entity, schema);
-                    h.view_writes.entry(k.clone()).or_default().push(ViewWrite {
-                        at: record.at,
-                        source_version: *source_version,
-                        schema_version: *schema_version,
-                    });
-                    Some(k)
-                }
-                Event::DeployAcked { jobs, .. } => {
-                    h.deploy_jobs += *jobs as u64;
-                    None
-                }
-                Event::JobLeased { env, entity, schema, .. } => {
-                    h.leases += 1;
-                    Some(key(env, entity, schema))
-                }
-                Event::ViewWriteRefused { env, entity, schema, .. }
-                | Event::JobEnqueued { env, entity, schema, .. }
-                | Event::JobCoalesced { env, entity, schema, .. }
-                | Event::JobRedelivered { env, entity, schema, .. }
-                | Event::JobAbandoned { env, entity, schema, .. } => Some(key(env, entity, schema)),
-                _ => None,
+            let (view, entity) = match &record.event {
+                TraceEvent::System(event) => match event {
+                    Event::SourceStored { env, entity, .. }
+                    | Event::SourceReplayed { env, entity, .. }
+                    | Event::SourceSuperseded { env, entity, .. }
+                    | Event::SourceUnchanged { env, entity, .. }
+                    | Event::OutboxRepaired { env, entity, .. }
+                    | Event::IngestAcked { env, entity, .. }
+                    | Event::IngestBusy { env, entity, .. }
+                    | Event::IngestUnavailable { env, entity, .. } => (None, Some((env, entity))),
+                    Event::ViewWritten { env, entity, schema, .. }
+                    | Event::ViewWriteRefused { env, entity, schema, .. }
+                    | Event::JobEnqueued { env, entity, schema, .. }
+                    | Event::JobCoalesced { env, entity, schema, .. }
+                    | Event::JobLeased { env, entity, schema, .. }
+                    | Event::JobRedelivered { env, entity, schema, .. }
+                    | Event::JobAbandoned { env, entity, schema, .. } => (Some(key(env, entity, schema)), None),
+                    _ => (None, None),
+                },
+                TraceEvent::Harness(
+                    HarnessEvent::ClientAcked { env, entity, .. }
+                    | HarnessEvent::ClientAbandoned { env, entity, .. }
+                    | HarnessEvent::ClientGaveUp { env, entity, .. },
+                ) => (None, Some((env, entity))),
+                TraceEvent::Harness(_) => (None, None),
             };
-            if let Some(k) = touched {
-                let lines = h.recent.entry(k).or_default();
-                if lines.len() == EXPLAIN_EVENTS_MAX {
-                    lines.pop_front();
-                }
-                lines.push_back(record.to_string().trim().to_string());
+            if let Some(view) = view {
+                keep(h.views.entry(view).or_default(), record);
+            }
+            if let Some((env, entity)) = entity {
+                keep(h.entities.entry((env.clone(), entity.clone())).or_default(), record);
             }
         }
         h
@@ -79,13 +69,17 @@ impl History {
 
     /// The last events that touched a view, oldest first, as one line.
     pub fn explain(&self, view: &ViewKey) -> String {
-        match self.recent.get(view) {
-            None => "no job for this view ever appeared in the trace".to_string(),
+        match self.views.get(view) {
+            None => "no job for this view appears in the trace".to_string(),
             Some(lines) => format!("last events: [{}]", lines.iter().cloned().collect::<Vec<_>>().join(" | ")),
         }
     }
 
-    pub fn stored_ms(&self, env: &str, entity: &str, version: Version) -> Option<u64> {
-        self.stored_at.get(&(env.to_string(), entity.to_string(), version)).map(|d| d.as_millis() as u64)
+    /// The last events that touched an entity's source, oldest first, as one line.
+    pub fn explain_entity(&self, env: &str, entity: &str) -> String {
+        match self.entities.get(&(env.to_string(), entity.to_string())) {
+            None => "no write of this entity appears in the trace".to_string(),
+            Some(lines) => format!("last events: [{}]", lines.iter().cloned().collect::<Vec<_>>().join(" | ")),
+        }
     }
 }

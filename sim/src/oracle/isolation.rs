@@ -1,55 +1,93 @@
-//! Isolation: a view of environment A is made only from environment A's data. Every view read at the end must
-//! name its own environment, entity and schema, must not carry another environment's site, and when it is at
-//! the newest source and schema its content must be exactly what that source renders to.
+//! Integrity and isolation, judged from outside: every view a reader (or the final reading) saw must be a
+//! rendering, by the oracle's own rendering, of a content that this environment's client sent for that entity,
+//! under the fields of a version of the schema that was deployed in this environment; and where the client was
+//! told which content a version holds, of exactly that content. Every source in the final reading must be a
+//! content the environment's client sent. A view built from another environment's content, or from content
+//! nobody sent, is an `isolation-breach`.
 
+use crate::model::Model;
 use crate::outcome::{Violation, ViolationKind};
+use crate::readers::Read;
 use crate::world::FinalState;
+use std::collections::BTreeSet;
+use system::model::View;
 
-/// The source field in which every load client writes its environment's name, as a page names its site.
-const SITE_FIELD: &str = "site";
+/// A view as judged: where it was read, its versions and its fields.
+type Judged = (String, String, String, u64, u64, Vec<(String, String)>);
 
-pub fn check(state: &FinalState, found: &mut Vec<Violation>) {
+pub fn check(model: &Model, reads: &[Read], state: Option<&FinalState>, found: &mut Vec<Violation>) {
+    // Each distinct (view, content) is judged once: readers see the same view many times.
+    let mut judged: BTreeSet<Judged> = BTreeSet::new();
+    let mut judge = |env: &str, entity: &str, view: &View, when: &str, at_ms: Option<u64>| {
+        let key = (
+            env.to_string(),
+            entity.to_string(),
+            view.schema.clone(),
+            view.source_version.0,
+            view.schema_version,
+            view.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        );
+        if !judged.insert(key) {
+            return;
+        }
+        let problem = if view.env != env || view.entity != entity {
+            Some(format!("a view of {env}/{entity} says it is {}/{}/{}", view.env, view.entity, view.schema))
+        } else if model.schema(env, &view.schema).is_none() {
+            Some(format!("a view of schema `{}`, which was never deployed in {env}", view.schema))
+        } else if !model.is_rendering(env, entity, &view.schema, view.source_version, view.schema_version, &view.fields)
+        {
+            Some(format!(
+                "view {} schema-v{} holds {:?}, which is not a rendering of any content {env}'s client sent for \
+                 {entity}{}",
+                view.source_version,
+                view.schema_version,
+                view.fields,
+                match model.acked_contents(env, entity, view.source_version).first() {
+                    Some(content) => format!(" (the client was told {} holds {:?})", view.source_version, content),
+                    None => String::new(),
+                }
+            ))
+        } else {
+            None
+        };
+        if let Some(problem) = problem {
+            let mut v = Violation::new(ViolationKind::IsolationBreach, format!("{when}: {problem}"))
+                .at(env, entity, Some(&view.schema))
+                .versions(None, Some(view.source_version.0));
+            if let Some(ms) = at_ms {
+                v = v.at_ms(ms);
+            }
+            found.push(v);
+        }
+    };
+    for read in reads {
+        for view in &read.views {
+            judge(&read.env, &read.entity, view, "a reader saw", Some(read.at.as_millis() as u64));
+        }
+    }
+    let Some(state) = state else { return };
+    let mut unsent = Vec::new();
     for (env, env_state) in &state.envs {
         for (entity, views) in &env_state.views {
-            for (schema, view) in views {
-                let mut breach = |what: String, actual: u64| {
-                    found.push(
-                        Violation::new(ViolationKind::IsolationBreach, what)
-                            .at(env, entity, Some(schema))
-                            .versions(env_state.sources.get(entity).map(|s| s.version.0), Some(actual)),
-                    )
-                };
-                if &view.env != env || &view.entity != entity || &view.schema != schema {
-                    breach(
-                        format!("view says it is {}/{}/{}", view.env, view.entity, view.schema),
-                        view.source_version.0,
-                    );
-                    continue;
-                }
-                if let Some(site) = view.fields.get(SITE_FIELD).filter(|site| *site != env) {
-                    breach(format!("view carries site `{site}`, another environment's data"), view.source_version.0);
-                    continue;
-                }
-                let (Some(source), Some(def)) = (env_state.sources.get(entity), env_state.schemas.get(schema)) else {
-                    continue;
-                };
-                if (view.source_version, view.schema_version) > (source.version, def.version) {
-                    breach(
+            for view in views.values() {
+                judge(env, entity, view, "the final reading shows", None);
+            }
+        }
+        for (entity, source) in &env_state.sources {
+            if !model.was_sent(env, entity, &source.payload) {
+                unsent.push(
+                    Violation::new(
+                        ViolationKind::IsolationBreach,
                         format!(
-                            "view claims {} schema-v{}, newer than the store's {} schema-v{}",
-                            view.source_version, view.schema_version, source.version, def.version
+                            "the store's source {} holds {:?}, which {env}'s client never sent for {entity}",
+                            source.version, source.payload
                         ),
-                        view.source_version.0,
-                    );
-                } else if (view.source_version, view.schema_version) == (source.version, def.version)
-                    && view.fields != def.render(&source.payload)
-                {
-                    breach(
-                        format!("view content {:?} is not what its source renders to", view.fields),
-                        view.source_version.0,
-                    );
-                }
+                    )
+                    .at(env, entity, None)
+                    .versions(None, Some(source.version.0)),
+                );
             }
         }
     }
+    found.extend(unsent);
 }

@@ -1,31 +1,67 @@
-//! Monotonic views: a view never goes back to an older version of its source (or an older schema of the same
-//! source). Checked on every write the store reported, not only on the final state, so that a regression that
-//! was later repaired is still caught.
+//! Monotonic reads: a reader never sees a view go back to a strictly older (source version, schema version).
+//! Judged on every read the readers made during the run, followed by the final reading, so that a regression
+//! that was later repaired is still caught. Seeing the same versions again (a rewrite of an identical view) is
+//! not a regression.
 
 use super::history::History;
 use crate::outcome::{Violation, ViolationKind};
+use crate::readers::Read;
+use crate::world::FinalState;
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+use system::model::{Version, View, ViewKey};
 
-pub fn check(history: &History, found: &mut Vec<Violation>) {
-    for (key, writes) in &history.view_writes {
-        for pair in writes.windows(2) {
-            let (before, after) = (&pair[0], &pair[1]);
-            if (after.source_version, after.schema_version) <= (before.source_version, before.schema_version) {
-                found.push(
-                    Violation::new(
+pub fn check(reads: &[Read], state: Option<&FinalState>, history: &History, found: &mut Vec<Violation>) {
+    // The newest (source version, schema version) seen of each view so far, and when.
+    let mut newest: BTreeMap<ViewKey, ((Version, u64), Option<Duration>)> = BTreeMap::new();
+    let mut reported: BTreeSet<ViewKey> = BTreeSet::new();
+    let mut see = |env: &str, entity: &str, view: &View, at: Option<Duration>| {
+        let key = ViewKey { env: env.to_string(), entity: entity.to_string(), schema: view.schema.clone() };
+        let rank = (view.source_version, view.schema_version);
+        match newest.get(&key) {
+            Some(&(before, before_at)) if rank < before => {
+                if reported.insert(key.clone()) {
+                    let when = |t: Option<Duration>| {
+                        t.map_or("in the final reading".to_string(), |t| format!("at {:.3}s", t.as_secs_f64()))
+                    };
+                    let mut v = Violation::new(
                         ViolationKind::ViewRegressed,
                         format!(
-                            "view went from {} schema-v{} (written at {:.3}s) to {} schema-v{}",
-                            before.source_version,
-                            before.schema_version,
-                            before.at.as_secs_f64(),
-                            after.source_version,
-                            after.schema_version
+                            "a reader saw {} schema-v{} {}, then {} schema-v{} {}; {}",
+                            before.0,
+                            before.1,
+                            when(before_at),
+                            rank.0,
+                            rank.1,
+                            when(at),
+                            history.explain(&key)
                         ),
                     )
-                    .at(&key.env, &key.entity, Some(&key.schema))
-                    .versions(Some(before.source_version.0), Some(after.source_version.0))
-                    .at_ms(after.at.as_millis() as u64),
-                );
+                    .at(env, entity, Some(&view.schema))
+                    .versions(Some(before.0 .0), Some(rank.0 .0));
+                    if let Some(at) = at {
+                        v = v.at_ms(at.as_millis() as u64);
+                    }
+                    found.push(v);
+                }
+            }
+            Some(&(before, _)) if rank == before => {}
+            _ => {
+                newest.insert(key, (rank, at));
+            }
+        }
+    };
+    for read in reads {
+        for view in &read.views {
+            see(&read.env, &read.entity, view, Some(read.at));
+        }
+    }
+    if let Some(state) = state {
+        for (env, env_state) in &state.envs {
+            for (entity, views) in &env_state.views {
+                for view in views.values() {
+                    see(env, entity, view, None);
+                }
             }
         }
     }

@@ -14,7 +14,7 @@ use crate::events::Event;
 use crate::marks;
 use crate::model::JobSpec;
 use crate::node::NodeContext;
-use crate::proto::{AckJob, AckReply, Enqueue, EnqueueReply, GetQueueStats, Lease, LeaseJob, QueueStats};
+use crate::proto::{AckJob, AckReply, Enqueue, EnqueueMany, EnqueueReply, GetQueueStats, Lease, LeaseJob, QueueStats};
 use fair::{Enqueued, FairConfig, FairQueue};
 use madsim::net::Endpoint;
 use std::sync::{Arc, Mutex};
@@ -108,8 +108,16 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
 
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: Enqueue| {
-        let reply = enqueue(&c, &s, &req.jobs, req.request);
+        let reply = enqueue(&c, &s, &req.jobs, req.request, true);
         async move { reply }
+    });
+    let (c, s) = (ctx.clone(), state.clone());
+    ep.add_rpc_handler(move |req: EnqueueMany| {
+        // The store's outbox repeats, by design, enqueues the ingest path usually made already: those repeats
+        // are not the rare lost-reply moment the duplicate mark stands for.
+        let replies: Vec<EnqueueReply> =
+            req.batches.iter().map(|batch| enqueue(&c, &s, &batch.jobs, batch.request, false)).collect();
+        async move { replies }
     });
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: LeaseJob| {
@@ -139,25 +147,28 @@ fn enqueue(
     state: &SharedQueue,
     jobs: &[JobSpec],
     request: Option<(u64, crate::model::Version)>,
+    mark_duplicate: bool,
 ) -> EnqueueReply {
     let mut durable = state.lock().expect("queue lock");
-    for spec in jobs {
-        if durable.queue.other_env_pending(spec) {
-            ctx.mark(marks::CROSS_ENV_DUPLICATE_PENDING);
-        }
-        if durable.queue.is_leased(spec) {
-            ctx.mark(marks::UPDATE_WHILE_LEASED);
-        }
-    }
+    let cross_env = jobs.iter().any(|spec| durable.queue.other_env_pending(spec));
+    let while_leased = jobs.iter().any(|spec| durable.queue.is_leased(spec));
     let result = durable.queue.enqueue_once(request, jobs);
     if matches!(result, Ok(Some(_))) {
         durable.persist(QueueOp::Enqueue { jobs: jobs.to_vec(), request });
+        if cross_env {
+            ctx.mark(marks::CROSS_ENV_DUPLICATE_PENDING);
+        }
+        if while_leased {
+            ctx.mark(marks::UPDATE_WHILE_LEASED);
+        }
     }
     drop(durable);
     let result = match result {
         Ok(None) => {
             // A repeat of an enqueue that already took effect: acknowledge it, add nothing.
-            ctx.mark(marks::DUPLICATE_ENQUEUE);
+            if mark_duplicate {
+                ctx.mark(marks::DUPLICATE_ENQUEUE);
+            }
             return EnqueueReply::Accepted { new: 0, coalesced: jobs.len() };
         }
         Ok(Some(outcomes)) => Ok(outcomes),

@@ -220,17 +220,22 @@ fn a_store_crash_keeps_synced_writes_and_the_run_stays_correct() {
     let result = run_seed(&crashed, 5);
     assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
     let crash_at = safety_start(&result.trace) + Duration::from_secs(12);
-    let written_before = result
+    // Every operation the store made durable before the crash, as its events report them.
+    let written_before: usize = result
         .trace
         .iter()
         .filter(|r| r.at <= crash_at && &*r.node == "store")
-        .filter(|r| {
-            matches!(
-                r.event,
-                TraceEvent::System(Event::SourceStored { .. } | Event::SchemaStored { .. } | Event::ViewWritten { .. })
-            )
+        .map(|r| match r.event {
+            TraceEvent::System(
+                Event::SourceStored { .. }
+                | Event::SourceUnchanged { .. }
+                | Event::SchemaStored { .. }
+                | Event::ViewWritten { .. },
+            ) => 1,
+            TraceEvent::System(Event::OutboxDrained { versions }) => versions,
+            _ => 0,
         })
-        .count();
+        .sum();
     let recovered: Vec<usize> = result
         .trace
         .iter()

@@ -1,11 +1,12 @@
 //! The harness's integration tests, one binary, one module per concern:
 //! - `baseline`: the correct system passes a multi-environment run and does real work.
+//! - `evidence`: events explain, they never judge: muting the system's events changes no verdict.
 //! - `determinism`: a seed gives the same trace on any thread; different seeds differ.
 //! - `fuzz`: bolero-generated scenarios never break the harness, and the correct system passes them.
 //! - `faults`: every fault kind has an observable effect; scripted plans run as written; swarm covers all kinds.
 //! - `canaries`: every flaw is caught, and the same seed without the flaw passes.
 //! - `scenario_errors`: malformed scenario files get errors that name file, line and field.
-//! - `oracle`: each invariant reports a violation when shown one (the oracle is not blind).
+//! - `oracle`: each check fires on a crafted bad history and stays silent on a good one.
 //! - `regressions`: the cases that once exposed a bug, each tied to it.
 //! - `seeds`: every saved seed replays to its reviewed snapshot.
 //! - `sweeps`: sweeps save failures, seed files replay exactly, shrink, shard and merge. (Ctrl-C is tested on
@@ -14,6 +15,7 @@
 mod baseline;
 mod canaries;
 mod determinism;
+mod evidence;
 mod faults;
 mod fuzz;
 mod oracle;

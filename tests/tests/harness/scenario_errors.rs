@@ -163,3 +163,63 @@ fn an_unknown_coverage_mark_lists_the_marks() {
     assert!(message.contains("field `coverage.requires[1]`"), "{message}");
     assert!(message.contains("store.recovered"), "lists the marks: {message}");
 }
+
+// ---- poor input found by the clean-checkout audit ----
+
+#[test]
+fn a_schema_field_no_content_has_is_an_error_listing_the_fields() {
+    let m = error_after("fields = [\"title\", \"body\", \"site\"]", "fields = [\"titel\", \"body\", \"site\"]");
+    assert!(m.contains("field `schemas[0].fields[0]`") && m.contains("unknown field `titel`"), "{m}");
+    assert!(m.contains("title, body, summary, site"), "{m}");
+}
+
+#[test]
+fn a_run_far_beyond_the_catalog_is_refused_with_a_limit() {
+    let m = error_after("safety = \"30s\"", "safety = \"2h\"");
+    assert!(m.contains("field `run.safety`") && m.contains("longer than"), "{m}");
+    let m = error_after("ingest_rate = 10", "ingest_rate = 10000");
+    assert!(m.contains("field `load.ingest_rate`") && m.contains("ingests"), "{m}");
+}
+
+#[test]
+fn zero_durations_that_would_confuse_a_run_are_errors() {
+    let m = error_after("convergence_budget = \"60s\"", "convergence_budget = \"0s\"");
+    assert!(m.contains("field `run.convergence_budget`") && m.contains("longer than zero"), "{m}");
+    let m = error_after("[load]", "[system]\nrpc_timeout = \"0s\"\nlease = \"5s\"\n\n[load]");
+    assert!(m.contains("field `system.rpc_timeout`"), "{m}");
+    let m = error_after("[load]", "[system]\nlease = \"0s\"\n\n[load]");
+    assert!(m.contains("field `system.lease`"), "{m}");
+}
+
+#[test]
+fn an_empty_file_says_what_a_scenario_needs() {
+    let m = parse("# nothing here\n\n", Path::new("scenarios/empty.toml")).unwrap_err().to_string();
+    assert!(m.starts_with("scenarios/empty.toml: the file is empty") && m.contains("[topology]"), "{m}");
+}
+
+#[test]
+fn a_duplicate_key_names_its_line_not_a_dot() {
+    let m = error_after("workers = 3", "workers = 3\nworkers = 4");
+    assert!(!m.contains("field `.`"), "{m}");
+    assert!(m.contains("duplicate"), "{m}");
+}
+
+#[test]
+fn a_bare_number_for_a_duration_gets_a_format_hint() {
+    let m = error_after("safety = \"30s\"", "safety = 30");
+    assert!(m.contains("field `run.safety`") && m.contains("\"30s\""), "{m}");
+}
+
+#[test]
+fn a_folder_given_as_a_scenario_says_it_is_a_folder() {
+    let m = sim::scenario::resolve("canaries", &tests::scenarios_dir()).unwrap_err().to_string();
+    assert!(m.contains("is a folder") && m.contains("sweep"), "{m}");
+    let m = sim::scenario::resolve("no-such.toml", &tests::scenarios_dir()).unwrap_err().to_string();
+    assert!(!m.contains(".toml.toml"), "{m}");
+}
+
+#[test]
+fn a_mirror_of_an_unknown_environment_is_an_error() {
+    let m = error_after("\"acme-staging\" = \"acme-prod\"", "\"acme-staging\" = \"nowhere\"");
+    assert!(m.contains("environments.mirrors") && m.contains("nowhere"), "{m}");
+}

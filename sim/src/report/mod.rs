@@ -1,4 +1,8 @@
-//! Human-readable output: the summary of a run, its violations, and the command that reproduces it.
+//! Reporting, in one home: the summary of a run, its violations and the command that reproduces it (here);
+//! sweep and merge reports as text, JSON and JUnit ([`sweep`]); result files written safely ([`files`]).
+
+pub mod files;
+pub mod sweep;
 
 use crate::outcome::Outcome;
 use std::fmt::Write;
@@ -21,8 +25,8 @@ pub fn summary_with_repro(outcome: &Outcome, repro: &str) -> String {
     let _ = writeln!(out, "scenario {} · seed {} · {verdict}", outcome.scenario, outcome.seed);
     let _ = writeln!(
         out,
-        "  load:   {} environments · {} ingests sent, {} acknowledged ({} retries, {} busy answers, {} given up) · {} deploys",
-        st.environments, st.ingests_sent, st.ingests_acked, st.ingest_retries, st.ingests_busy, st.ingests_given_up, st.deploys
+        "  load:   {} environments · {} ingests sent, {} acknowledged ({} retries, {} busy answers, {} abandoned by their senders, {} unanswered at the end) · {} deploys · {} reads",
+        st.environments, st.ingests_sent, st.ingests_acked, st.ingest_retries, st.ingests_busy, st.ingests_abandoned, st.ingests_given_up, st.deploys, st.reads
     );
     let _ = writeln!(
         out,
@@ -36,9 +40,11 @@ pub fn summary_with_repro(outcome: &Outcome, repro: &str) -> String {
     );
     let _ = writeln!(
         out,
-        "  run:    {} RPCs, {} messages · {:.1}s simulated in {:.3}s wall ({speed:.0}x) · {} trace events, hash {}",
+        "  run:    {} RPCs, {} messages ({} of readers and checker) for {} necessary jobs · {:.1}s simulated in {:.3}s wall ({speed:.0}x) · {} trace events, hash {}",
         st.rpcs_sent,
         st.net_messages,
+        st.observer_messages,
+        st.necessary_jobs,
         st.simulated_ms as f64 / 1e3,
         st.wall_ms as f64 / 1e3,
         st.trace_events,

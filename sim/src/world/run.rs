@@ -1,0 +1,198 @@
+//! Running one seed: a fresh OS thread, a madsim runtime seeded with the seed, the phases, and the
+//! classification of how the run ended. A run that returns is judged by the oracle; one that panics is a
+//! `panic`, `deadlock` or `time-limit` crash.
+
+use super::phases;
+use crate::faults::{generate, FaultSpec};
+use crate::oracle;
+use crate::outcome::{Outcome, Stats, Verdict, Violation, ViolationKind};
+use crate::rng;
+use crate::scenario::{LoadedScenario, Scenario};
+use crate::trace::{self, Record, Recorder, TraceEvent};
+use madsim::runtime::Runtime;
+use std::cell::RefCell;
+use std::sync::{Arc, Once};
+use std::time::Duration;
+use system::events::Event;
+
+/// Simulated time allowed beyond the phases before the run is declared stuck.
+const TIME_LIMIT_MARGIN: Duration = Duration::from_secs(120);
+
+/// The result of one run, with its trace.
+pub struct RunResult {
+    pub outcome: Outcome,
+    pub trace: Vec<Record>,
+    /// References to the run's state still alive after its runtime was dropped (every node's event sink holds
+    /// one). Anything but zero means a long sweep's memory grows with every seed.
+    pub leaked_references: usize,
+}
+
+/// How to run a seed, beyond the scenario.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RunOptions {
+    /// Drop every event the system reports (coverage marks aside). Verdicts must not change: they come from
+    /// clients, readers and the network, never from the system's account of itself.
+    pub mute_system_events: bool,
+}
+
+/// Runs one seed on a fresh OS thread, as every seed must: std seeds its HashMap hasher once per thread, and a
+/// runtime on a reused thread would not be deterministic.
+pub fn run_seed(scenario: &LoadedScenario, seed: u64) -> RunResult {
+    run_seed_with(scenario, seed, RunOptions::default())
+}
+
+/// [`run_seed`] with options.
+pub fn run_seed_with(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunResult {
+    let scenario = scenario.clone();
+    // The one place the harness starts an OS thread: outside any simulation, to give each runtime a fresh one.
+    #[allow(clippy::disallowed_methods)]
+    let thread = std::thread::Builder::new()
+        .name(format!("seed-{seed}"))
+        .spawn(move || run_here(&scenario, seed, options))
+        .expect("spawning a thread for a seed");
+    thread.join().expect("run_seed_here catches every panic of the simulation")
+}
+
+thread_local! {
+    /// The last panic's message and location on this thread, captured by the hook instead of printed.
+    static LAST_PANIC: RefCell<Option<String>> = const { RefCell::new(None) };
+    static CAPTURING: RefCell<bool> = const { RefCell::new(false) };
+}
+
+fn install_panic_hook() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let default = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if CAPTURING.with(|c| *c.borrow()) {
+                let message = panic_message(info.payload());
+                let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+                LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{message}{location}")));
+            } else {
+                default(info);
+            }
+        }));
+    });
+}
+
+fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Runs one seed on the current thread. Use [`run_seed`] unless this thread is fresh.
+pub fn run_seed_here(scenario: &LoadedScenario, seed: u64) -> RunResult {
+    run_here(scenario, seed, RunOptions::default())
+}
+
+fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunResult {
+    install_panic_hook();
+    // Host time is measured only to report speed; it never reaches the simulation.
+    #[allow(clippy::disallowed_methods)]
+    let wall_start = std::time::Instant::now();
+    let recorder = Arc::new(Recorder::new(options.mute_system_events));
+    let s = &scenario.scenario;
+    let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
+    runtime.set_time_limit(s.run.safety.0 + s.run.convergence_budget.0 + TIME_LIMIT_MARGIN);
+    CAPTURING.with(|c| *c.borrow_mut() = true);
+    let plan = fault_plan(s, seed);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        runtime.block_on(phases::simulate(s.clone(), recorder.clone(), plan.clone()))
+    }));
+    CAPTURING.with(|c| *c.borrow_mut() = false);
+    drop(runtime);
+    let leaked_references = Arc::strong_count(&recorder) - 1;
+    let trace = recorder.take();
+    let mut stats = stats_from(&trace);
+    let violations = match result {
+        Ok(observation) => {
+            stats.ingests_sent = observation.load.sent;
+            stats.ingest_retries = observation.load.retries;
+            stats.ingests_busy = observation.load.busy;
+            stats.ingests_abandoned = observation.load.abandoned;
+            stats.ingests_given_up = observation.load.given_up;
+            stats.ingests_acked = observation.writes.iter().filter(|w| w.acked_at().is_some()).count() as u64;
+            stats.deploys = observation.deploys.iter().filter(|d| d.acked.is_some()).count() as u64;
+            stats.reads = observation.reads.len() as u64;
+            stats.net_messages = observation.net_messages;
+            stats.observer_messages = observation.observer_messages;
+            stats.simulated_ms = observation.simulated.as_millis() as u64;
+            let model = crate::model::Model::new(&observation.writes, &observation.deploys);
+            stats.necessary_jobs = oracle::work::necessary_jobs(&model);
+            oracle::check(s, &trace, &observation)
+        }
+        Err(payload) => {
+            let message = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| panic_message(&*payload));
+            stats.simulated_ms = trace.last().map_or(0, |r| r.at.as_millis() as u64);
+            vec![crash_violation(&message, stats.simulated_ms)]
+        }
+    };
+    stats.environments = s.env_names().len() as u64;
+    stats.rpcs_sent = recorder.rpcs();
+    stats.rpcs_failed = recorder.rpc_failures();
+    stats.faults = crate::faults::counts(&plan);
+    stats.marks = recorder.marks();
+    stats.wall_ms = wall_start.elapsed().as_millis() as u64;
+    let outcome = Outcome {
+        scenario: scenario.name.clone(),
+        seed,
+        verdict: if violations.is_empty() { Verdict::Pass } else { Verdict::Fail },
+        violations,
+        stats,
+        trace_hash: trace::hash(&trace),
+        fault_plan: plan,
+    };
+    RunResult { outcome, trace, leaked_references }
+}
+
+/// Classifies a panic that ended the simulation. madsim reports a deadlock and an exceeded time limit as
+/// panics with fixed messages; anything else is a node (or harness) panic.
+fn crash_violation(message: &str, at_ms: u64) -> Violation {
+    let kind = if message.contains("no events, all tasks will block forever") {
+        ViolationKind::Deadlock
+    } else if message.contains("time limit exceeded") {
+        ViolationKind::TimeLimit
+    } else {
+        ViolationKind::Panic
+    };
+    Violation::new(kind, message.to_string()).at_ms(at_ms)
+}
+
+/// Counts events of the trace into statistics. Statistics describe a run; they never decide its verdict.
+fn stats_from(trace: &[Record]) -> Stats {
+    let mut st = Stats { trace_events: trace.len() as u64, ..Stats::default() };
+    for record in trace {
+        match &record.event {
+            TraceEvent::System(event) => match event {
+                Event::SourceStored { .. } => st.sources_stored += 1,
+                Event::JobEnqueued { .. } => st.jobs_enqueued += 1,
+                Event::JobCoalesced { .. } => st.jobs_coalesced += 1,
+                Event::EnqueueBusy { .. } => st.enqueues_busy += 1,
+                Event::JobLeased { .. } => st.jobs_leased += 1,
+                Event::LeaseExpired { .. } => st.leases_expired += 1,
+                Event::JobRedelivered { .. } => st.jobs_redelivered += 1,
+                Event::JobCompleted { .. } => st.jobs_completed += 1,
+                Event::JobAbandoned { .. } => st.jobs_abandoned += 1,
+                Event::AckRefused { .. } => st.acks_refused += 1,
+                Event::ViewWritten { .. } => st.views_written += 1,
+                Event::ViewWriteRefused { .. } => st.view_writes_refused += 1,
+                _ => {}
+            },
+            TraceEvent::Harness(_) => {}
+        }
+    }
+    st
+}
+
+/// The fault plan of a run: the scenario's script and what the generator draws from the seed, in time order.
+pub fn fault_plan(scenario: &Scenario, seed: u64) -> Vec<FaultSpec> {
+    let mut plan = scenario.faults.script.clone();
+    plan.extend(generate::generate(&scenario.faults, &scenario.cluster_shape(), &mut rng::stream(seed, "faults", 0)));
+    plan.sort_by_key(|spec| spec.at);
+    plan
+}
