@@ -195,6 +195,12 @@ pub struct Stats {
     /// The jobs a correct system needs for what the clients sent (the bounded-work yardstick).
     #[serde(default)]
     pub necessary_jobs: u64,
+    /// Freshness as the readers saw it: from a write's acknowledgement to the first read that showed it, the
+    /// median and the largest over every write a read measured, in milliseconds.
+    #[serde(default)]
+    pub freshness_p50_ms: u64,
+    #[serde(default)]
+    pub freshness_max_ms: u64,
     /// Reads the readers made through the delivery API.
     #[serde(default)]
     pub reads: u64,

@@ -2,8 +2,9 @@
 //!
 //! Nodes report through a [`NodeSink`] bound to their name; the harness's own actors (load clients, the fault
 //! injector, the checker) record through the same [`Recorder`], so one ordered stream tells the whole story.
-//! The trace hash is taken over the rendered lines, which hold no task ids, addresses or host wall-clock values:
-//! the same seed and scenario give the same hash on any thread, alone or in a sweep.
+//! The trace hash is taken over a canonical encoding of the records (not their rendered text), which hold no task
+//! ids, addresses or host wall-clock values: the same seed and scenario give the same hash on any thread, alone
+//! or in a sweep.
 
 use serde::Serialize;
 use std::fmt;
@@ -59,10 +60,21 @@ pub enum HarnessEvent {
         version: u64,
         jobs: u64,
     },
-    /// A fault of the fault plan took effect (or healed).
-    Fault {
-        description: String,
+    /// A fault of the fault plan took effect.
+    FaultStarted {
+        spec: Box<crate::faults::FaultSpec>,
     },
+    /// A fault of the fault plan healed.
+    FaultHealed {
+        spec: Box<crate::faults::FaultSpec>,
+    },
+    /// A crash fault killed a node; its disks lost `lost` unsynced writes.
+    NodeCrashed {
+        node: String,
+        lost: u64,
+    },
+    /// Every fault healed before the liveness phase.
+    HealAll,
     /// The checker found the system quiescent (or ran out of budget) and took its final reading.
     FinalRead {
         quiescent: bool,
@@ -96,7 +108,10 @@ impl fmt::Display for HarnessEvent {
             DeployDone { env, schema, version, jobs } => {
                 write!(f, "deploy-done {env}/{schema} schema-v{version} jobs={jobs}")
             }
-            Fault { description } => write!(f, "fault {description}"),
+            FaultStarted { spec } => write!(f, "fault start {spec}"),
+            FaultHealed { spec } => write!(f, "fault heal {spec}"),
+            NodeCrashed { node, lost } => write!(f, "fault crashed {node}: {lost} unsynced writes lost"),
+            HealAll => write!(f, "fault heal-all before liveness"),
             FinalRead { quiescent, pending, leased } => {
                 write!(f, "final-read quiescent={quiescent} pending={pending} leased={leased}")
             }
@@ -235,15 +250,30 @@ impl EventSink for NodeSink {
     }
 }
 
-/// A stable 64-bit FNV-1a hash over the rendered trace lines: the same on every platform and toolchain.
+/// A stable 64-bit FNV-1a hash over a canonical encoding of the trace: each record serialized (simulated time in
+/// microseconds, node, the event's tag and typed fields), never its rendered text. Rewording a message or changing
+/// how a duration is displayed leaves every hash, and so every snapshot, as it was.
 pub fn hash(records: &[Record]) -> String {
+    hash_records(records)
+}
+
+/// [`hash`] over any serializable records (generic so that a test can show that display text plays no part).
+pub fn hash_records<T: Serialize>(records: &[T]) -> String {
     use std::hash::Hasher;
-    let mut hasher = fnv::FnvHasher::default();
-    let mut line = String::new();
-    for record in records {
-        line.clear();
-        fmt::write(&mut line, format_args!("{record}\n")).expect("formatting into a String");
-        hasher.write(line.as_bytes());
+    struct Fnv(fnv::FnvHasher);
+    impl std::io::Write for Fnv {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.write(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
     }
-    format!("{:016x}", hasher.finish())
+    let mut hasher = Fnv(fnv::FnvHasher::default());
+    for record in records {
+        serde_json::to_writer(&mut hasher, record).expect("trace records serialize");
+        hasher.0.write_u8(b'\n');
+    }
+    format!("{:016x}", hasher.0.finish())
 }

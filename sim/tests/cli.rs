@@ -281,3 +281,14 @@ fn merge_checks_what_it_merges() {
     assert_eq!(code, Some(3), "a missing shard: {text}");
     assert!(text.contains("INCOMPLETE") && text.contains("MISSING SHARDS: 2/2"), "{text}");
 }
+
+#[test]
+fn check_determinism_reports_the_planted_negative_control() {
+    let args = ["run", "--scenario", "baseline", "--seed", "1", "--check-determinism", "--plant-nondeterminism"];
+    let output = sim().args(args).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("drew differently from madsim's generator, first at simulated time"), "{stderr}");
+    let clean = sim().args(&args[..6]).output().unwrap();
+    assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
+}

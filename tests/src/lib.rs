@@ -165,6 +165,24 @@ pub mod mini {
                 .unwrap()
         }
 
+        /// One ping from `from` to `to` through a plain madsim endpoint, never touching the system's RPC layer or
+        /// its link shaping (timeout 1 s), and how long it took: what any code that escaped the system's transport
+        /// seam would see.
+        #[allow(clippy::disallowed_methods)]
+        pub async fn plain_ping(&self, from: &'static str, to: &'static str) -> (Result<u64, String>, Duration) {
+            let dst = addr(to);
+            let here = addr(from).ip();
+            self.nodes[from]
+                .spawn(async move {
+                    let ep = Endpoint::bind(SocketAddr::new(here, 0)).await.unwrap();
+                    let started = madsim::time::Instant::now();
+                    let result = ep.call_timeout(dst, Ping, Duration::from_secs(1)).await.map_err(|e| e.to_string());
+                    (result, started.elapsed())
+                })
+                .await
+                .unwrap()
+        }
+
         pub fn received(&self, name: &str) -> u64 {
             self.received[name].load(Ordering::SeqCst)
         }

@@ -87,7 +87,7 @@ pub fn repro(args: ReproArgs) -> u8 {
             crate::errln!("nondeterminism: {d}");
             return 1;
         }
-        None if !args.no_determinism_check => crate::outln!("  determinism: two replays gave identical traces"),
+        None if !args.no_determinism_check => crate::outln!("  determinism: three replays gave identical traces, and two of them identical draws from madsim's generator"),
         None => {}
     }
     if outcome.passed() {

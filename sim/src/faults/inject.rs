@@ -77,8 +77,8 @@ impl Injector {
         }
     }
 
-    fn note(&self, description: String) {
-        self.recorder.harness(&self.node, HarnessEvent::Fault { description });
+    fn note(&self, event: HarnessEvent) {
+        self.recorder.harness(&self.node, event);
     }
 
     fn info(&self, name: &str) -> &NodeInfo {
@@ -100,7 +100,11 @@ impl Injector {
     }
 
     fn apply(&self, spec: &FaultSpec, on: bool) {
-        self.note(format!("{} {spec}", if on { "start" } else { "heal" }));
+        self.note(if on {
+            HarnessEvent::FaultStarted { spec: Box::new(spec.clone()) }
+        } else {
+            HarnessEvent::FaultHealed { spec: Box::new(spec.clone()) }
+        });
         let net = &self.cluster.net;
         let target = spec.target.as_deref();
         match spec.kind {
@@ -187,7 +191,7 @@ impl Injector {
                 Handle::current().kill(info.id);
                 let lost: usize = info.disks.iter().map(|d| d.crash()).sum();
                 drop(held);
-                self.note(format!("crashed {name}: {lost} unsynced writes lost"));
+                self.note(HarnessEvent::NodeCrashed { node: name.to_string(), lost: lost as u64 });
             }
         } else if *count > 0 {
             *count -= 1;
@@ -235,6 +239,6 @@ impl Injector {
         }
         drop(held);
         self.cluster.load.reset();
-        self.note("heal-all before liveness".into());
+        self.note(HarnessEvent::HealAll);
     }
 }

@@ -25,8 +25,8 @@ pub fn summary_with_repro(outcome: &Outcome, repro: &str) -> String {
     let _ = writeln!(out, "scenario {} · seed {} · {verdict}", outcome.scenario, outcome.seed);
     let _ = writeln!(
         out,
-        "  load:   {} environments · {} ingests sent, {} acknowledged ({} retries, {} busy answers, {} abandoned by their senders, {} unanswered at the end) · {} deploys · {} reads",
-        st.environments, st.ingests_sent, st.ingests_acked, st.ingest_retries, st.ingests_busy, st.ingests_abandoned, st.ingests_given_up, st.deploys, st.reads
+        "  load:   {} environments · {} ingests sent, {} acknowledged ({} retries, {} busy answers, {} abandoned by their senders, {} unanswered at the end) · {} deploys",
+        st.environments, st.ingests_sent, st.ingests_acked, st.ingest_retries, st.ingests_busy, st.ingests_abandoned, st.ingests_given_up, st.deploys
     );
     let _ = writeln!(
         out,
@@ -37,6 +37,11 @@ pub fn summary_with_repro(outcome: &Outcome, repro: &str) -> String {
         out,
         "  store:  {} sources stored · {} views written, {} view writes refused as older",
         st.sources_stored, st.views_written, st.view_writes_refused
+    );
+    let _ = writeln!(
+        out,
+        "  reads:  {} reads · an acknowledged write became visible to its reader in {}ms (median), {}ms at most",
+        st.reads, st.freshness_p50_ms, st.freshness_max_ms
     );
     let _ = writeln!(
         out,

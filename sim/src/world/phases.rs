@@ -34,8 +34,16 @@ const QUIESCENCE_POLL: Duration = Duration::from_millis(200);
 const CHECKER_CALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The whole run, inside the runtime.
-pub async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<FaultSpec>) -> Observation {
+pub async fn simulate(
+    scenario: Scenario,
+    recorder: Arc<Recorder>,
+    plan: Vec<FaultSpec>,
+    options: super::RunOptions,
+) -> Observation {
     recorder.start_clock();
+    if options.plant_nondeterminism {
+        plant_nondeterminism();
+    }
     let run_start = Instant::now();
     let seed = Handle::current().seed();
     let scenario = Arc::new(scenario);
@@ -212,6 +220,8 @@ pub async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<Fau
         // be declared quiet with work pending (found by the fuzz target).
         let idle_before = load.idle() && deploys_running.load(Ordering::SeqCst) == 0;
         let (ep, counter) = (checker_ep.clone(), observers.clone());
+        // The checker asks the system whether it has work left: a client outside the system, calling madsim directly.
+        #[allow(clippy::disallowed_methods)]
         let stats = world
             .checker
             .spawn(async move {
@@ -280,8 +290,24 @@ pub async fn simulate(scenario: Scenario, recorder: Arc<Recorder>, plan: Vec<Fau
     observation
 }
 
+/// The determinism check's negative control: state that leaks from one run of the process into the next (as a
+/// process-global id counter does) decides when a task draws from madsim's generator, so two runs of the same
+/// seed draw at different simulated times. The check must report it.
+fn plant_nondeterminism() {
+    use madsim::rand::Rng;
+    static RUNS: AtomicU64 = AtomicU64::new(0);
+    let delay = Duration::from_millis(1 + RUNS.fetch_add(1, Ordering::SeqCst) % 7);
+    madsim::task::spawn(async move {
+        madsim::time::sleep(delay).await;
+        // madsim's generator, seeded from the run's seed; only *when* it is drawn from varies.
+        let _: u64 = madsim::rand::thread_rng().gen();
+    });
+}
+
 /// Deploys a schema through an ingest node, retrying until it is done, as an operator would, and returns the
-/// version the reply named. If it never finishes, the run does not go quiet and the oracle reports it.
+/// version the reply named. If it never finishes, the run does not go quiet and the oracle reports it. The
+/// operator is a client outside the system: it calls madsim directly, under madsim's faults only.
+#[allow(clippy::disallowed_methods)]
 async fn deploy(
     ep: &Endpoint,
     ingest: &[SocketAddr],

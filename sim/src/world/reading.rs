@@ -33,7 +33,9 @@ pub struct EnvState {
     pub views: BTreeMap<String, BTreeMap<String, View>>,
 }
 
-/// Calls until answered, a bounded number of times; the checker needs an answer, not a verdict on latency.
+/// Calls until answered, a bounded number of times; the checker needs an answer, not a verdict on latency. The
+/// checker is outside the system: it calls madsim directly, under madsim's faults only.
+#[allow(clippy::disallowed_methods)]
 pub async fn call_patiently<R: Request + Clone>(
     ep: &Endpoint,
     dst: SocketAddr,

@@ -28,11 +28,14 @@ pub struct RunResult {
 }
 
 /// How to run a seed, beyond the scenario.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct RunOptions {
     /// Drop every event the system reports (coverage marks aside). Verdicts must not change: they come from
     /// clients, readers and the network, never from the system's account of itself.
     pub mute_system_events: bool,
+    /// The determinism check's negative control: a task whose timing depends on a process-wide counter, so
+    /// that no two runs of a process are alike. Never set outside that control.
+    pub plant_nondeterminism: bool,
 }
 
 /// Runs one seed on a fresh OS thread, as every seed must: std seeds its HashMap hasher once per thread, and a
@@ -68,6 +71,11 @@ fn install_panic_hook() {
                 let message = panic_message(info.payload());
                 let location = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
                 LAST_PANIC.with(|p| *p.borrow_mut() = Some(format!("{message}{location}")));
+            } else if QUIET_EVERYWHERE.load(std::sync::atomic::Ordering::SeqCst) > 0 {
+                let mut first = QUIET_PANIC.lock().unwrap_or_else(|p| p.into_inner());
+                if first.is_none() {
+                    *first = Some(panic_message(info.payload()));
+                }
             } else {
                 default(info);
             }
@@ -75,7 +83,7 @@ fn install_panic_hook() {
     });
 }
 
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         (*s).to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -85,28 +93,114 @@ fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
+/// Runs `f`, catching a panic on this thread or on threads it starts (madsim's determinism check runs each
+/// simulation on a thread of its own) without printing it; returns the panic's message instead.
+pub fn quietly<T>(f: impl FnOnce() -> T) -> Result<T, String> {
+    install_panic_hook();
+    QUIET_EVERYWHERE.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    QUIET_EVERYWHERE.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+    result.map_err(|payload| {
+        QUIET_PANIC.lock().expect("quiet panic lock").take().unwrap_or_else(|| panic_message(&*payload))
+    })
+}
+
+/// Set while [`quietly`] runs: panics on any thread are captured, not printed; the first one's message is kept.
+static QUIET_EVERYWHERE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+static QUIET_PANIC: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
+
 /// Runs one seed on the current thread. Use [`run_seed`] unless this thread is fresh.
 pub fn run_seed_here(scenario: &LoadedScenario, seed: u64) -> RunResult {
     run_here(scenario, seed, RunOptions::default())
 }
 
+thread_local! {
+    /// Set once a seed ran on this thread: a thread never runs a second one.
+    static RAN_A_SEED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Watches madsim's warning that std's hash random state could not be seeded on this thread (something created
+/// a `HashMap` on it before the runtime): iteration order would then differ from run to run.
+struct StdRandomStateWatch(Arc<std::sync::atomic::AtomicBool>);
+
+impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for StdRandomStateWatch {
+    fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+        struct Message(String);
+        impl tracing::field::Visit for Message {
+            fn record_debug(&mut self, _: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                use std::fmt::Write;
+                let _ = write!(self.0, "{value:?}");
+            }
+        }
+        if *event.metadata().level() == tracing::Level::WARN {
+            let mut message = Message(String::new());
+            event.record(&mut message);
+            if message.0.contains("std random state") {
+                self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+/// Makes the seed's runtime, failing the run (not just logging) if std's random state could not be seeded.
+fn runtime_for(seed: u64) -> (Runtime, bool) {
+    use tracing_subscriber::layer::SubscriberExt;
+    let unseeded = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = tracing_subscriber::registry().with(StdRandomStateWatch(unseeded.clone()));
+    let runtime =
+        tracing::subscriber::with_default(watch, || Runtime::with_seed_and_config(seed, madsim::Config::default()));
+    (runtime, unseeded.load(std::sync::atomic::Ordering::SeqCst))
+}
+
 fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunResult {
     install_panic_hook();
+    // std seeds its hasher once per thread: a second seed on this thread would not replay. Every caller hands each
+    // seed a fresh thread; this holds them to it.
+    assert!(!RAN_A_SEED.with(|r| r.replace(true)), "a thread ran a second seed; every seed needs a fresh thread");
     // Host time is measured only to report speed; it never reaches the simulation.
     #[allow(clippy::disallowed_methods)]
     let wall_start = std::time::Instant::now();
     let recorder = Arc::new(Recorder::new(options.mute_system_events));
     let s = &scenario.scenario;
-    let mut runtime = Runtime::with_seed_and_config(seed, madsim::Config::default());
-    runtime.set_time_limit(s.run.safety.0 + s.run.convergence_budget.0 + TIME_LIMIT_MARGIN);
+    let (mut runtime, unseeded) = runtime_for(seed);
+    runtime.set_time_limit(time_limit(s));
     CAPTURING.with(|c| *c.borrow_mut() = true);
     let plan = fault_plan(s, seed);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(phases::simulate(s.clone(), recorder.clone(), plan.clone()))
-    }));
+        runtime.block_on(phases::simulate(s.clone(), recorder.clone(), plan.clone(), options))
+    }))
+    .map_err(|payload| LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| panic_message(&*payload)));
     CAPTURING.with(|c| *c.borrow_mut() = false);
     drop(runtime);
-    let leaked_references = Arc::strong_count(&recorder) - 1;
+    let mut run = finish(scenario, seed, plan, &recorder, result, wall_start);
+    if unseeded {
+        run.outcome.violations.push(Violation::new(
+            ViolationKind::Nondeterminism,
+            "std's hash random state could not be seeded on this seed's thread (a HashMap was made on it before the \
+             runtime): hash iteration order differs from run to run, so this run cannot be replayed",
+        ));
+        run.outcome.verdict = Verdict::Fail;
+    }
+    run
+}
+
+/// The simulated time a run may take before it is declared stuck.
+pub fn time_limit(s: &Scenario) -> Duration {
+    s.run.safety.0 + s.run.convergence_budget.0 + TIME_LIMIT_MARGIN
+}
+
+/// Turns what a run left behind (its recorder, and its observation or the panic that ended it) into its result:
+/// the oracle's verdict, or a crash violation, with statistics and the trace hash.
+pub fn finish(
+    scenario: &LoadedScenario,
+    seed: u64,
+    plan: Vec<FaultSpec>,
+    recorder: &Arc<Recorder>,
+    result: Result<super::Observation, String>,
+    wall_start: std::time::Instant,
+) -> RunResult {
+    let s = &scenario.scenario;
+    let leaked_references = Arc::strong_count(recorder) - 1;
     let trace = recorder.take();
     let mut stats = stats_from(&trace);
     let violations = match result {
@@ -124,10 +218,17 @@ fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunRes
             stats.simulated_ms = observation.simulated.as_millis() as u64;
             let model = crate::model::Model::new(&observation.writes, &observation.deploys);
             stats.necessary_jobs = oracle::work::necessary_jobs(&model);
+            let mut fresh: Vec<u64> = oracle::fairness::freshness(&model, &observation.reads, s.env_names())
+                .iter()
+                .filter(|f| f.seen)
+                .map(|f| f.latency.as_millis() as u64)
+                .collect();
+            fresh.sort_unstable();
+            stats.freshness_p50_ms = fresh.get(fresh.len() / 2).copied().unwrap_or(0);
+            stats.freshness_max_ms = fresh.last().copied().unwrap_or(0);
             oracle::check(s, &trace, &observation)
         }
-        Err(payload) => {
-            let message = LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| panic_message(&*payload));
+        Err(message) => {
             stats.simulated_ms = trace.last().map_or(0, |r| r.at.as_millis() as u64);
             vec![crash_violation(&message, stats.simulated_ms)]
         }

@@ -33,3 +33,82 @@ fn a_divergence_is_located_at_the_first_differing_event() {
     assert_eq!(a[..index], b[..index], "everything before the divergence is equal");
     assert_ne!(a.get(index), b.get(index));
 }
+
+/// The trace hash is taken over a canonical encoding of the records, not over their rendered text: rewording an
+/// event's display (here a record type whose display text can be switched) leaves the hash as it was, while a
+/// change of any field changes it.
+#[test]
+fn changing_an_events_display_text_leaves_the_trace_hash_unchanged() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    static REWORDED: AtomicBool = AtomicBool::new(false);
+    #[derive(serde::Serialize)]
+    struct Line {
+        at_us: u64,
+        node: &'static str,
+        version: u64,
+    }
+    impl std::fmt::Display for Line {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            match REWORDED.load(Ordering::SeqCst) {
+                false => write!(f, "{} {} source-stored v{}", self.at_us, self.node, self.version),
+                true => write!(f, "at {}us the {} stored version {}", self.at_us, self.node, self.version),
+            }
+        }
+    }
+    let trace = [Line { at_us: 5, node: "store", version: 1 }, Line { at_us: 9, node: "store", version: 2 }];
+    let before = sim::trace::hash_records(&trace);
+    let shown_before = trace[0].to_string();
+    REWORDED.store(true, Ordering::SeqCst);
+    assert_ne!(trace[0].to_string(), shown_before, "the display text did change");
+    assert_eq!(sim::trace::hash_records(&trace), before);
+    let changed = [Line { at_us: 5, node: "store", version: 1 }, Line { at_us: 9, node: "store", version: 3 }];
+    assert_ne!(sim::trace::hash_records(&changed), before);
+    // The real trace goes through the same function.
+    let result = tests::run("baseline", 3);
+    assert_eq!(result.outcome.trace_hash, sim::trace::hash_records(&result.trace));
+}
+
+/// The negative control: nondeterminism planted in a simulated task (its timing leaks from one run of the process
+/// into the next) is reported, with the simulated time of the first draw from madsim's generator that differed.
+#[test]
+fn planted_nondeterminism_is_reported_with_the_first_divergent_draw() {
+    let planted = sim::world::RunOptions { plant_nondeterminism: true, ..Default::default() };
+    let (_, divergence) = sim::determinism::run_twice_with(&scenario("baseline"), 1, planted);
+    let divergence = divergence.expect("the check reports the planted nondeterminism");
+    assert!(divergence.draw_at.is_some(), "{divergence}");
+    assert!(divergence.to_string().contains("drew differently from madsim's generator"), "{divergence}");
+    // The same check on the same seed without the plant finds nothing.
+    let (_, clean) = sim::determinism::run_twice(&scenario("baseline"), 1);
+    assert_eq!(clean, None);
+}
+
+/// std seeds its hash random state once per thread. A thread that made a HashMap before the seed's runtime cannot
+/// replay the seed: that is a failure of the run, not a log line.
+#[test]
+fn a_thread_whose_hash_state_was_already_seeded_fails_the_run() {
+    let baseline = scenario("baseline");
+    #[allow(clippy::disallowed_methods, clippy::disallowed_types)]
+    let outcome = std::thread::spawn(move || {
+        // Deliberately the nondeterministic thing: a std HashMap made before the runtime.
+        let early: std::collections::HashMap<u8, u8> = std::collections::HashMap::new();
+        drop(early);
+        run_seed_here(&baseline, 1).outcome
+    })
+    .join()
+    .unwrap();
+    assert!(outcome.violations.iter().any(|v| v.kind == sim::outcome::ViolationKind::Nondeterminism), "{outcome:?}");
+}
+
+/// A thread never runs a second seed.
+#[test]
+fn a_thread_refuses_a_second_seed() {
+    let baseline = scenario("baseline");
+    #[allow(clippy::disallowed_methods)]
+    let second = std::thread::spawn(move || {
+        let _first = run_seed_here(&baseline, 1);
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_seed_here(&baseline, 2))).is_err()
+    })
+    .join()
+    .unwrap();
+    assert!(second, "the second seed on one thread must be refused");
+}
