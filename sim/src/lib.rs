@@ -38,6 +38,7 @@ pub mod bench;
 pub mod catalog;
 pub mod commands;
 pub mod determinism;
+pub mod explain;
 pub mod faults;
 pub mod load;
 pub mod model;

@@ -146,6 +146,61 @@ pub struct Record {
     pub event: TraceEvent,
 }
 
+impl Record {
+    /// The component the record belongs to, as a `tracing` target: `store`, `queue`, `ingest`, `worker`,
+    /// `client`, `reader`, `checker`, `faults` or `harness`. `--log` filters on it as `RUST_LOG` does.
+    pub fn target(&self) -> &'static str {
+        let node: &str = &self.node;
+        let role = node.split('-').next().unwrap_or(node);
+        match role {
+            "store" => "store",
+            "queue" => "queue",
+            "ingest" => "ingest",
+            "worker" => "worker",
+            "client" => "client",
+            "reader" => "reader",
+            "checker" => "checker",
+            "faults" => "faults",
+            _ => "harness",
+        }
+    }
+
+    /// The record's level: `warn` for trouble (busy answers, expiries, redeliveries, faults), `debug` for the
+    /// routine of every job (leases, coalescing, reads), `info` for what changes state.
+    pub fn level(&self) -> tracing::Level {
+        use tracing::Level;
+        match &self.event {
+            TraceEvent::System(event) => match event {
+                Event::IngestBusy { .. }
+                | Event::IngestUnavailable { .. }
+                | Event::EnqueueBusy { .. }
+                | Event::LeaseExpired { .. }
+                | Event::JobRedelivered { .. }
+                | Event::JobAbandoned { .. }
+                | Event::AckRefused { .. }
+                | Event::OutboxRepaired { .. } => Level::WARN,
+                Event::JobLeased { .. }
+                | Event::JobCoalesced { .. }
+                | Event::SourceUnchanged { .. }
+                | Event::SourceReplayed { .. }
+                | Event::SourceSuperseded { .. }
+                | Event::OutboxDrained { .. }
+                | Event::ViewWriteRefused { .. } => Level::DEBUG,
+                _ => Level::INFO,
+            },
+            TraceEvent::Harness(event) => match event {
+                HarnessEvent::ViewsRead { .. } => Level::DEBUG,
+                HarnessEvent::FaultStarted { .. }
+                | HarnessEvent::FaultHealed { .. }
+                | HarnessEvent::NodeCrashed { .. }
+                | HarnessEvent::ClientGaveUp { .. }
+                | HarnessEvent::ClientAbandoned { .. } => Level::WARN,
+                _ => Level::INFO,
+            },
+        }
+    }
+}
+
 fn ser_micros<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_u64(d.as_micros() as u64)
 }

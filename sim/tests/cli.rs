@@ -292,3 +292,60 @@ fn check_determinism_reports_the_planted_negative_control() {
     let clean = sim().args(&args[..6]).output().unwrap();
     assert_eq!(clean.status.code(), Some(0), "{}", String::from_utf8_lossy(&clean.stderr));
 }
+
+#[test]
+fn the_readmes_filter_example_prints_the_entitys_trace() {
+    let seed = "../seeds/canaries-dedup-ignores-environment--missing-view+stale-view.toml";
+    let output = sim()
+        .args(["repro", seed, "--trace", "--filter", "acme-staging/page-0146", "--no-determinism-check"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.lines().filter(|l| l.contains("acme-staging/page-0146")).count() >= 3, "{stdout}");
+    assert!(stdout.contains(">> here:"), "the summary explains the violation: {stdout}");
+}
+
+#[test]
+fn under_github_actions_a_sweep_writes_a_markdown_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let summary = dir.path().join("summary.md");
+    let status = sim()
+        .args(["sweep", "--scenario", CANARY, "--start", "0", "--count", "1", "--jobs", "1", "--no-shrink"])
+        .arg("--save-dir")
+        .arg(dir.path().join("seeds"))
+        .env("GITHUB_STEP_SUMMARY", &summary)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(1));
+    let text = std::fs::read_to_string(&summary).unwrap();
+    assert!(text.contains("## Simulation sweep FAILED"), "{text}");
+    assert!(text.contains("missing-view") && text.contains("reproduce: `cargo sim run --scenario"), "{text}");
+    assert!(text.contains("saved: `"), "{text}");
+}
+
+#[test]
+fn log_directives_filter_the_trace_as_rust_log_would() {
+    let output = sim()
+        .args(["run", "--scenario", "crash-restart", "--seed", "1", "--log", "queue=debug,worker=info"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let trace: Vec<&str> =
+        stdout.lines().filter(|l| l.trim_start().chars().next().is_some_and(|c| c.is_ascii_digit())).collect();
+    let node = |l: &str| l.split_whitespace().nth(1).unwrap_or_default().to_string();
+    assert!(trace.iter().any(|l| node(l) == "queue" && l.contains("job-leased")), "queue at debug shows its leases");
+    assert!(trace.iter().any(|l| node(l).starts_with("worker-")), "worker at info shows its node-started");
+    assert!(trace.iter().all(|l| node(l) == "queue" || node(l).starts_with("worker-")), "no other target: {trace:?}");
+    // `warn` alone: only trouble, from every component.
+    let warn = sim().args(["run", "--scenario", "crash-restart", "--seed", "1", "--log", "warn"]).output().unwrap();
+    let warn = String::from_utf8_lossy(&warn.stdout);
+    assert!(warn.contains("fault start crash store"), "{warn}");
+    assert!(!warn.contains("job-leased") && !warn.contains("view-written"), "{warn}");
+    // A directive RUST_LOG would reject is bad input.
+    let bad = sim().args(["run", "--scenario", "baseline", "--seed", "1", "--log", "queue=loud"]).output().unwrap();
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("RUST_LOG"));
+}

@@ -297,6 +297,9 @@ impl StoreState {
 
 /// How often the outbox hands the jobs of stored versions to the queue.
 const OUTBOX_INTERVAL: std::time::Duration = std::time::Duration::from_millis(250);
+/// How long a stored version waits in the outbox before the drain hands its jobs over: the ingest path that
+/// stored it normally queues them within milliseconds, and the drain is for when it did not.
+const OUTBOX_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Stored versions handed to the queue in one round trip at most.
 const OUTBOX_BATCH_MAX: usize = 256;
 
@@ -441,9 +444,23 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
 /// request that stored the version, so the queue adds nothing when the ingest node had already enqueued them;
 /// what the queue accepts leaves the outbox, what it refuses as busy is tried again on the next round.
 async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, state: &SharedStore, disk: &StoreDisk) {
+    // When this node first saw each outbox entry (by its local monotonic time; a restart starts the grace over).
+    let mut first_seen: BTreeMap<(Env, EntityId, Version), madsim::time::Instant> = BTreeMap::new();
     loop {
         madsim::time::sleep(OUTBOX_INTERVAL).await;
-        let entries = state.lock().expect("store lock").outbox_batches(OUTBOX_BATCH_MAX);
+        let now = madsim::time::Instant::now();
+        let all = state.lock().expect("store lock").outbox_batches(usize::MAX);
+        let current: BTreeSet<(Env, EntityId, Version)> =
+            all.iter().map(|e| (e.env.clone(), e.entity.clone(), e.version)).collect();
+        first_seen.retain(|key, _| current.contains(key));
+        let entries: Vec<OutboxEntry> = all
+            .into_iter()
+            .filter(|e| {
+                let seen = *first_seen.entry((e.env.clone(), e.entity.clone(), e.version)).or_insert(now);
+                now.duration_since(seen) >= OUTBOX_GRACE
+            })
+            .take(OUTBOX_BATCH_MAX)
+            .collect();
         if entries.is_empty() {
             continue;
         }

@@ -177,7 +177,11 @@ pub fn merge(args: MergeArgs) -> u8 {
     if !started_at.is_empty() {
         merged.started_at = started_at;
     }
-    let lost = !write_reports(&merged, args.json.as_deref(), args.junit.as_deref());
+    let mut lost = !write_reports(&merged, args.json.as_deref(), args.junit.as_deref());
+    if let Err(e) = crate::report::sweep::write_step_summary(&merged) {
+        crate::errln!("error: could not append to GITHUB_STEP_SUMMARY: {e}");
+        lost = true;
+    }
     out!("{}", summary(&merged));
     if lost {
         return EXIT_OUTPUT_LOST;

@@ -15,15 +15,29 @@ pub struct ReproArgs {
     /// With --trace: only events whose line contains this text (e.g. `acme-prod/home`).
     #[arg(long, requires = "trace")]
     pub filter: Option<String>,
+    /// Print the event log filtered as `RUST_LOG` would: `queue=debug,worker=info`, `warn`, `store=info,faults=warn`.
+    /// Targets are the components (store, queue, ingest, worker, client, reader, checker, faults, harness);
+    /// levels: warn (trouble), info (state changes), debug (every lease, coalescing and read).
+    #[arg(long)]
+    pub log: Option<String>,
     /// Replay once instead of twice (the second replay checks determinism).
     #[arg(long)]
     pub no_determinism_check: bool,
     /// Print the outcome as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Print only the causal chain of every violation: the client request, the versions stored, the jobs, their
+    /// coalescing, leases and redeliveries, the view writes and what readers saw, with the faults active at each
+    /// step; the step where things went wrong is marked `>>`.
+    #[arg(long, conflicts_with = "json")]
+    pub explain: bool,
 }
 
 pub fn repro(args: ReproArgs) -> u8 {
+    let log = match super::run::parse_log(args.log.as_deref()) {
+        Ok(log) => log,
+        Err(e) => return bad_input(e),
+    };
     let path = Path::new(&args.file);
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
@@ -50,14 +64,17 @@ pub fn repro(args: ReproArgs) -> u8 {
     } else {
         determinism::run_twice(&loaded, seed)
     };
-    if args.trace {
-        print_trace(&result.trace, args.filter.as_deref());
+    if args.trace || log.is_some() {
+        print_trace(&result.trace, args.filter.as_deref(), log.as_ref());
     }
     let outcome = &result.outcome;
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(outcome).expect("outcomes serialize"));
+    } else if args.explain {
+        crate::out!("{}", report::explanations(&result.trace, outcome, usize::MAX));
     } else {
         crate::out!("{}", report::summary_with_repro(outcome, &format!("cargo sim repro {} --trace", args.file)));
+        crate::out!("{}", report::explanations(&result.trace, outcome, report::EXPLAINED_MAX));
     }
     let now = sweep::signature(outcome);
     let verdict = match &now {

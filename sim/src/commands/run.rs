@@ -13,12 +13,22 @@ pub struct RunArgs {
     /// Print the outcome as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
+    /// Print only the causal chain of every violation: the client request, the versions stored, the jobs, their
+    /// coalescing, leases and redeliveries, the view writes and what readers saw, with the faults active at each
+    /// step; the step where things went wrong is marked `>>`.
+    #[arg(long, conflicts_with = "json")]
+    pub explain: bool,
     /// Print the event log: simulated time, node, event.
     #[arg(long)]
     pub trace: bool,
     /// With --trace: only events whose line contains this text (e.g. `acme-prod/home`).
     #[arg(long, requires = "trace")]
     pub filter: Option<String>,
+    /// Print the event log filtered as `RUST_LOG` would: `queue=debug,worker=info`, `warn`, `store=info,faults=warn`.
+    /// Targets are the components (store, queue, ingest, worker, client, reader, checker, faults, harness);
+    /// levels: warn (trouble), info (state changes), debug (every lease, coalescing and read).
+    #[arg(long)]
+    pub log: Option<String>,
     /// Drop every event the system reports (coverage marks aside); the verdict must not change.
     #[arg(long)]
     pub mute_system_events: bool,
@@ -31,9 +41,24 @@ pub struct RunArgs {
     pub check_determinism: bool,
 }
 
-/// Prints the trace lines that contain `filter` (all of them without one).
-pub fn print_trace(trace: &[Record], filter: Option<&str>) {
+/// Parses a `--log` directive (`queue=debug,worker=info`, `warn`, ...), the syntax of `RUST_LOG`, whose targets
+/// are the components (`store`, `queue`, `ingest`, `worker`, `client`, `reader`, `checker`, `faults`, `harness`).
+pub fn parse_log(directives: Option<&str>) -> Result<Option<tracing_subscriber::filter::Targets>, String> {
+    directives
+        .map(|d| {
+            d.parse::<tracing_subscriber::filter::Targets>().map_err(|e| {
+                format!("--log `{d}`: {e}; write it as RUST_LOG is written, e.g. `queue=debug,worker=info` or `warn`")
+            })
+        })
+        .transpose()
+}
+
+/// Prints the trace records the `--log` directives enable (all without any) whose line contains `filter`.
+pub fn print_trace(trace: &[Record], filter: Option<&str>, log: Option<&tracing_subscriber::filter::Targets>) {
     for record in trace {
+        if log.is_some_and(|log| !log.would_enable(record.target(), &record.level())) {
+            continue;
+        }
         let line = record.to_string();
         if filter.is_none_or(|f| line.contains(f)) {
             crate::outln!("{line}");
@@ -42,6 +67,10 @@ pub fn print_trace(trace: &[Record], filter: Option<&str>) {
 }
 
 pub fn run(args: RunArgs) -> u8 {
+    let log = match parse_log(args.log.as_deref()) {
+        Ok(log) => log,
+        Err(e) => return bad_input(e),
+    };
     let scenario = match catalog::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => return bad_input(e),
@@ -55,13 +84,16 @@ pub fn run(args: RunArgs) -> u8 {
     } else {
         (world::run_seed_with(&scenario, args.seed, options), None)
     };
-    if args.trace {
-        print_trace(&result.trace, args.filter.as_deref());
+    if args.trace || log.is_some() {
+        print_trace(&result.trace, args.filter.as_deref(), log.as_ref());
     }
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&result.outcome).expect("outcomes serialize"));
+    } else if args.explain {
+        crate::out!("{}", report::explanations(&result.trace, &result.outcome, usize::MAX));
     } else {
         crate::out!("{}", report::summary(&result.outcome));
+        crate::out!("{}", report::explanations(&result.trace, &result.outcome, report::EXPLAINED_MAX));
     }
     if let Some(d) = &divergence {
         crate::errln!("nondeterminism: {d}");

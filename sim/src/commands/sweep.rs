@@ -291,6 +291,10 @@ pub fn sweep(args: SweepArgs) -> u8 {
     stamp(&mut result, started_at);
     // Report files first: a reader that closed our stdout must not cost the machine-readable results.
     output_lost |= !write_reports(&result, args.json.as_deref(), args.junit.as_deref());
+    if let Err(e) = crate::report::sweep::write_step_summary(&result) {
+        crate::errln!("error: could not append to GITHUB_STEP_SUMMARY: {e}");
+        output_lost = true;
+    }
     out!("{}", summary(&result));
     if output_lost {
         errln!("error: the sweep finished, but some of its results could not be written (above)");

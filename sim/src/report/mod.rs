@@ -77,3 +77,20 @@ pub fn summary_with_repro(outcome: &Outcome, repro: &str) -> String {
     }
     out
 }
+
+/// Violations explained in a run's or a replay's summary (all of them with `--explain`).
+pub const EXPLAINED_MAX: usize = 3;
+
+/// The causal chain of each of the first `max` violations (see [`crate::explain`]), one screen each.
+pub fn explanations(trace: &[crate::trace::Record], outcome: &Outcome, max: usize) -> String {
+    let mut out = String::new();
+    for violation in outcome.violations.iter().take(max) {
+        if let Some(chain) = crate::explain::explain(trace, violation) {
+            let _ = write!(out, "{chain}");
+        }
+    }
+    if outcome.violations.len() > max {
+        let _ = writeln!(out, "  ({} more violations not explained here)", outcome.violations.len() - max);
+    }
+    out
+}

@@ -187,3 +187,85 @@ pub fn summary(result: &SweepReport) -> String {
     }
     out
 }
+
+/// The report as Markdown for a CI run's summary page: the verdict, failures by signature with their first
+/// violations and repro commands, canaries caught or missed, coverage missed.
+pub fn markdown(result: &SweepReport) -> String {
+    let mut out = String::new();
+    let verdict = match result.computed_verdict() {
+        SweepVerdict::Pass => "passed ✅",
+        SweepVerdict::Fail => "FAILED ❌",
+        SweepVerdict::Interrupted => "interrupted (not a pass) ⚠️",
+        SweepVerdict::Incomplete => "incomplete (not a pass) ⚠️",
+    };
+    let seeds: u64 = result.scenarios.iter().map(|s| s.seeds_run).sum();
+    let shard = result.shard.map_or(String::new(), |s| format!(", shard {}/{}", s.index, s.count));
+    let _ = writeln!(out, "## Simulation sweep {verdict}\n");
+    let _ = writeln!(
+        out,
+        "{seeds} seeds from {} ({} per scenario{shard}) · harness {} · {}\n",
+        result.start, result.count, result.harness_version, result.toolchain
+    );
+    if !result.missing_shards.is_empty() {
+        let _ = writeln!(out, "**Missing shards:** {}\n", result.missing_shards.join(", "));
+    }
+    let failing: Vec<_> = result.scenarios.iter().filter(|s| !s.failures.is_empty()).collect();
+    if !failing.is_empty() {
+        let _ = writeln!(out, "### Failures\n");
+        for s in failing {
+            for g in &s.failures {
+                let seeds: Vec<String> = g.seeds.iter().map(|x| x.to_string()).collect();
+                let _ = writeln!(
+                    out,
+                    "- **{}** `{}` on {} seed(s): {}",
+                    s.scenario,
+                    g.signature,
+                    g.count,
+                    seeds.join(", ")
+                );
+                for v in &g.violations {
+                    let _ = writeln!(out, "  - {}", v.replace('|', "\\|"));
+                }
+                let _ = writeln!(out, "  - reproduce: `{}`", g.repro);
+                if let Some(saved) = &g.saved {
+                    let _ = writeln!(out, "  - saved: `{saved}` (replay: `cargo sim repro {saved}`)");
+                }
+            }
+        }
+        let _ = writeln!(out);
+    }
+    let canaries: Vec<_> = result.scenarios.iter().filter_map(|s| s.canary.as_ref().map(|c| (s, c))).collect();
+    if !canaries.is_empty() {
+        let _ = writeln!(out, "### Canaries\n\n| canary | result |\n|---|---|");
+        for (s, c) in canaries {
+            let state = match c.caught_after {
+                Some(after) => format!("caught after {after} seed(s)"),
+                None if c.missed() => format!("**MISSED** within {} seeds", c.within_seeds),
+                None => format!("not caught in {} seeds run (budget {})", c.seeds_tried, c.within_seeds),
+            };
+            let _ = writeln!(out, "| {} | {state} |", s.scenario);
+        }
+        let _ = writeln!(out);
+    }
+    let missed: Vec<String> = result
+        .scenarios
+        .iter()
+        .flat_map(|s| {
+            s.marks_missed()
+                .into_iter()
+                .map(move |m| format!("- {}: `{m}` never reached in {} seeds", s.scenario, s.seeds_run))
+        })
+        .collect();
+    if !missed.is_empty() {
+        let _ = writeln!(out, "### Coverage missed\n\n{}\n", missed.join("\n"));
+    }
+    out
+}
+
+/// Appends [`markdown`] to the file GitHub Actions names in `GITHUB_STEP_SUMMARY`, when it is set.
+pub fn write_step_summary(result: &SweepReport) -> std::io::Result<()> {
+    let Some(path) = std::env::var_os("GITHUB_STEP_SUMMARY") else { return Ok(()) };
+    use std::io::Write as _;
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(markdown(result).as_bytes())
+}

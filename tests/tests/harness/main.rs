@@ -3,6 +3,7 @@
 //! - `evidence`: events explain, they never judge: muting the system's events changes no verdict.
 //! - `determinism`: a seed gives the same trace on any thread; different seeds differ.
 //! - `fuzz`: bolero-generated scenarios never break the harness, and the correct system passes them.
+//! - `explain`: every saved seed's causal chain marks the step where things went wrong.
 //! - `faults`: every fault kind has an observable effect; scripted plans run as written; swarm covers all kinds.
 //! - `canaries`: every flaw is caught, and the same seed without the flaw passes.
 //! - `scenario_errors`: malformed scenario files get errors that name file, line and field.
@@ -16,6 +17,7 @@ mod baseline;
 mod canaries;
 mod determinism;
 mod evidence;
+mod explain;
 mod faults;
 mod fuzz;
 mod oracle;

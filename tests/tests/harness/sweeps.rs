@@ -64,6 +64,8 @@ fn a_canary_sweep_fails_saves_one_file_per_signature_and_the_file_replays_identi
         filter: None,
         no_determinism_check: false,
         json: false,
+        explain: false,
+        log: None,
     };
     assert_eq!(repro(r), 1, "repro exits 1 while the seed still fails");
 }
@@ -217,6 +219,8 @@ fn repro_of_a_corrupt_file_exits_2() {
         filter: None,
         no_determinism_check: true,
         json: false,
+        explain: false,
+        log: None,
     };
     assert_eq!(repro(r), 2);
     let missing = ReproArgs {
@@ -225,6 +229,8 @@ fn repro_of_a_corrupt_file_exits_2() {
         filter: None,
         no_determinism_check: true,
         json: false,
+        explain: false,
+        log: None,
     };
     assert_eq!(repro(missing), 2);
 }
