@@ -349,3 +349,21 @@ fn log_directives_filter_the_trace_as_rust_log_would() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("RUST_LOG"));
 }
+
+#[test]
+fn run_and_repro_write_a_self_contained_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("t.html");
+    let seed = "../seeds/canaries-dedup-ignores-environment--missing-view+stale-view.toml";
+    let output = sim().args(["repro", seed, "--no-determinism-check", "--html"]).arg(&page).output().unwrap();
+    assert_eq!(output.status.code(), Some(1), "the seed still fails");
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!doctype html>"));
+    assert!(!html.contains("http://") || html.matches("http://").all(|_| html.contains("http://www.w3.org/2000/svg")));
+    assert!(!html.contains("https://"), "no network needed: nothing is fetched");
+    assert!(html.contains("job-coalesced acme-staging/page-0146/page"), "the whole trace is in the page");
+    let run = dir.path().join("run.html");
+    let status = sim().args(["run", "--scenario", "baseline", "--seed", "2", "--html"]).arg(&run).status().unwrap();
+    assert_eq!(status.code(), Some(0));
+    assert!(run.exists());
+}

@@ -31,6 +31,10 @@ pub struct ReproArgs {
     /// step; the step where things went wrong is marked `>>`.
     #[arg(long, conflicts_with = "json")]
     pub explain: bool,
+    /// Write the run's timeline to this file: one self-contained HTML page (lanes per node, fault bands, every
+    /// event, each violation's causal chain highlighted; zoom, pan, click, filter).
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
 }
 
 pub fn repro(args: ReproArgs) -> u8 {
@@ -68,6 +72,12 @@ pub fn repro(args: ReproArgs) -> u8 {
         print_trace(&result.trace, args.filter.as_deref(), log.as_ref());
     }
     let outcome = &result.outcome;
+    if let Some(path) = &args.html {
+        if let Err(e) = super::run::write_timeline(path, &result) {
+            crate::errln!("error: could not write {}: {e}", path.display());
+            return super::EXIT_OUTPUT_LOST;
+        }
+    }
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(outcome).expect("outcomes serialize"));
     } else if args.explain {

@@ -18,6 +18,10 @@ pub struct RunArgs {
     /// step; the step where things went wrong is marked `>>`.
     #[arg(long, conflicts_with = "json")]
     pub explain: bool,
+    /// Write the run's timeline to this file: one self-contained HTML page (lanes per node, fault bands, every
+    /// event, each violation's causal chain highlighted; zoom, pan, click, filter).
+    #[arg(long)]
+    pub html: Option<std::path::PathBuf>,
     /// Print the event log: simulated time, node, event.
     #[arg(long)]
     pub trace: bool,
@@ -66,6 +70,13 @@ pub fn print_trace(trace: &[Record], filter: Option<&str>, log: Option<&tracing_
     }
 }
 
+/// Writes a run's HTML timeline, and says where.
+pub fn write_timeline(path: &std::path::Path, result: &crate::world::RunResult) -> std::io::Result<()> {
+    crate::report::files::write_atomically(path, &crate::report::timeline::html(&result.outcome, &result.trace))?;
+    crate::errln!("timeline: {} (open it in a browser)", path.display());
+    Ok(())
+}
+
 pub fn run(args: RunArgs) -> u8 {
     let log = match parse_log(args.log.as_deref()) {
         Ok(log) => log,
@@ -86,6 +97,12 @@ pub fn run(args: RunArgs) -> u8 {
     };
     if args.trace || log.is_some() {
         print_trace(&result.trace, args.filter.as_deref(), log.as_ref());
+    }
+    if let Some(path) = &args.html {
+        if let Err(e) = write_timeline(path, &result) {
+            crate::errln!("error: could not write {}: {e}", path.display());
+            return super::EXIT_OUTPUT_LOST;
+        }
     }
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(&result.outcome).expect("outcomes serialize"));

@@ -5,12 +5,24 @@
 use std::io::Write;
 use std::path::Path;
 
+/// A temporary file beside `dir`'s target holding `text`, readable as an ordinary file is (a temporary file is
+/// made private, and a renamed one would stay so).
+fn staged(dir: &Path, text: &str) -> std::io::Result<tempfile::NamedTempFile> {
+    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        tmp.as_file().set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    Ok(tmp)
+}
+
 /// Writes a file so that a reader never sees half of it.
 pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
     let dir = parent(path);
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
+    let tmp = staged(dir, text)?;
     tmp.persist(path).map_err(|e| e.error)?;
     Ok(())
 }
@@ -20,8 +32,7 @@ pub fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
 pub fn write_new(path: &Path, text: &str) -> std::io::Result<bool> {
     let dir = parent(path);
     std::fs::create_dir_all(dir)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
-    tmp.write_all(text.as_bytes())?;
+    let tmp = staged(dir, text)?;
     match tmp.persist_noclobber(path) {
         Ok(_) => Ok(true),
         Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),

@@ -1,8 +1,10 @@
 //! Reporting, in one home: the summary of a run, its violations and the command that reproduces it (here);
-//! sweep and merge reports as text, JSON and JUnit ([`sweep`]); result files written safely ([`files`]).
+//! sweep and merge reports as text, JSON and JUnit ([`sweep`]); result files written safely ([`files`]); the
+//! HTML timeline of one run ([`timeline`]).
 
 pub mod files;
 pub mod sweep;
+pub mod timeline;
 
 use crate::outcome::Outcome;
 use std::fmt::Write;

@@ -10,6 +10,7 @@
 //! - `oracle`: each check fires on a crafted bad history and stays silent on a good one.
 //! - `regressions`: the cases that once exposed a bug, each tied to it.
 //! - `seeds`: every saved seed replays to its reviewed snapshot.
+//! - `timeline`: every saved seed's HTML timeline renders in a headless browser with its lanes, faults and chains.
 //! - `sweeps`: sweeps save failures, seed files replay exactly, shrink, shard and merge. (Ctrl-C is tested on
 //!   the binary itself, in `sim/tests/cli.rs`.)
 
@@ -25,3 +26,4 @@ mod regressions;
 mod scenario_errors;
 mod seeds;
 mod sweeps;
+mod timeline;

@@ -66,6 +66,7 @@ fn a_canary_sweep_fails_saves_one_file_per_signature_and_the_file_replays_identi
         json: false,
         explain: false,
         log: None,
+        html: None,
     };
     assert_eq!(repro(r), 1, "repro exits 1 while the seed still fails");
 }
@@ -221,6 +222,7 @@ fn repro_of_a_corrupt_file_exits_2() {
         json: false,
         explain: false,
         log: None,
+        html: None,
     };
     assert_eq!(repro(r), 2);
     let missing = ReproArgs {
@@ -231,6 +233,7 @@ fn repro_of_a_corrupt_file_exits_2() {
         json: false,
         explain: false,
         log: None,
+        html: None,
     };
     assert_eq!(repro(missing), 2);
 }
