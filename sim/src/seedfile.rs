@@ -38,7 +38,7 @@ pub struct SeedMeta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
     /// What a replay depends on besides the harness: the simulator's and the generator's versions, and a hash
-    /// of the whole `Cargo.lock` the harness was built with.
+    /// of the registry packages in the `Cargo.lock` the harness was built with.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub madsim_version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -71,6 +71,12 @@ fn locked_version(name: &str) -> Option<String> {
     CARGO_LOCK[at..].split('"').next().map(str::to_string)
 }
 
+/// The entries of `Cargo.lock` for packages from a registry: what a replay depends on beyond this repository
+/// (the workspace's own crates change with every commit, and the commit is recorded apart).
+fn external_packages(lock: &str) -> String {
+    lock.split("[[package]]").filter(|entry| entry.contains("\nsource = ")).collect::<Vec<_>>().join("[[package]]")
+}
+
 fn fnv(text: &str) -> String {
     use std::hash::Hasher;
     let mut hasher = fnv::FnvHasher::default();
@@ -85,7 +91,7 @@ impl Build {
             git_commit: git_commit(),
             madsim_version: locked_version("madsim"),
             rand_version: locked_version("rand"),
-            cargo_lock_hash: fnv(CARGO_LOCK),
+            cargo_lock_hash: fnv(&external_packages(CARGO_LOCK)),
         }
     }
 
@@ -209,10 +215,10 @@ pub fn summary(outcome: &Outcome) -> OutcomeSummary {
     }
 }
 
-/// The commit this harness was built from, if git can tell. Only recorded for people; replay never uses it.
+/// The commit this harness was built from, if it was built in a git checkout (recorded by `build.rs`). Only
+/// for people; replay never uses it.
 fn git_commit() -> Option<String> {
-    let out = std::process::Command::new("git").args(["rev-parse", "--short=12", "HEAD"]).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string()).filter(|s| !s.is_empty())
+    Some(env!("SIM_GIT_COMMIT").to_string()).filter(|c| !c.is_empty())
 }
 
 /// `seeds/<scenario>--<signature>.toml`, with everything but `a-z0-9-+` replaced, so one file per signature.

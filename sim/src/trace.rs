@@ -170,24 +170,7 @@ impl Record {
     pub fn level(&self) -> tracing::Level {
         use tracing::Level;
         match &self.event {
-            TraceEvent::System(event) => match event {
-                Event::IngestBusy { .. }
-                | Event::IngestUnavailable { .. }
-                | Event::EnqueueBusy { .. }
-                | Event::LeaseExpired { .. }
-                | Event::JobRedelivered { .. }
-                | Event::JobAbandoned { .. }
-                | Event::AckRefused { .. }
-                | Event::OutboxRepaired { .. } => Level::WARN,
-                Event::JobLeased { .. }
-                | Event::JobCoalesced { .. }
-                | Event::SourceUnchanged { .. }
-                | Event::SourceReplayed { .. }
-                | Event::SourceSuperseded { .. }
-                | Event::OutboxDrained { .. }
-                | Event::ViewWriteRefused { .. } => Level::DEBUG,
-                _ => Level::INFO,
-            },
+            TraceEvent::System(event) => event.level(),
             TraceEvent::Harness(event) => match event {
                 HarnessEvent::ViewsRead { .. } => Level::DEBUG,
                 HarnessEvent::FaultStarted { .. }

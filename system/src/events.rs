@@ -138,6 +138,62 @@ impl fmt::Display for Event {
     }
 }
 
+impl Event {
+    /// How loud the event is in a log: `WARN` for trouble (busy answers, expiries, redeliveries, abandoned jobs),
+    /// `DEBUG` for the routine of every job (leases, coalescing, repeats), `INFO` for what changes state.
+    pub fn level(&self) -> tracing::Level {
+        use Event::*;
+        match self {
+            IngestBusy { .. }
+            | IngestUnavailable { .. }
+            | EnqueueBusy { .. }
+            | LeaseExpired { .. }
+            | JobRedelivered { .. }
+            | JobAbandoned { .. }
+            | AckRefused { .. }
+            | OutboxRepaired { .. } => tracing::Level::WARN,
+            JobLeased { .. }
+            | JobCoalesced { .. }
+            | SourceUnchanged { .. }
+            | SourceReplayed { .. }
+            | SourceSuperseded { .. }
+            | OutboxDrained { .. }
+            | ViewWriteRefused { .. } => tracing::Level::DEBUG,
+            _ => tracing::Level::INFO,
+        }
+    }
+}
+
+/// The sink a real deployment hands its nodes: every event becomes a `tracing` event whose target is the
+/// node's role (`store`, `queue`, `ingest`, `worker`; the part of its name before `-`), at the event's level, so
+/// `RUST_LOG=queue=debug,worker=info` filters a running service's log as `cargo sim run --log` filters a
+/// simulated one. The simulation hands a recording sink instead; the events are the same.
+pub struct TracingSink {
+    pub node: String,
+}
+
+impl EventSink for TracingSink {
+    fn emit(&self, event: Event) {
+        // `tracing` needs a target known at compile time: one call per role and level.
+        macro_rules! log {
+            ($target:literal) => {
+                match event.level() {
+                    tracing::Level::WARN => tracing::warn!(target: $target, node = %self.node, "{event}"),
+                    tracing::Level::DEBUG => tracing::debug!(target: $target, node = %self.node, "{event}"),
+                    _ => tracing::info!(target: $target, node = %self.node, "{event}"),
+                }
+            };
+        }
+        match self.node.split('-').next().unwrap_or_default() {
+            "store" => log!("store"),
+            "queue" => log!("queue"),
+            "ingest" => log!("ingest"),
+            "worker" => log!("worker"),
+            _ => log!("system"),
+        }
+    }
+}
+
 /// Where a node reports its events. The sink is bound to one node; it stamps the time and node itself.
 pub trait EventSink: Send + Sync {
     fn emit(&self, event: Event);

@@ -62,6 +62,9 @@ pub struct SweepArgs {
     /// Save failures as found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
+    /// Beside each seed file saved, write its timeline (`<file>.html`, see `repro --html`), for CI to upload.
+    #[arg(long)]
+    pub timelines: bool,
     /// Share of seeds run twice to check determinism, in percent (0 to 100).
     #[arg(long, default_value_t = 5)]
     pub determinism_percent: u64,
@@ -270,6 +273,9 @@ pub fn sweep(args: SweepArgs) -> u8 {
     for ((index, sig), outcome) in &to_save {
         let saved = save_failure(&scenarios[*index], outcome, sig, &args.save_dir, shrink_now, &stop, &progress);
         output_lost |= saved.is_err();
+        if let (true, Ok(path)) = (args.timelines, &saved) {
+            output_lost |= !save_timeline(path, &progress);
+        }
         if let Some(group) = reports[*index].failures.iter_mut().find(|g| &g.signature == sig) {
             group.saved = saved.ok().map(|p| p.display().to_string());
         }
@@ -343,6 +349,28 @@ fn save_failure(
         Err(e) => {
             progress.println(format!("  error: could not save {}: {e}", path.display()));
             Err(e)
+        }
+    }
+}
+
+/// Replays a saved seed file and writes its timeline beside it. Returns false if it could not be written.
+fn save_timeline(seed_file: &std::path::Path, progress: &Progress) -> bool {
+    let page = seed_file.with_extension("html");
+    let result = seedfile::load(seed_file)
+        .map_err(|e| e.to_string())
+        .map(|file| crate::world::run_seed(&file.to_loaded(seed_file), file.seed.seed));
+    let written = result.and_then(|run| {
+        crate::report::files::write_atomically(&page, &crate::report::timeline::html(&run.outcome, &run.trace))
+            .map_err(|e| e.to_string())
+    });
+    match written {
+        Ok(()) => {
+            progress.println(format!("  timeline: {}", page.display()));
+            true
+        }
+        Err(e) => {
+            progress.println(format!("  error: could not write the timeline {}: {e}", page.display()));
+            false
         }
     }
 }

@@ -38,3 +38,51 @@ fn every_saved_seed_is_explained_with_the_step_where_it_went_wrong() {
         assert!(wrong.wrong.as_deref().unwrap_or_default().contains(why), "{name}: {:?}\n{chain}", wrong.wrong);
     }
 }
+
+/// A real deployment logs the same events through `tracing`: the target is the node's role and the level the
+/// event's, so `RUST_LOG` directives filter a running service's log as `--log` filters a simulated one.
+#[test]
+fn the_systems_tracing_sink_logs_each_event_under_its_role_and_level() {
+    use std::sync::{Arc, Mutex};
+    use system::events::{Event, EventSink, TracingSink};
+    use tracing_subscriber::layer::SubscriberExt;
+    struct Seen(Arc<Mutex<Vec<(String, tracing::Level)>>>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Seen {
+        fn on_event(&self, event: &tracing::Event<'_>, _: tracing_subscriber::layer::Context<'_, S>) {
+            let meta = event.metadata();
+            self.0.lock().unwrap().push((meta.target().to_string(), *meta.level()));
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let filter: tracing_subscriber::filter::Targets = "queue=debug,worker=info".parse().unwrap();
+    let subscriber = tracing_subscriber::registry().with(filter).with(Seen(seen.clone()));
+    tracing::subscriber::with_default(subscriber, || {
+        let queue = TracingSink { node: "queue".into() };
+        let worker = TracingSink { node: "worker-2".into() };
+        let store = TracingSink { node: "store".into() };
+        queue.emit(Event::JobCompleted { job: 1, token: 1 });
+        queue.emit(Event::AckRefused { token: 9 });
+        queue.emit(Event::LeaseExpired { job: 1, token: 1, expired_at: system::clock::WallMillis(5) });
+        worker.emit(Event::NodeStarted { role: "worker" });
+        worker.emit(Event::JobCoalesced {
+            env: "a".into(),
+            entity: "home".into(),
+            schema: "page".into(),
+            kind: system::model::JobKind::Fresh,
+            into_job: 3,
+            into_env: "a".into(),
+        });
+        store.emit(Event::NodeStarted { role: "store" });
+    });
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            ("queue".to_string(), tracing::Level::INFO),
+            ("queue".to_string(), tracing::Level::WARN),
+            ("queue".to_string(), tracing::Level::WARN),
+            ("worker".to_string(), tracing::Level::INFO),
+        ],
+        "worker's debug and the store's events are filtered out"
+    );
+}

@@ -24,6 +24,7 @@ fn args(scenarios: Vec<String>, start: u64, count: u64, save_dir: &Path) -> Swee
         junit: None,
         fail_fast: false,
         no_shrink: true,
+        timelines: false,
         determinism_percent: 0,
     }
 }
@@ -379,4 +380,20 @@ fn a_merged_failure_points_at_its_lowest_seed() {
     assert_eq!(g.repro, "repro 4");
     let merged = sim::commands::merge::merge_reports(&[part(vec![4, 11]), part(vec![7, 9])]);
     assert_eq!(merged.scenarios[0].failures[0].repro, "repro 4");
+}
+
+#[test]
+fn a_sweep_can_save_each_failures_timeline_beside_its_seed_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let seeds = dir.path().join("seeds");
+    let mut a = args(vec![CANARY.into()], 0, 1, &seeds);
+    a.timelines = true;
+    assert_eq!(sweep(a), 1);
+    let files = seed_files(&seeds);
+    let tomls: Vec<_> = files.iter().filter(|p| p.extension().is_some_and(|e| e == "toml")).collect();
+    assert!(!tomls.is_empty());
+    for toml in tomls {
+        let page = std::fs::read_to_string(toml.with_extension("html")).unwrap();
+        assert!(page.starts_with("<!doctype html>") && page.contains("job-coalesced"));
+    }
 }
