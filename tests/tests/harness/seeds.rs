@@ -123,3 +123,23 @@ fn every_canary_is_caught_within_its_budget() {
     }
     assert_eq!(canaries, system::flaws::Flaw::ALL.len(), "a canary per flaw");
 }
+
+/// A clock canary's saved seed keeps a fault its flaw needs (`[canary] needs`): the run shows the harm together
+/// with its cause, not a coincidence of an unfaulted run.
+#[test]
+fn every_saved_seed_keeps_the_faults_its_flaw_needs() {
+    let mut checked = 0;
+    for path in seed_files() {
+        let file = seedfile::load(&path).unwrap();
+        let Some(needs) = file.scenario.canary.as_ref().map(|c| c.needs.clone()).filter(|n| !n.is_empty()) else {
+            continue;
+        };
+        assert!(
+            file.plan.iter().any(|spec| needs.contains(&spec.kind)),
+            "{}: the plan lost every fault of {needs:?}",
+            path.display()
+        );
+        checked += 1;
+    }
+    assert!(checked >= 3, "the clock canaries and ack-before-durable declare what they need: {checked}");
+}
