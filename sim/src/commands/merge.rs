@@ -170,6 +170,7 @@ pub fn merge(args: MergeArgs) -> u8 {
     let reports: Vec<SweepReport> = parts.into_iter().map(|(_, r)| r).collect();
     let mut merged = merge_reports(&reports);
     merged.missing_shards = missing;
+    // Host time, outside every simulation: only the report's stamp when the shards carry no start time.
     #[allow(clippy::disallowed_methods)]
     let now = std::time::SystemTime::now();
     let started_at = std::mem::take(&mut merged.started_at);

@@ -230,6 +230,7 @@ pub fn sweep(args: SweepArgs) -> u8 {
     // The lowest failing seed of each new signature, saved (and shrunk) when the sweep ends, so that the same sweep
     // always saves the same files whatever order the seeds finished in. A hunted canary's failures are never saved.
     let mut to_save: BTreeMap<(usize, String), Outcome> = BTreeMap::new();
+    // Host time, outside every simulation: the report's start time and the sweep's wall time, nothing more.
     #[allow(clippy::disallowed_methods)]
     let started_at = std::time::SystemTime::now();
     #[allow(clippy::disallowed_methods)]
