@@ -161,13 +161,6 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
                 }
             }
             TraceEvent::System(event) => match event {
-                Event::SourceStored { env, entity, .. }
-                | Event::SourceReplayed { env, entity, .. }
-                | Event::SourceSuperseded { env, entity, .. }
-                | Event::SourceUnchanged { env, entity, .. }
-                | Event::OutboxRepaired { env, entity, .. }
-                | Event::IngestAcked { env, entity, .. }
-                | Event::IngestUnavailable { env, entity, .. } => focus.entity(env, entity),
                 Event::IngestBusy { env, entity, .. } if focus.entity(env, entity) => {
                     if matches!(violation.kind, ViolationKind::MissingView | ViolationKind::StaleView) {
                         wrong = Some(
@@ -243,7 +236,8 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
                     }
                     true
                 }
-                _ => false,
+                // Every other event about the entity's source (stored, replayed, superseded, acknowledged, ...).
+                _ => matches!(event.subject(), Some((env, entity, None)) if focus.entity(env, entity)),
             },
         };
         if relevant {

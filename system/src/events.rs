@@ -139,6 +139,29 @@ impl fmt::Display for Event {
 }
 
 impl Event {
+    /// What the event is about: its environment and entity, and for view and job events the view's schema.
+    pub fn subject(&self) -> Option<(&str, &str, Option<&str>)> {
+        use Event::*;
+        match self {
+            SourceStored { env, entity, .. }
+            | SourceReplayed { env, entity, .. }
+            | SourceSuperseded { env, entity, .. }
+            | SourceUnchanged { env, entity, .. }
+            | OutboxRepaired { env, entity, .. }
+            | IngestAcked { env, entity, .. }
+            | IngestBusy { env, entity, .. }
+            | IngestUnavailable { env, entity, .. } => Some((env, entity, None)),
+            ViewWritten { env, entity, schema, .. }
+            | ViewWriteRefused { env, entity, schema, .. }
+            | JobEnqueued { env, entity, schema, .. }
+            | JobCoalesced { env, entity, schema, .. }
+            | JobLeased { env, entity, schema, .. }
+            | JobRedelivered { env, entity, schema, .. }
+            | JobAbandoned { env, entity, schema, .. } => Some((env, entity, Some(schema))),
+            _ => None,
+        }
+    }
+
     /// How loud the event is in a log: `WARN` for trouble (busy answers, expiries, redeliveries, abandoned jobs),
     /// `DEBUG` for the routine of every job (leases, coalescing, repeats), `INFO` for what changes state.
     pub fn level(&self) -> tracing::Level {

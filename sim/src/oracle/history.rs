@@ -4,7 +4,6 @@
 
 use crate::trace::{HarnessEvent, Record, TraceEvent};
 use std::collections::{BTreeMap, VecDeque};
-use system::events::Event;
 use system::model::ViewKey;
 
 /// Events kept per view or entity to explain a violation.
@@ -32,36 +31,23 @@ impl History {
         let mut h = History::default();
         for record in trace {
             let (view, entity) = match &record.event {
-                TraceEvent::System(event) => match event {
-                    Event::SourceStored { env, entity, .. }
-                    | Event::SourceReplayed { env, entity, .. }
-                    | Event::SourceSuperseded { env, entity, .. }
-                    | Event::SourceUnchanged { env, entity, .. }
-                    | Event::OutboxRepaired { env, entity, .. }
-                    | Event::IngestAcked { env, entity, .. }
-                    | Event::IngestBusy { env, entity, .. }
-                    | Event::IngestUnavailable { env, entity, .. } => (None, Some((env, entity))),
-                    Event::ViewWritten { env, entity, schema, .. }
-                    | Event::ViewWriteRefused { env, entity, schema, .. }
-                    | Event::JobEnqueued { env, entity, schema, .. }
-                    | Event::JobCoalesced { env, entity, schema, .. }
-                    | Event::JobLeased { env, entity, schema, .. }
-                    | Event::JobRedelivered { env, entity, schema, .. }
-                    | Event::JobAbandoned { env, entity, schema, .. } => (Some(key(env, entity, schema)), None),
-                    _ => (None, None),
+                TraceEvent::System(event) => match event.subject() {
+                    Some((env, entity, Some(schema))) => (Some(key(env, entity, schema)), None),
+                    Some((env, entity, None)) => (None, Some((env, entity))),
+                    None => (None, None),
                 },
                 TraceEvent::Harness(
                     HarnessEvent::ClientAcked { env, entity, .. }
                     | HarnessEvent::ClientAbandoned { env, entity, .. }
                     | HarnessEvent::ClientGaveUp { env, entity, .. },
-                ) => (None, Some((env, entity))),
+                ) => (None, Some((env.as_str(), entity.as_str()))),
                 TraceEvent::Harness(_) => (None, None),
             };
             if let Some(view) = view {
                 keep(h.views.entry(view).or_default(), record);
             }
             if let Some((env, entity)) = entity {
-                keep(h.entities.entry((env.clone(), entity.clone())).or_default(), record);
+                keep(h.entities.entry((env.to_string(), entity.to_string())).or_default(), record);
             }
         }
         h
