@@ -89,8 +89,6 @@ pub struct LoadState {
     pub abandoned: AtomicU64,
     /// Requests still unanswered when the run ended.
     pub given_up: AtomicU64,
-    /// Messages clients sent and received (two per attempt).
-    pub messages: AtomicU64,
 }
 
 impl LoadState {
@@ -288,7 +286,6 @@ impl Sender {
             let dst = self.ingest[(request as usize + attempts as usize) % self.ingest.len()];
             let req =
                 Ingest { request, seq, env: self.env.clone(), entity: entity.clone(), payload: write.payload.clone() };
-            self.state.messages.fetch_add(2, Ordering::Relaxed);
             let reply = self.rpc.call_within(dst, req, INGEST_ATTEMPT_TIMEOUT).await;
             match reply {
                 Ok(IngestReply::Acked { version, superseded }) => {

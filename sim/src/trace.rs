@@ -204,7 +204,6 @@ pub struct Recorder {
     records: Mutex<Vec<Record>>,
     rpcs: AtomicU64,
     rpc_failures: AtomicU64,
-    idle_polls: AtomicU64,
     marks: Mutex<std::collections::BTreeMap<&'static str, u64>>,
 }
 
@@ -241,10 +240,6 @@ impl Recorder {
         self.marks.lock().expect("recorder lock").iter().map(|(k, v)| (k.to_string(), *v)).collect()
     }
 
-    pub fn idle_polls(&self) -> u64 {
-        self.idle_polls.load(Ordering::Relaxed)
-    }
-
     pub fn rpc_failures(&self) -> u64 {
         self.rpc_failures.load(Ordering::Relaxed)
     }
@@ -277,10 +272,6 @@ impl EventSink for NodeSink {
 
     fn rpc_failed(&self) {
         self.recorder.rpc_failures.fetch_add(1, Ordering::Relaxed);
-    }
-
-    fn idle_poll(&self) {
-        self.recorder.idle_polls.fetch_add(1, Ordering::Relaxed);
     }
 
     fn mark(&self, name: &'static str) {

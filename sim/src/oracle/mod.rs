@@ -37,22 +37,26 @@ pub const VIOLATIONS_PER_KIND_MAX: usize = 20;
 
 /// Judges a run. `trace` is used only to explain violations, never to find them.
 pub fn check(scenario: &Scenario, trace: &[Record], observation: &Observation) -> Vec<Violation> {
+    check_with(scenario, trace, observation, &Model::new(&observation.writes, &observation.deploys))
+}
+
+/// [`check`] with the run's reference model already built (a run builds it once, for its statistics too).
+pub fn check_with(scenario: &Scenario, trace: &[Record], observation: &Observation, model: &Model) -> Vec<Violation> {
     let history = History::new(trace);
-    let model = Model::new(&observation.writes, &observation.deploys);
     let mut found = Vec::new();
     monotonic::check(&observation.reads, observation.final_state.as_ref(), &history, &mut found);
-    isolation::check(&model, &observation.reads, observation.final_state.as_ref(), &mut found);
-    durability::check_replies(&model, &mut found);
+    isolation::check(model, &observation.reads, observation.final_state.as_ref(), &mut found);
+    durability::check_replies(model, &mut found);
     match &observation.final_state {
         None => found.push(Violation::new(
             ViolationKind::NotConverged,
             "the final reading through the delivery API did not get answers after the faults healed",
         )),
         Some(state) => {
-            durability::check(&model, state, &history, &mut found);
-            convergence::check(&model, state, observation.load.given_up, &history, &mut found);
-            fairness::check(scenario, &model, &observation.reads, &mut found);
-            work::check(scenario, &model, observation, &mut found);
+            durability::check(model, state, &history, &mut found);
+            convergence::check(model, state, observation.load.given_up, &history, &mut found);
+            fairness::check(scenario, model, &observation.reads, &mut found);
+            work::check(scenario, model, observation, &mut found);
         }
     }
     cap_per_kind(found)

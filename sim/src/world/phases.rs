@@ -116,32 +116,33 @@ pub async fn simulate(
     let entities = s.entity_ids();
     for (i, env) in s.env_names().iter().enumerate() {
         let follows = Arc::new(Follows::default());
-        // The reader: the environment's website, reading views through the delivery API.
-        let reader_name = format!("reader-{env}");
-        let reader_addr = SocketAddr::new(ip(NET_READERS, i), PORT);
-        let reader_node = Handle::current().create_node().name(reader_name.clone()).ip(reader_addr.ip()).build();
-        all.push(reader_node.id());
-        let reader = Reader {
-            env: env.clone(),
-            node: reader_name.as_str().into(),
-            ep: reader_node
-                .spawn(async move { Endpoint::bind(reader_addr).await })
-                .await
-                .expect("bind task")
-                .expect("reader bind"),
-            store: world.topology.store,
-            entities: entities.clone(),
-            hot_entities: s.load.hot_entities.get() as usize,
-            hot_percent: s.load.hot_percent.get(),
-            schemas: s.schemas.len(),
-            interval: s.readers.interval.0,
-            rng: rng::stream_named(seed, "reader", env),
-            follows: follows.clone(),
-            log: reads.clone(),
-            recorder: recorder.clone(),
-            run_start,
-        };
+        // The reader: the environment's website, reading views through the delivery API (when the scenario has
+        // readers; without them only the final reading judges views).
         if s.readers.enabled {
+            let reader_name = format!("reader-{env}");
+            let reader_addr = SocketAddr::new(ip(NET_READERS, i), PORT);
+            let reader_node = Handle::current().create_node().name(reader_name.clone()).ip(reader_addr.ip()).build();
+            all.push(reader_node.id());
+            let reader = Reader {
+                env: env.clone(),
+                node: reader_name.as_str().into(),
+                ep: reader_node
+                    .spawn(async move { Endpoint::bind(reader_addr).await })
+                    .await
+                    .expect("bind task")
+                    .expect("reader bind"),
+                store: world.topology.store,
+                entities: entities.clone(),
+                hot_entities: s.load.hot_entities.get() as usize,
+                hot_percent: s.load.hot_percent.get(),
+                schemas: s.schemas.len(),
+                interval: s.readers.interval.0,
+                rng: rng::stream_named(seed, "reader", env),
+                follows: follows.clone(),
+                log: reads.clone(),
+                recorder: recorder.clone(),
+                run_start,
+            };
             reader_node.spawn(reader.run());
         }
 

@@ -226,7 +226,7 @@ pub fn finish(
             fresh.sort_unstable();
             stats.freshness_p50_ms = fresh.get(fresh.len() / 2).copied().unwrap_or(0);
             stats.freshness_max_ms = fresh.last().copied().unwrap_or(0);
-            oracle::check(s, &trace, &observation)
+            oracle::check_with(s, &trace, &observation, &model)
         }
         Err(message) => {
             stats.simulated_ms = trace.last().map_or(0, |r| r.at.as_millis() as u64);
