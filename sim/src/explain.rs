@@ -148,11 +148,12 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
                         last_read = Some(*newest);
                         changed
                     }
-                    HarnessEvent::NodeCrashed { node, lost } => {
+                    HarnessEvent::NodeCrashed { node, cached_bytes, kept_bytes, .. } => {
                         // A store crash that lost writes after the entity was acknowledged loses acknowledged work.
-                        if violation.kind == ViolationKind::LostIngest && node == "store" && *lost > 0 {
+                        let lost = cached_bytes - kept_bytes;
+                        if violation.kind == ViolationKind::LostIngest && node == "store" && lost > 0 {
                             wrong.get_or_insert_with(|| {
-                                format!("the store crashed and lost {lost} writes it had not synced, though it had already acknowledged them")
+                                format!("the store crashed and lost {lost} bytes of writes it had not synced, though it may already have acknowledged them")
                             });
                         }
                         node == "store"

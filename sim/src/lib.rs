@@ -41,6 +41,7 @@ pub mod determinism;
 pub mod explain;
 pub mod faults;
 pub mod load;
+pub mod marks;
 pub mod model;
 pub mod oracle;
 pub mod outcome;

@@ -271,6 +271,9 @@ pub struct SystemKnobs {
     pub render_time_min: Option<Dur>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub render_time_max: Option<Dur>,
+    /// A durable log is compacted once it has grown to this many bytes (and doubled since its last compaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_compact_bytes: Option<Bounded<1024, 1_073_741_824>>,
     /// Known-bad behaviours to switch on (see `cargo sim list --flaws`). Empty for the correct system.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub flaws: Vec<String>,
@@ -626,8 +629,8 @@ pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(
         }
     }
     for (i, mark) in s.coverage.requires.iter().enumerate() {
-        if !system::marks::is_known(mark) {
-            let known: Vec<&str> = system::marks::ALL.iter().map(|(n, _)| *n).collect();
+        if !crate::marks::is_known(mark) {
+            let known: Vec<&str> = crate::marks::all().map(|(n, _)| n).collect();
             return Err(err(
                 &format!("coverage.requires[{i}]"),
                 format!("unknown coverage mark `{mark}`; the marks are {}", known.join(", ")),
@@ -662,6 +665,7 @@ impl Scenario {
         nodes.extend(workers.iter().cloned());
         ClusterShape {
             nodes,
+            disks: vec!["store".to_string(), "queue".to_string()],
             workers,
             environments: self.environments.names.clone(),
             schemas: self.schemas.iter().map(|s| s.name.clone()).collect(),

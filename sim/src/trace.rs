@@ -68,10 +68,15 @@ pub enum HarnessEvent {
     FaultHealed {
         spec: Box<crate::faults::FaultSpec>,
     },
-    /// A crash fault killed a node; its disks lost `lost` unsynced writes.
+    /// A crash fault killed a node. Its disks had `cached_bytes` written and not synced, of which `kept_bytes`
+    /// reached the medium anyway (torn or, if `flipped`, with one bit flipped); `compacting` if a compaction was
+    /// in flight.
     NodeCrashed {
         node: String,
-        lost: u64,
+        cached_bytes: u64,
+        kept_bytes: u64,
+        flipped: bool,
+        compacting: bool,
     },
     /// Every fault healed before the liveness phase.
     HealAll,
@@ -110,7 +115,19 @@ impl fmt::Display for HarnessEvent {
             }
             FaultStarted { spec } => write!(f, "fault start {spec}"),
             FaultHealed { spec } => write!(f, "fault heal {spec}"),
-            NodeCrashed { node, lost } => write!(f, "fault crashed {node}: {lost} unsynced writes lost"),
+            NodeCrashed { node, cached_bytes, kept_bytes, flipped, compacting } => {
+                write!(f, "fault crashed {node}")?;
+                if *cached_bytes > 0 {
+                    write!(f, ": {cached_bytes} unsynced bytes, {kept_bytes} reached the disk")?;
+                    if *flipped {
+                        write!(f, " with a bit flipped")?;
+                    }
+                }
+                if *compacting {
+                    write!(f, " (while compacting)")?;
+                }
+                Ok(())
+            }
             HealAll => write!(f, "fault heal-all before liveness"),
             FinalRead { quiescent, pending, leased } => {
                 write!(f, "final-read quiescent={quiescent} pending={pending} leased={leased}")
@@ -246,6 +263,11 @@ impl Recorder {
 
     pub fn take(&self) -> Vec<Record> {
         std::mem::take(&mut *self.records.lock().expect("recorder lock"))
+    }
+
+    /// Counts a coverage mark only the harness can see (one of [`crate::marks::HARNESS`]).
+    pub fn harness_mark(&self, name: &'static str) {
+        *self.marks.lock().expect("recorder lock").entry(name).or_insert(0) += 1;
     }
 
     /// A sink bound to one node.

@@ -33,6 +33,9 @@ pub struct SystemConfig {
     pub deploy_page_size: usize,
     /// Request ids the store remembers per entity to answer retried ingests idempotently.
     pub request_memory_max: usize,
+    /// A durable log is compacted into a snapshot once it is this long and twice its size after the last
+    /// compaction, so that it never grows without bound.
+    pub log_compact_bytes: u64,
     pub flaws: Flaws,
 }
 
@@ -54,6 +57,7 @@ impl Default for SystemConfig {
             render_time_max: Duration::from_millis(30),
             deploy_page_size: 100,
             request_memory_max: 8,
+            log_compact_bytes: 256 * 1024,
             flaws: Flaws::none(),
         }
     }

@@ -18,6 +18,16 @@ pub enum Event {
     NodeStarted { role: &'static str },
     /// A node rebuilt its state from its durable log of `ops` operations.
     Recovered { ops: usize },
+    /// Opening a log found its end damaged (`torn` or `corrupt`) and cut `cut_bytes` off: the longest valid
+    /// prefix is what the node recovered.
+    LogDamaged { damage: &'static str, cut_bytes: u64 },
+    /// A sync failed: nothing since the last good sync was acknowledged, and the node rebuilt its state from the
+    /// `ops` records its disk really holds.
+    SyncFailed { error: String, ops: usize },
+    /// The disk refused an append; the change was not made and its request goes unanswered.
+    LogAppendRefused { error: String },
+    /// The log was compacted from `before` bytes: a snapshot of `snapshot` bytes replaced the records it covers.
+    LogCompacted { before: u64, snapshot: u64, after: u64 },
     /// The store kept a new version of a source entity.
     SourceStored { env: Env, entity: EntityId, version: Version, request: u64 },
     /// The store answered a repeated request with the version it stored the first time.
@@ -76,6 +86,12 @@ impl fmt::Display for Event {
         match self {
             NodeStarted { role } => write!(f, "node-started role={role}"),
             Recovered { ops } => write!(f, "recovered ops={ops}"),
+            LogDamaged { damage, cut_bytes } => write!(f, "log-damaged {damage} tail, cut {cut_bytes} bytes"),
+            SyncFailed { error, ops } => write!(f, "sync-failed ({error}), rebuilt from {ops} durable records"),
+            LogAppendRefused { error } => write!(f, "log-append-refused ({error})"),
+            LogCompacted { before, snapshot, after } => {
+                write!(f, "log-compacted {before} -> {after} bytes (snapshot {snapshot})")
+            }
             SourceStored { env, entity, version, request } => {
                 write!(f, "source-stored {env}/{entity} {version} req={request}")
             }
@@ -174,7 +190,10 @@ impl Event {
             | JobRedelivered { .. }
             | JobAbandoned { .. }
             | AckRefused { .. }
-            | OutboxRepaired { .. } => tracing::Level::WARN,
+            | OutboxRepaired { .. }
+            | LogDamaged { .. }
+            | SyncFailed { .. }
+            | LogAppendRefused { .. } => tracing::Level::WARN,
             JobLeased { .. }
             | JobCoalesced { .. }
             | SourceUnchanged { .. }

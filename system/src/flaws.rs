@@ -80,7 +80,7 @@ impl Flaw {
                 "workers judge leases by their own clock and write views without the version check"
             }
             Flaw::AckBeforeDurable => {
-                "the store acknowledges writes before syncing them; a crash loses acknowledged ingests"
+                "the store answers at once and syncs on a 200ms timer (a lazy group commit); a crash loses acknowledged ingests"
             }
             Flaw::RetryStorm => "retries without backoff; ingest hammers a busy queue instead of answering busy",
             Flaw::NewestWinsByWallClock => {

@@ -12,7 +12,9 @@
 //!   state ([`disk::Disk`]). The system owns these interfaces; the simulation
 //!   implements them.
 //! - [`net`]: RPC calls with timeouts, and retries with exponential backoff and jitter.
-//! - [`disk`]: the durable log a service syncs before it answers, and replays on boot.
+//! - [`disk`]: the durable medium: one append-only file with a page cache, syncs that take time and can fail.
+//! - [`log`]: the write-ahead log on a disk: checksummed records, group commit, recovery of the longest valid
+//!   prefix, compaction. Every service that keeps state answers only what its log made durable.
 //! - [`store`]: versioned sources, schemas and views with conditional writes; also the delivery API.
 //! - [`queue`]: the fair, coalescing, leasing job queue ([`queue::fair`] is its pure core).
 //! - [`ingest`]: accepts ingests and schema deploys from clients and turns them into jobs.
@@ -30,6 +32,7 @@ pub mod disk;
 pub mod events;
 pub mod flaws;
 pub mod ingest;
+pub mod log;
 pub mod marks;
 pub mod model;
 pub mod net;

@@ -21,6 +21,11 @@ pub const ALL: &[(&str, &str)] = &[
     (STALE_WRITE_REFUSED, "the store refused a view write because a newer view was already there"),
     (STORE_RECOVERED, "the store rebuilt its state from a non-empty log after a restart"),
     (QUEUE_RECOVERED, "the queue rebuilt its state from a non-empty log after a restart"),
+    (LOG_TORN_TAIL, "a node's log ended in a torn record on recovery, and the node cut it off"),
+    (LOG_CORRUPT_RECORD, "a node's log held a record whose checksum did not match on recovery, and the node cut it and everything after it off"),
+    (LOG_SYNC_FAILED, "a sync failed, and the node rebuilt its state from its log without acknowledging what the sync covered"),
+    (LOG_APPEND_REFUSED, "the disk refused an append (full), and the change was not made"),
+    (LOG_COMPACTED, "a node compacted its log into a snapshot"),
     (WORKER_ABANDONED, "a worker gave up a job (lease budget spent, or the store unreachable)"),
 ];
 
@@ -38,6 +43,11 @@ pub const OUTBOX_REPAIRED: &str = "store.outbox-repaired";
 pub const STALE_WRITE_REFUSED: &str = "store.stale-write-refused";
 pub const STORE_RECOVERED: &str = "store.recovered";
 pub const QUEUE_RECOVERED: &str = "queue.recovered";
+pub const LOG_TORN_TAIL: &str = "log.torn-tail";
+pub const LOG_CORRUPT_RECORD: &str = "log.corrupt-record";
+pub const LOG_SYNC_FAILED: &str = "log.sync-failed";
+pub const LOG_APPEND_REFUSED: &str = "log.append-refused";
+pub const LOG_COMPACTED: &str = "log.compacted";
 pub const WORKER_ABANDONED: &str = "worker.abandoned";
 
 pub fn is_known(name: &str) -> bool {

@@ -15,17 +15,19 @@
 use crate::disk::Disk;
 use crate::events::Event;
 use crate::flaws::{Flaw, Flaws};
+use crate::log::{Decided, DurableLog};
 use crate::model::{EntityId, Env, SchemaDef, SchemaName, Source, Version, View};
 use crate::model::{JobKind, JobSpec};
 use crate::net::Rpc;
 use crate::node::NodeContext;
 use crate::proto::*;
 use madsim::net::Endpoint;
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::ops::Bound::{Excluded, Unbounded};
 use std::sync::{Arc, Mutex};
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct SourceRecord {
     source: Option<Source>,
     /// The last few request ids that stored a version, and that version, oldest first.
@@ -34,7 +36,7 @@ struct SourceRecord {
     seq: u64,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct EnvData {
     sources: BTreeMap<EntityId, SourceRecord>,
     schemas: BTreeMap<SchemaName, SchemaDef>,
@@ -42,7 +44,7 @@ struct EnvData {
 }
 
 /// One durable change of the store's state.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum StoreOp {
     Source {
         source: Source,
@@ -67,6 +69,15 @@ pub enum StoreOp {
         def: SchemaDef,
     },
     View(View),
+    /// The whole state, standing for every record before it (written by compaction).
+    Snapshot(Box<StoreSnapshot>),
+}
+
+/// The durable part of the store's state, as compaction writes it.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct StoreSnapshot {
+    envs: BTreeMap<Env, EnvData>,
+    outbox: BTreeSet<(Env, EntityId)>,
 }
 
 /// A stored version whose jobs are not yet known to be queued.
@@ -87,7 +98,14 @@ pub struct StoreState {
     flaws: Flaws,
 }
 
-type SharedStore = Arc<Mutex<StoreState>>;
+/// The store's state and the log that makes it durable. Every change is appended to the log under the state
+/// lock before it is applied, so the state is always what replaying the log gives.
+struct Store {
+    state: Mutex<StoreState>,
+    log: DurableLog<StoreOp>,
+}
+
+type SharedStore = Arc<Store>;
 
 impl StoreState {
     /// Rebuilds the state from a durable log.
@@ -135,7 +153,17 @@ impl StoreState {
                 let env = self.envs.entry(view.env.clone()).or_default();
                 env.views.entry(view.entity.clone()).or_default().insert(view.schema.clone(), view);
             }
+            StoreOp::Snapshot(snapshot) => {
+                let StoreSnapshot { envs, outbox } = *snapshot;
+                self.envs = envs;
+                self.outbox = outbox;
+            }
         }
+    }
+
+    /// The state as one record, for compaction.
+    fn snapshot(&self) -> StoreSnapshot {
+        StoreSnapshot { envs: self.envs.clone(), outbox: self.outbox.clone() }
     }
 
     fn put_source(
@@ -303,29 +331,18 @@ const OUTBOX_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 /// Stored versions handed to the queue in one round trip at most.
 const OUTBOX_BATCH_MAX: usize = 256;
 
-/// How often the flawed store of `ack-before-durable` syncs in the background.
+/// How long the flawed store of `ack-before-durable` lets writes wait in the cache before its group commit.
 const GROUP_COMMIT_INTERVAL: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// The store's durable medium.
-pub type StoreDisk = Arc<dyn Disk<StoreOp>>;
+pub type StoreDisk = Arc<dyn Disk>;
 
 /// Runs the store service on the current node until the node stops. Its state is rebuilt from `disk`.
 pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
-    let log = disk.open();
-    let ops = log.len();
-    let state: SharedStore =
-        Arc::new(Mutex::new(StoreState::recover(ctx.config.request_memory_max, ctx.config.flaws.clone(), log)));
-    // The flaw `ack-before-durable`: writes are synced by a background "group commit", after their answers left.
-    let early_ack = ctx.config.flaws.has(Flaw::AckBeforeDurable);
-    if early_ack {
-        let disk = disk.clone();
-        madsim::task::spawn(async move {
-            loop {
-                madsim::time::sleep(GROUP_COMMIT_INTERVAL).await;
-                disk.sync();
-            }
-        });
-    }
+    let (log, recovery) = DurableLog::open(disk);
+    let ops = recovery.ops.len();
+    let state = StoreState::recover(ctx.config.request_memory_max, ctx.config.flaws.clone(), recovery.ops);
+    let store: SharedStore = Arc::new(Store { state: Mutex::new(state), log });
     let ep = Endpoint::bind(ctx.addr).await.expect("the store's address is free on its own node");
     let rpc = Rpc::new(ep.clone(), ctx.clone());
     ctx.emit(Event::NodeStarted { role: "store" });
@@ -333,25 +350,34 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
     if ops > 0 {
         ctx.mark(crate::marks::STORE_RECOVERED);
     }
+    crate::log::report_damage(&ctx, recovery.damage);
+    // The flaw `ack-before-durable`: everything is answered as soon as it is applied, and a group commit on a
+    // timer makes it durable later.
+    let early_ack = ctx.config.flaws.has(Flaw::AckBeforeDurable);
+    madsim::task::spawn(commit(ctx.clone(), store.clone(), early_ack.then_some(GROUP_COMMIT_INTERVAL)));
+    madsim::task::spawn(compact(ctx.clone(), store.clone()));
 
-    // Each writing handler decides under the lock, applies the change, makes it durable, and reports its events
-    // in order, all before its answer can leave.
-    fn with<T>(
+    // Each writing handler decides under the lock, appends the change to the log, applies it and reports its
+    // events in order; its answer leaves once the log says the change (and everything before it) is durable.
+    fn write<T>(
         ctx: &NodeContext,
-        state: &SharedStore,
-        disk: &StoreDisk,
+        store: &Store,
         f: impl FnOnce(&mut StoreState, &mut Vec<Event>, &mut Vec<&'static str>) -> (T, Option<StoreOp>),
-    ) -> T {
+    ) -> Decided<T> {
         let (mut events, mut marks) = (Vec::new(), Vec::new());
-        let mut st = state.lock().expect("store lock");
+        let mut st = store.state.lock().expect("store lock");
         let (out, op) = f(&mut st, &mut events, &mut marks);
         if let Some(op) = op {
-            st.apply(op.clone());
-            disk.append(op);
-            if !st.flaws.has(Flaw::AckBeforeDurable) {
-                disk.sync();
+            if let Err(error) = store.log.append(&op) {
+                // Nothing was applied: the state is still what the log says.
+                drop(st);
+                ctx.mark(crate::marks::LOG_APPEND_REFUSED);
+                ctx.emit(Event::LogAppendRefused { error: error.to_string() });
+                return None;
             }
+            st.apply(op);
         }
+        let ticket = store.log.position();
         drop(st);
         for event in events {
             ctx.emit(event);
@@ -359,97 +385,135 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         for mark in marks {
             ctx.mark(mark);
         }
-        out
+        Some((out, ticket))
+    }
+    // A read answers with what it saw once everything it could have seen is durable.
+    fn read<T>(store: &Store, f: impl FnOnce(&StoreState) -> T) -> Decided<T> {
+        let st = store.state.lock().expect("store lock");
+        Some((f(&st), store.log.position()))
     }
 
-    let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
+    let (c, s) = (ctx.clone(), store.clone());
     ep.add_rpc_handler(move |req: PutSource| {
-        let reply = with(&c, &s, &d, |st, ev, m| st.put_source(req, ev, m));
-        async move { reply }
+        let decided = write(&c, &s, |st, ev, m| st.put_source(req, ev, m));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |req: GetSource| {
-        let reply = s.lock().expect("store lock").get_source(&req.env, &req.entity);
-        async move { reply }
+        let decided = read(&s, |st| st.get_source(&req.env, &req.entity));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
+    let (c, s) = (ctx.clone(), store.clone());
     ep.add_rpc_handler(move |req: PutSchema| {
-        let reply = with(&c, &s, &d, |st, ev, m| st.put_schema(req, ev, m));
-        async move { reply }
+        let decided = write(&c, &s, |st, ev, m| st.put_schema(req, ev, m));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |req: ReadJobInput| {
-        let st = s.lock().expect("store lock");
-        let source = st.get_source(&req.env, &req.entity);
-        let schema = st.envs.get(&req.env).and_then(|e| e.schemas.get(&req.schema).cloned());
-        async move { (source, schema) }
+        let decided = read(&s, |st| {
+            let source = st.get_source(&req.env, &req.entity);
+            let schema = st.envs.get(&req.env).and_then(|e| e.schemas.get(&req.schema).cloned());
+            (source, schema)
+        });
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |req: GetSchema| {
-        let reply = s.lock().expect("store lock").envs.get(&req.env).and_then(|e| e.schemas.get(&req.name).cloned());
-        async move { reply }
+        let decided = read(&s, |st| st.envs.get(&req.env).and_then(|e| e.schemas.get(&req.name).cloned()));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |req: ListSchemas| {
-        let reply: Vec<SchemaDef> = s
-            .lock()
-            .expect("store lock")
-            .envs
-            .get(&req.env)
-            .map(|e| e.schemas.values().cloned().collect())
-            .unwrap_or_default();
-        async move { reply }
+        let decided = read(&s, |st| -> Vec<SchemaDef> {
+            st.envs.get(&req.env).map(|e| e.schemas.values().cloned().collect()).unwrap_or_default()
+        });
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |req: ListEntities| {
-        let reply = s.lock().expect("store lock").list_entities(&req);
-        async move { reply }
+        let decided = read(&s, |st| st.list_entities(&req));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let (c, s, d) = (ctx.clone(), state.clone(), disk.clone());
+    let (c, s) = (ctx.clone(), store.clone());
     ep.add_rpc_handler(move |req: PutView| {
-        let reply = with(&c, &s, &d, |st, ev, m| st.put_view(req, ev, m));
-        async move { reply }
+        let decided = write(&c, &s, |st, ev, m| st.put_view(req, ev, m));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |req: GetViews| {
-        let reply = s.lock().expect("store lock").get_views(&req.env, &req.entity);
-        async move { reply }
+        let decided = read(&s, |st| st.get_views(&req.env, &req.entity));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |_: GetStoreStats| {
-        let st = s.lock().expect("store lock");
         // Without an outbox (the flaw) nothing is owed: the store has forgotten the versions it stored.
-        let outbox = if st.flaws.has(Flaw::NoOutbox) { 0 } else { st.outbox.len() };
-        let reply = StoreStats { outbox };
-        async move { reply }
+        let decided =
+            read(&s, |st| StoreStats { outbox: if st.flaws.has(Flaw::NoOutbox) { 0 } else { st.outbox.len() } });
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |req: GetView| {
-        let reply = s.lock().expect("store lock").get_view(&req);
-        async move { reply }
+        let decided = read(&s, |st| st.get_view(&req));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
-    let s = state.clone();
+    let s = store.clone();
     ep.add_rpc_handler(move |req: ListContent| {
-        let reply = s.lock().expect("store lock").list_content(&req);
-        async move { reply }
+        let decided = read(&s, |st| st.list_content(&req));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
 
     if ctx.config.flaws.has(Flaw::NoOutbox) {
         std::future::pending::<()>().await;
     }
-    drain_outbox(&ctx, &rpc, &state, &disk).await;
+    drain_outbox(&ctx, &rpc, &store).await;
+}
+
+/// The store's committer: group commits, and after a failed sync, the state rebuilt from what the disk holds.
+async fn commit(ctx: NodeContext, store: SharedStore, lazy: Option<std::time::Duration>) {
+    loop {
+        let error = store.log.commit_lazily(lazy).await;
+        let mut st = store.state.lock().expect("store lock");
+        let recovery = store.log.recover_after_failure();
+        let ops = recovery.ops.len();
+        *st = StoreState::recover(ctx.config.request_memory_max, ctx.config.flaws.clone(), recovery.ops);
+        drop(st);
+        ctx.mark(crate::marks::LOG_SYNC_FAILED);
+        ctx.emit(Event::SyncFailed { error: error.to_string(), ops });
+        crate::log::report_damage(&ctx, recovery.damage);
+    }
+}
+
+/// Compacts the log whenever it has doubled: the whole state becomes one record.
+async fn compact(ctx: NodeContext, store: SharedStore) {
+    crate::log::keep_compacted(&ctx, &store.log, || {
+        let st = store.state.lock().expect("store lock");
+        (StoreOp::Snapshot(Box::new(st.snapshot())), store.log.position())
+    })
+    .await;
 }
 
 /// Hands the jobs of every version in the outbox to the queue, forever. Each enqueue carries the key of the
 /// request that stored the version, so the queue adds nothing when the ingest node had already enqueued them;
 /// what the queue accepts leaves the outbox, what it refuses as busy is tried again on the next round.
-async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, state: &SharedStore, disk: &StoreDisk) {
+async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, store: &SharedStore) {
     // When this node first saw each outbox entry (by its local monotonic time; a restart starts the grace over).
     let mut first_seen: BTreeMap<(Env, EntityId, Version), madsim::time::Instant> = BTreeMap::new();
     loop {
         madsim::time::sleep(OUTBOX_INTERVAL).await;
         let now = madsim::time::Instant::now();
-        let all = state.lock().expect("store lock").outbox_batches(usize::MAX);
+        let all = store.state.lock().expect("store lock").outbox_batches(usize::MAX);
         let current: BTreeSet<(Env, EntityId, Version)> =
             all.iter().map(|e| (e.env.clone(), e.entity.clone(), e.version)).collect();
         first_seen.retain(|key, _| current.contains(key));
@@ -480,18 +544,22 @@ async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, state: &SharedStore, disk: &
         if accepted.is_empty() {
             continue;
         }
-        let versions = accepted.len();
-        let mut st = state.lock().expect("store lock");
+        // Leaving the outbox needs no wait for durability: if the record is lost, the drain queues the version
+        // again, and the queue adds nothing for a request it has seen.
+        let mut versions = 0;
+        let mut st = store.state.lock().expect("store lock");
         let mut repaired = Vec::new();
         for (entry, new) in accepted {
             let op = StoreOp::Queued { env: entry.env.clone(), entity: entry.entity.clone(), version: entry.version };
-            st.apply(op.clone());
-            disk.append(op);
+            if store.log.append(&op).is_err() {
+                break;
+            }
+            st.apply(op);
+            versions += 1;
             if new > 0 {
                 repaired.push((entry.env, entry.entity, entry.version, new));
             }
         }
-        disk.sync();
         drop(st);
         ctx.emit(Event::OutboxDrained { versions });
         for (env, entity, version, jobs) in repaired {

@@ -21,7 +21,7 @@ pub fn list(flaws: bool, marks: bool) -> u8 {
     }
     if marks {
         crate::outln!("\ncoverage marks ([coverage] requires = [...]):");
-        for (mark, meaning) in system::marks::ALL {
+        for (mark, meaning) in crate::marks::all() {
             crate::outln!("  {mark:<38} {meaning}");
         }
     }

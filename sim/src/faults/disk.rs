@@ -1,73 +1,272 @@
-//! The simulated disk: a durable log whose unsynced tail is lost when its node crashes, as after a power
-//! failure. (madsim's own file system keeps unsynced writes across a kill, so the harness models this itself.)
+//! The simulated disk: one file behind a page cache, as weak as a real one.
+//!
+//! Appends land in the cache; a sync takes a seeded latency and then makes durable the bytes cached when it was
+//! called. A crash keeps what was durable and, depending on how the node died, none of the cache (`clean`), a
+//! prefix of it cut at an arbitrary byte (`torn`: the last record half-written), or a prefix with one bit
+//! flipped (`corrupt`). A failed sync drops the cache it covered, as Linux does after an `fsync` error, so a
+//! process that retries the sync and carries on has lost data without knowing. A full disk refuses appends and
+//! compactions. Compaction writes its new prefix after a latency proportional to its size and installs it
+//! atomically; a crash meanwhile leaves the old file. (madsim's own file system keeps unsynced writes across a
+//! kill, so the harness models all of this itself.)
+//!
+//! Every draw comes from the disk's own random stream, in the order the node calls it, so a disk's behaviour
+//! is a function of the seed.
 
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use std::sync::Mutex;
-use system::disk::Disk;
+use std::time::Duration;
+use system::disk::{Disk, DiskError, DiskFuture};
 
-#[derive(Debug)]
-struct Log<Op> {
-    synced: Vec<Op>,
-    unsynced: Vec<Op>,
-    lost: u64,
+/// The fastest and slowest sync of a healthy disk.
+const SYNC_LATENCY_MIN: Duration = Duration::from_micros(200);
+const SYNC_LATENCY_MAX: Duration = Duration::from_millis(2);
+/// How fast compaction writes its new file.
+const COMPACTION_BYTES_PER_MS: u64 = 100 * 1024;
+
+/// How a crash leaves the bytes the disk had cached but not synced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CrashMode {
+    /// All of them lost (a clean power cut between writes).
+    Clean,
+    /// A prefix kept, cut at an arbitrary byte: a write torn by the crash.
+    Torn,
+    /// A prefix kept with one bit flipped in it: a write the crash corrupted.
+    Corrupt,
 }
 
-pub struct SimDisk<Op> {
-    log: Mutex<Log<Op>>,
+/// What a crash did to a disk.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CrashReport {
+    /// Bytes written but not synced when the node died.
+    pub cached: u64,
+    /// How many of them reached the medium anyway.
+    pub kept: u64,
+    /// Whether one of the kept bytes had a bit flipped.
+    pub flipped: bool,
+    /// Whether a compaction was in flight.
+    pub compacting: bool,
 }
 
-impl<Op> Default for SimDisk<Op> {
-    fn default() -> Self {
-        Self { log: Mutex::new(Log { synced: Vec::new(), unsynced: Vec::new(), lost: 0 }) }
+/// Counts of what the disk did, for statistics and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DiskStats {
+    pub syncs: u64,
+    pub failed_syncs: u64,
+    pub refused_appends: u64,
+    pub compactions: u64,
+    pub interrupted_compactions: u64,
+}
+
+struct Medium {
+    durable: Vec<u8>,
+    cache: Vec<u8>,
+    rng: ChaCha8Rng,
+    /// Bumped by every crash: an operation in flight across a crash does nothing.
+    boot: u64,
+    /// Active faults, counted so that overlapping ones heal in any order.
+    full: u32,
+    failing_syncs: u32,
+    slow: Vec<Duration>,
+    compacting: bool,
+    stats: DiskStats,
+}
+
+pub struct SimDisk {
+    medium: Mutex<Medium>,
+}
+
+impl SimDisk {
+    /// An empty disk drawing from `rng`.
+    pub fn new(rng: ChaCha8Rng) -> Self {
+        SimDisk {
+            medium: Mutex::new(Medium {
+                durable: Vec::new(),
+                cache: Vec::new(),
+                rng,
+                boot: 0,
+                full: 0,
+                failing_syncs: 0,
+                slow: Vec::new(),
+                compacting: false,
+                stats: DiskStats::default(),
+            }),
+        }
+    }
+
+    fn medium(&self) -> std::sync::MutexGuard<'_, Medium> {
+        self.medium.lock().expect("disk lock")
+    }
+
+    /// The node died: the cache is lost, kept or damaged as `mode` says.
+    pub fn crash(&self, mode: CrashMode) -> CrashReport {
+        let mut m = self.medium();
+        let m = &mut *m;
+        m.boot += 1;
+        let cached = m.cache.len();
+        let mut report = CrashReport { cached: cached as u64, compacting: m.compacting, ..CrashReport::default() };
+        if m.compacting {
+            m.stats.interrupted_compactions += 1;
+        }
+        m.compacting = false;
+        let keep = match mode {
+            CrashMode::Clean => 0,
+            CrashMode::Torn if cached > 1 => m.rng.gen_range(1..cached),
+            CrashMode::Corrupt if cached > 0 => m.rng.gen_range(1..=cached),
+            _ => 0,
+        };
+        let start = m.durable.len();
+        m.durable.extend_from_slice(&m.cache[..keep]);
+        if mode == CrashMode::Corrupt && keep > 0 {
+            let bit = m.rng.gen_range(0..keep * 8);
+            m.durable[start + bit / 8] ^= 1 << (bit % 8);
+            report.flipped = true;
+        }
+        m.cache.clear();
+        report.kept = keep as u64;
+        report
+    }
+
+    /// While on, appends and compactions are refused.
+    pub fn set_full(&self, on: bool) {
+        let mut m = self.medium();
+        m.full = if on { m.full + 1 } else { m.full.saturating_sub(1) };
+    }
+
+    /// While on, every sync fails.
+    pub fn set_failing_syncs(&self, on: bool) {
+        let mut m = self.medium();
+        m.failing_syncs = if on { m.failing_syncs + 1 } else { m.failing_syncs.saturating_sub(1) };
+    }
+
+    /// While on, every sync takes `extra` longer.
+    pub fn set_slow(&self, extra: Duration, on: bool) {
+        let mut m = self.medium();
+        if on {
+            m.slow.push(extra);
+        } else if let Some(i) = m.slow.iter().position(|&d| d == extra) {
+            m.slow.remove(i);
+        }
+    }
+
+    /// Heals every disk fault.
+    pub fn heal(&self) {
+        let mut m = self.medium();
+        m.full = 0;
+        m.failing_syncs = 0;
+        m.slow.clear();
+    }
+
+    /// Bytes written and not yet synced.
+    pub fn cached_bytes(&self) -> u64 {
+        self.medium().cache.len() as u64
+    }
+
+    /// Whether a compaction is in flight.
+    pub fn compacting(&self) -> bool {
+        self.medium().compacting
+    }
+
+    pub fn stats(&self) -> DiskStats {
+        self.medium().stats
+    }
+
+    /// The durable bytes: what a node booting now would find.
+    pub fn durable(&self) -> Vec<u8> {
+        self.medium().durable.clone()
+    }
+
+    fn sync_latency(m: &mut Medium) -> Duration {
+        let base = m.rng.gen_range(SYNC_LATENCY_MIN..=SYNC_LATENCY_MAX);
+        base + m.slow.iter().sum::<Duration>()
     }
 }
 
-/// What the fault injector needs of any disk: to crash it.
-pub trait Crashable: Send + Sync {
-    /// Drops every write that was not synced. Returns how many were lost.
-    fn crash(&self) -> usize;
-}
-
-impl<Op: Send> Crashable for SimDisk<Op> {
-    fn crash(&self) -> usize {
-        let mut log = self.log.lock().expect("disk lock");
-        let lost = log.unsynced.len();
-        log.unsynced.clear();
-        log.lost += lost as u64;
-        lost
-    }
-}
-
-impl<Op: Clone + Send> Disk<Op> for SimDisk<Op> {
-    fn append(&self, op: Op) {
-        self.log.lock().expect("disk lock").unsynced.push(op);
+impl Disk for SimDisk {
+    fn append(&self, bytes: &[u8]) -> Result<(), DiskError> {
+        let mut m = self.medium();
+        if m.full > 0 {
+            m.stats.refused_appends += 1;
+            return Err(DiskError::Full);
+        }
+        m.cache.extend_from_slice(bytes);
+        Ok(())
     }
 
-    fn sync(&self) {
-        let mut log = self.log.lock().expect("disk lock");
-        let tail = std::mem::take(&mut log.unsynced);
-        log.synced.extend(tail);
+    fn sync(&self) -> DiskFuture<'_, Result<(), DiskError>> {
+        let (covered, boot, latency) = {
+            let mut m = self.medium();
+            let latency = Self::sync_latency(&mut m);
+            (m.cache.len(), m.boot, latency)
+        };
+        Box::pin(async move {
+            madsim::time::sleep(latency).await;
+            let mut m = self.medium();
+            if m.boot != boot {
+                return Err(DiskError::Interrupted);
+            }
+            m.stats.syncs += 1;
+            if m.failing_syncs > 0 {
+                // As Linux after an fsync error: the cached pages are dropped, and nothing says which.
+                m.stats.failed_syncs += 1;
+                m.cache.clear();
+                return Err(DiskError::SyncFailed);
+            }
+            let covered = covered.min(m.cache.len());
+            let synced: Vec<u8> = m.cache.drain(..covered).collect();
+            m.durable.extend(synced);
+            Ok(())
+        })
     }
 
-    fn open(&self) -> Vec<Op> {
-        // A running process reads back its own unsynced writes; only a crash loses them.
-        let log = self.log.lock().expect("disk lock");
-        log.synced.iter().chain(&log.unsynced).cloned().collect()
+    fn read(&self) -> Vec<u8> {
+        // A running process reads back its own cached writes; only a crash or a failed sync loses them.
+        let m = self.medium();
+        let mut bytes = m.durable.clone();
+        bytes.extend_from_slice(&m.cache);
+        bytes
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+    fn truncate(&self, len: u64) {
+        let mut m = self.medium();
+        let len = len as usize;
+        if len <= m.durable.len() {
+            m.durable.truncate(len);
+            m.cache.clear();
+        } else {
+            let keep = len - m.durable.len();
+            m.cache.truncate(keep);
+        }
+    }
 
-    #[test]
-    fn a_crash_loses_unsynced_writes_and_keeps_synced_ones() {
-        let disk = SimDisk::<u32>::default();
-        disk.append(1);
-        disk.append(2);
-        disk.sync();
-        disk.append(3);
-        assert_eq!(disk.open(), [1, 2, 3], "before a crash the process sees its own writes");
-        assert_eq!(disk.crash(), 1);
-        assert_eq!(disk.open(), [1, 2]);
+    fn compact(&self, upto: u64, prefix: Vec<u8>) -> DiskFuture<'_, Result<(), DiskError>> {
+        let (boot, latency) = {
+            let mut m = self.medium();
+            m.compacting = true;
+            let write = Duration::from_millis(1 + prefix.len() as u64 / COMPACTION_BYTES_PER_MS);
+            (m.boot, write + Self::sync_latency(&mut m))
+        };
+        Box::pin(async move {
+            madsim::time::sleep(latency).await;
+            let mut m = self.medium();
+            if m.boot != boot {
+                return Err(DiskError::Interrupted);
+            }
+            m.compacting = false;
+            if m.full > 0 {
+                m.stats.refused_appends += 1;
+                return Err(DiskError::Full);
+            }
+            if m.failing_syncs > 0 {
+                m.stats.failed_syncs += 1;
+                return Err(DiskError::SyncFailed);
+            }
+            let upto = (upto as usize).min(m.durable.len());
+            let tail = m.durable.split_off(upto);
+            m.durable = prefix;
+            m.durable.extend(tail);
+            m.stats.compactions += 1;
+            Ok(())
+        })
     }
 }

@@ -72,6 +72,18 @@ pub fn generate(config: &FaultsConfig, cluster: &ClusterShape, rng: &mut ChaCha8
                 spec.latency = Some(Dur(Duration::from_millis(rng.gen_range(1..=max))));
             }
             FaultKind::Isolate | FaultKind::Crash | FaultKind::Pause => spec.target = Some(node(rng)),
+            FaultKind::TornWrite
+            | FaultKind::CorruptWrite
+            | FaultKind::CompactionCrash
+            | FaultKind::SyncFail
+            | FaultKind::DiskFull => {
+                spec.target = cluster.disks.choose(rng).cloned();
+            }
+            FaultKind::DiskSlow => {
+                spec.target = cluster.disks.choose(rng).cloned();
+                let max = scale(config.latency_max.0.as_millis() as u64);
+                spec.latency = Some(Dur(Duration::from_millis(rng.gen_range(1..=max))));
+            }
             FaultKind::Split => {
                 let size = rng.gen_range(1..cluster.nodes.len());
                 let mut group: Vec<String> = cluster.nodes.choose_multiple(rng, size).cloned().collect();

@@ -2,7 +2,7 @@
 //! duration; at the start of the liveness phase everything still active is healed at once.
 
 use super::clock::SimClock;
-use super::disk::Crashable;
+use super::disk::{CrashMode, SimDisk};
 use super::net::FaultNet;
 use super::{FaultKind, FaultSpec};
 use crate::load::LoadControl;
@@ -15,12 +15,15 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+/// How often a crash waiting for its moment looks at the disk.
+const MOMENT_POLL: Duration = Duration::from_millis(1);
+
 /// A node the faults can target.
 pub struct NodeInfo {
     pub id: NodeId,
     pub ip: IpAddr,
     pub clock: Arc<SimClock>,
-    pub disks: Vec<Arc<dyn Crashable>>,
+    pub disks: Vec<Arc<SimDisk>>,
 }
 
 /// Starts a schema deploy (environment, schema, new fields) in the background.
@@ -57,7 +60,7 @@ impl Injector {
     }
 
     /// Runs the plan, with times relative to `start`. Returns when the last event has healed.
-    pub async fn run(&self, plan: &[FaultSpec], start: Instant) {
+    pub async fn run(self: &Arc<Self>, plan: &[FaultSpec], start: Instant) {
         // Starts in plan order, each heal after its start; a stable sort keeps that order for equal times.
         let mut steps: Vec<(Duration, bool, usize)> = Vec::new();
         for (i, spec) in plan.iter().enumerate() {
@@ -99,7 +102,7 @@ impl Injector {
         links
     }
 
-    fn apply(&self, spec: &FaultSpec, on: bool) {
+    fn apply(self: &Arc<Self>, spec: &FaultSpec, on: bool) {
         self.note(if on {
             HarnessEvent::FaultStarted { spec: Box::new(spec.clone()) }
         } else {
@@ -160,7 +163,29 @@ impl Injector {
                     clock.slew_to(0, 500_000);
                 }
             }
-            FaultKind::Crash => self.crash(target.unwrap_or_default(), on),
+            FaultKind::Crash => self.crash(target.unwrap_or_default(), on, CrashMode::Clean),
+            FaultKind::TornWrite | FaultKind::CorruptWrite | FaultKind::CompactionCrash => {
+                // The task crashes the node at the moment and restarts it at the end; the heal step does nothing.
+                if on {
+                    self.crash_at_moment(spec);
+                }
+            }
+            FaultKind::SyncFail => {
+                for disk in &self.info(target.unwrap_or_default()).disks {
+                    disk.set_failing_syncs(on);
+                }
+            }
+            FaultKind::DiskFull => {
+                for disk in &self.info(target.unwrap_or_default()).disks {
+                    disk.set_full(on);
+                }
+            }
+            FaultKind::DiskSlow => {
+                let extra = spec.latency.map_or(Duration::ZERO, |l| l.0);
+                for disk in &self.info(target.unwrap_or_default()).disks {
+                    disk.set_slow(extra, on);
+                }
+            }
             FaultKind::Pause => self.pause(&[target.unwrap_or_default().to_string()], on),
             FaultKind::PauseWorkers => self.pause(&self.cluster.workers.clone(), on),
             FaultKind::Burst => {
@@ -181,7 +206,35 @@ impl Injector {
         }
     }
 
-    fn crash(&self, name: &str, on: bool) {
+    /// Crashes a node at the moment its kind is about (a write cached and not synced, or a compaction in
+    /// flight), waiting for it at most half the fault's duration, and restarts the node when the fault ends.
+    fn crash_at_moment(self: &Arc<Self>, spec: &FaultSpec) {
+        let injector = self.clone();
+        let name = spec.target.clone().unwrap_or_default();
+        let kind = spec.kind;
+        let duration = spec.duration.map_or(Duration::ZERO, |d| d.0);
+        let end = Instant::now() + duration;
+        let deadline = Instant::now() + duration / 2;
+        madsim::task::spawn(async move {
+            let ready = |disk: &SimDisk| match kind {
+                FaultKind::CompactionCrash => disk.compacting(),
+                _ => disk.cached_bytes() > 0,
+            };
+            while !injector.info(&name).disks.iter().any(|d| ready(d)) && Instant::now() < deadline {
+                madsim::time::sleep(MOMENT_POLL).await;
+            }
+            let mode = match kind {
+                FaultKind::TornWrite => CrashMode::Torn,
+                FaultKind::CorruptWrite => CrashMode::Corrupt,
+                _ => CrashMode::Clean,
+            };
+            injector.crash(&name, true, mode);
+            madsim::time::sleep_until(end).await;
+            injector.crash(&name, false, mode);
+        });
+    }
+
+    fn crash(&self, name: &str, on: bool, mode: CrashMode) {
         let info = self.info(name);
         let mut held = self.held.lock().expect("injector lock");
         let count = held.crashed.entry(name.to_string()).or_insert(0);
@@ -189,9 +242,31 @@ impl Injector {
             *count += 1;
             if *count == 1 {
                 Handle::current().kill(info.id);
-                let lost: usize = info.disks.iter().map(|d| d.crash()).sum();
+                let mut crash = HarnessEvent::NodeCrashed {
+                    node: name.to_string(),
+                    cached_bytes: 0,
+                    kept_bytes: 0,
+                    flipped: false,
+                    compacting: false,
+                };
+                for disk in &info.disks {
+                    let report = disk.crash(mode);
+                    if let HarnessEvent::NodeCrashed { cached_bytes, kept_bytes, flipped, compacting, .. } = &mut crash
+                    {
+                        *cached_bytes += report.cached;
+                        *kept_bytes += report.kept;
+                        *flipped |= report.flipped;
+                        *compacting |= report.compacting;
+                    }
+                    if report.cached > 0 {
+                        self.recorder.harness_mark(crate::marks::CRASH_BEFORE_SYNC);
+                    }
+                    if report.compacting {
+                        self.recorder.harness_mark(crate::marks::CRASH_DURING_COMPACTION);
+                    }
+                }
                 drop(held);
-                self.note(HarnessEvent::NodeCrashed { node: name.to_string(), lost: lost as u64 });
+                self.note(crash);
             }
         } else if *count > 0 {
             *count -= 1;
@@ -225,6 +300,9 @@ impl Injector {
         self.cluster.net.heal_all();
         for info in self.cluster.nodes.values() {
             info.clock.reset();
+            for disk in &info.disks {
+                disk.heal();
+            }
         }
         let mut held = self.held.lock().expect("injector lock");
         for (name, count) in std::mem::take(&mut held.crashed) {

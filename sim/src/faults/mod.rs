@@ -5,7 +5,8 @@
 //! stream, so faults never shift the load), or both. The executed plan is part of the outcome. Modules:
 //! - [`net`]: loss, latency (network, node, link), partitions (isolate, split, one-way cut).
 //! - [`clock`]: per-node clocks with offset, drift, jumps and slewing corrections.
-//! - [`disk`]: the durable medium that loses unsynced writes on a crash.
+//! - [`disk`]: the durable medium: sync latency, and crashes that lose, tear or corrupt unsynced writes, failed
+//!   syncs, a full disk, crashes during compaction.
 //! - [`generate`]: the generator, with swarm mode (a random subset of kinds and intensities per seed).
 //! - [`inject`]: executes a plan against a running cluster, and heals everything before liveness.
 
@@ -50,10 +51,25 @@ pub enum FaultKind {
     Burst,
     /// A schema deploy that re-processes a whole environment.
     Deploy,
+    /// A node with a disk dies in the middle of a write (waiting up to half the duration for one): its log ends
+    /// in a torn record. It restarts after the duration.
+    TornWrite,
+    /// A node with a disk dies in the middle of a write that it corrupts: a bit flipped in what reached the
+    /// medium. It restarts after the duration.
+    CorruptWrite,
+    /// A node with a disk dies while compacting its log (waiting up to half the duration for a compaction to
+    /// start). It restarts after the duration.
+    CompactionCrash,
+    /// Every sync of a node's disk fails for the duration, dropping the cached writes it covered.
+    SyncFail,
+    /// A node's disk is full for the duration: appends and compactions are refused.
+    DiskFull,
+    /// Every sync of a node's disk takes `latency` longer for the duration.
+    DiskSlow,
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 13] = [
+    pub const ALL: [FaultKind; 19] = [
         FaultKind::Loss,
         FaultKind::Latency,
         FaultKind::Isolate,
@@ -67,6 +83,12 @@ impl FaultKind {
         FaultKind::PauseWorkers,
         FaultKind::Burst,
         FaultKind::Deploy,
+        FaultKind::TornWrite,
+        FaultKind::CorruptWrite,
+        FaultKind::CompactionCrash,
+        FaultKind::SyncFail,
+        FaultKind::DiskFull,
+        FaultKind::DiskSlow,
     ];
 
     pub fn name(self) -> &'static str {
@@ -84,6 +106,12 @@ impl FaultKind {
             FaultKind::PauseWorkers => "pause-workers",
             FaultKind::Burst => "burst",
             FaultKind::Deploy => "deploy",
+            FaultKind::TornWrite => "torn-write",
+            FaultKind::CorruptWrite => "corrupt-write",
+            FaultKind::CompactionCrash => "compaction-crash",
+            FaultKind::SyncFail => "sync-fail",
+            FaultKind::DiskFull => "disk-full",
+            FaultKind::DiskSlow => "disk-slow",
         }
     }
 
@@ -101,7 +129,26 @@ impl FaultKind {
             FaultKind::PauseWorkers => (&["duration"], &[]),
             FaultKind::Burst => (&["environments", "rate_percent", "duration"], &[]),
             FaultKind::Deploy => (&["environment", "schema"], &["fields"]),
+            FaultKind::TornWrite
+            | FaultKind::CorruptWrite
+            | FaultKind::CompactionCrash
+            | FaultKind::SyncFail
+            | FaultKind::DiskFull => (&["target", "duration"], &[]),
+            FaultKind::DiskSlow => (&["target", "latency", "duration"], &[]),
         }
+    }
+
+    /// Whether the kind acts on a node's disk (and so needs a node that has one).
+    pub fn is_disk(self) -> bool {
+        matches!(
+            self,
+            FaultKind::TornWrite
+                | FaultKind::CorruptWrite
+                | FaultKind::CompactionCrash
+                | FaultKind::SyncFail
+                | FaultKind::DiskFull
+                | FaultKind::DiskSlow
+        )
     }
 }
 
@@ -299,6 +346,14 @@ impl FaultSpec {
         };
         let network_ok = matches!(self.kind, FaultKind::Loss | FaultKind::Latency);
         node("target", &self.target, network_ok)?;
+        if self.kind.is_disk() {
+            if let Some(target) = self.target.as_ref().filter(|t| !cluster.disks.contains(t)) {
+                return Err((
+                    "target".into(),
+                    format!("`{target}` has no disk; kind `{}` needs one of {}", self.kind, cluster.disks.join(", ")),
+                ));
+            }
+        }
         node("from", &self.from, false)?;
         node("to", &self.to, false)?;
         if self.kind == FaultKind::Latency {
@@ -406,6 +461,8 @@ impl fmt::Display for FaultSpec {
 #[derive(Clone, Debug)]
 pub struct ClusterShape {
     pub nodes: Vec<String>,
+    /// The nodes that keep a disk (the targets of disk faults).
+    pub disks: Vec<String>,
     pub workers: Vec<String>,
     pub environments: Vec<String>,
     pub schemas: Vec<String>,
@@ -496,6 +553,12 @@ pub fn disruption(plan: &[FaultSpec]) -> Duration {
                     | FaultKind::Crash
                     | FaultKind::Pause
                     | FaultKind::PauseWorkers
+                    | FaultKind::TornWrite
+                    | FaultKind::CorruptWrite
+                    | FaultKind::CompactionCrash
+                    | FaultKind::SyncFail
+                    | FaultKind::DiskFull
+                    | FaultKind::DiskSlow
             )
         })
         .filter_map(|f| f.duration.map(|d| d.0))

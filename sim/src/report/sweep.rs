@@ -150,10 +150,9 @@ pub fn summary(result: &SweepReport) -> String {
             }
         }
         if s.seeds_run > 0 {
-            let shares: Vec<String> = system::marks::ALL
-                .iter()
+            let shares: Vec<String> = crate::marks::all()
                 .map(|(mark, _)| {
-                    let reached = s.marks.get(*mark).copied().unwrap_or(0);
+                    let reached = s.marks.get(mark).copied().unwrap_or(0);
                     format!("{mark} {}%", reached * 100 / s.seeds_run)
                 })
                 .collect();

@@ -3,7 +3,7 @@
 //! harness's own actors (clients, readers, the checker).
 
 use crate::faults::clock::SimClock;
-use crate::faults::disk::{Crashable, SimDisk};
+use crate::faults::disk::SimDisk;
 use crate::faults::inject::NodeInfo;
 use crate::faults::net::FaultNet;
 use crate::rng;
@@ -17,8 +17,6 @@ use std::sync::Arc;
 use system::config::SystemConfig;
 use system::flaws::Flaws;
 use system::node::{NodeContext, Topology};
-use system::queue::QueueOp;
-use system::store::StoreOp;
 
 pub const PORT: u16 = 7000;
 
@@ -60,6 +58,9 @@ pub fn system_config(s: &Scenario) -> SystemConfig {
     if let Some(v) = k.render_time_max {
         c.render_time_max = v.0;
     }
+    if let Some(v) = k.log_compact_bytes {
+        c.log_compact_bytes = v.get();
+    }
     c.worker_slots = s.topology.worker_slots.get() as usize;
     c.flaws = Flaws::with(s.flaws());
     c
@@ -96,7 +97,7 @@ impl World {
         // (its disk) survives restarts; everything else of the node is lost when it crashes.
         let mut add = |name: &str,
                        node_addr: SocketAddr,
-                       disks: Vec<Arc<dyn Crashable>>,
+                       disks: Vec<Arc<SimDisk>>,
                        init: Box<dyn Fn(NodeContext) -> BoxFuture + Send + Sync>| {
             let clock = Arc::new(SimClock::new());
             let ctx = NodeContext {
@@ -113,7 +114,7 @@ impl World {
             nodes.insert(name.to_string(), NodeInfo { id: node.id(), ip: node_addr.ip(), clock, disks });
         };
 
-        let store_disk: Arc<SimDisk<StoreOp>> = Arc::new(SimDisk::default());
+        let store_disk = Arc::new(SimDisk::new(rng::stream_named(seed, "disk", "store")));
         let d = store_disk.clone();
         add(
             "store",
@@ -121,7 +122,7 @@ impl World {
             vec![store_disk],
             Box::new(move |ctx| Box::pin(system::store::serve(ctx, d.clone()))),
         );
-        let queue_disk: Arc<SimDisk<QueueOp>> = Arc::new(SimDisk::default());
+        let queue_disk = Arc::new(SimDisk::new(rng::stream_named(seed, "disk", "queue")));
         let d = queue_disk.clone();
         add(
             "queue",

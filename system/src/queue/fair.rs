@@ -16,9 +16,10 @@
 
 use crate::clock::WallMillis;
 use crate::model::{EntityId, Env, JobKind, JobSpec, SchemaName, Version};
+use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FairConfig {
     pub env_pending_max: usize,
     pub queue_pending_max: usize,
@@ -33,21 +34,21 @@ pub struct FairConfig {
 }
 
 /// What two jobs must share to be coalesced.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 struct DedupKey {
     env: Option<Env>,
     entity: EntityId,
     schema: SchemaName,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 struct Pending {
     spec: JobSpec,
     /// The lane the job is queued in; a bulk job upgraded to fresh moves lanes.
     lane: JobKind,
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 struct EnvLanes {
     fresh: VecDeque<u64>,
     bulk: VecDeque<u64>,
@@ -56,7 +57,7 @@ struct EnvLanes {
     fresh_streak: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Leased {
     pub job: u64,
     pub spec: JobSpec,
@@ -87,7 +88,7 @@ pub struct Expired {
     pub coalesced: bool,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct FairQueue {
     config: FairConfig,
     next_job: u64,
@@ -121,6 +122,12 @@ impl FairQueue {
             by_entity: BTreeMap::new(),
             recent_requests: VecDeque::new(),
         }
+    }
+
+    /// The queue as it was snapshotted, run under `config` (today's flaws and bounds, not the snapshot's).
+    pub fn with_config(mut self, config: FairConfig) -> Self {
+        self.config = config;
+        self
     }
 
     /// Whether an enqueue with this idempotency key already took effect.

@@ -1,63 +1,90 @@
 //! The queue service: the [`fair::FairQueue`] behind RPC, with a background scan that redelivers expired
 //! leases by the queue node's own clock.
 //!
-//! The queue is durable: every operation that changed it is appended to its log and synced before the answer
-//! leaves, and a booting queue replays the log. The fair queue is deterministic, so replaying the same
-//! operations (with the times they were made at) rebuilds exactly the same queue, leases included; leases
-//! outstanding at a crash expire and are redelivered as usual.
+//! The queue is durable: every operation that changed it is appended to its write-ahead log
+//! ([`crate::log`]), and its answer leaves only once a group commit has made the operation durable; a booting
+//! queue replays the log. The fair queue is deterministic, so replaying the same operations (with the times they
+//! were made at) rebuilds exactly the same queue, leases and fencing tokens included; leases outstanding at a
+//! crash expire and are redelivered as usual. The log is compacted into a snapshot of the queue when it has
+//! doubled.
 
 pub mod fair;
 
 use crate::clock::WallMillis;
 use crate::disk::Disk;
 use crate::events::Event;
+use crate::log::{answer, Decided, DurableLog};
 use crate::marks;
 use crate::model::JobSpec;
 use crate::node::NodeContext;
 use crate::proto::{AckJob, AckReply, Enqueue, EnqueueMany, EnqueueReply, GetQueueStats, Lease, LeaseJob, QueueStats};
 use fair::{Enqueued, FairConfig, FairQueue};
 use madsim::net::Endpoint;
+use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
 /// One durable operation on the queue.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum QueueOp {
-    Enqueue { jobs: Vec<JobSpec>, request: Option<(u64, crate::model::Version)> },
-    Lease { worker: String, now: WallMillis },
-    Ack { token: u64 },
-    Expire { now: WallMillis },
+    Enqueue {
+        jobs: Vec<JobSpec>,
+        request: Option<(u64, crate::model::Version)>,
+    },
+    Lease {
+        worker: String,
+        now: WallMillis,
+    },
+    Ack {
+        token: u64,
+    },
+    Expire {
+        now: WallMillis,
+    },
+    /// The whole queue, standing for every record before it (written by compaction).
+    Snapshot(Box<FairQueue>),
 }
 
 /// The queue's durable medium.
-pub type QueueDisk = Arc<dyn Disk<QueueOp>>;
+pub type QueueDisk = Arc<dyn Disk>;
+
+/// The queue in memory.
+struct State {
+    queue: FairQueue,
+    /// The latest clock reading, to notice the clock going backwards.
+    last_now: WallMillis,
+}
 
 /// The queue in memory and the log that makes it durable.
 struct Durable {
-    queue: FairQueue,
-    disk: QueueDisk,
-    /// The latest clock reading, to notice the clock going backwards.
-    last_now: WallMillis,
+    state: Mutex<State>,
+    log: DurableLog<QueueOp>,
+    config: FairConfig,
+}
+
+impl Durable {
+    /// Logs an operation already applied to `state`. If the disk refuses it, the queue goes back to what its
+    /// log says (the state before the operation) and the caller must not answer.
+    fn log(&self, state: &mut State, op: QueueOp) -> bool {
+        if self.log.append(&op).is_ok() {
+            return true;
+        }
+        state.queue = recover(self.config.clone(), self.log.reread());
+        false
+    }
 }
 
 /// Reads the node's clock, marking a reading earlier than the last one while leases are held.
 fn now(ctx: &NodeContext, state: &SharedQueue) -> WallMillis {
     let now = ctx.clock.now();
-    let mut durable = state.lock().expect("queue lock");
-    if now < durable.last_now && durable.queue.leased_len() > 0 {
+    let mut st = state.state.lock().expect("queue lock");
+    if now < st.last_now && st.queue.leased_len() > 0 {
         ctx.mark(marks::CLOCK_BACKWARDS);
     }
-    durable.last_now = durable.last_now.max(now);
+    st.last_now = st.last_now.max(now);
     now
 }
 
-impl Durable {
-    fn persist(&self, op: QueueOp) {
-        self.disk.append(op);
-        self.disk.sync();
-    }
-}
-
-type SharedQueue = Arc<Mutex<Durable>>;
+type SharedQueue = Arc<Durable>;
 
 fn fair_config(ctx: &NodeContext) -> FairConfig {
     let config = &ctx.config;
@@ -73,22 +100,23 @@ fn fair_config(ctx: &NodeContext) -> FairConfig {
 }
 
 /// Rebuilds a queue by replaying its log.
-pub fn recover(config: FairConfig, log: &[QueueOp]) -> FairQueue {
-    let mut queue = FairQueue::new(config);
+pub fn recover(config: FairConfig, log: Vec<QueueOp>) -> FairQueue {
+    let mut queue = FairQueue::new(config.clone());
     for op in log {
         match op {
             QueueOp::Enqueue { jobs, request } => {
-                let _ = queue.enqueue_once(*request, jobs);
+                let _ = queue.enqueue_once(request, &jobs);
             }
             QueueOp::Lease { worker, now } => {
-                queue.lease(worker, *now);
+                queue.lease(&worker, now);
             }
             QueueOp::Ack { token } => {
-                queue.ack(*token);
+                queue.ack(token);
             }
             QueueOp::Expire { now } => {
-                queue.expire(*now);
+                queue.expire(now);
             }
+            QueueOp::Snapshot(snapshot) => queue = snapshot.with_config(config.clone()),
         }
     }
     queue
@@ -96,44 +124,63 @@ pub fn recover(config: FairConfig, log: &[QueueOp]) -> FairQueue {
 
 /// Runs the queue service on the current node until the node stops. Its state is rebuilt from `disk`.
 pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
-    let log = disk.open();
-    let state: SharedQueue =
-        Arc::new(Mutex::new(Durable { queue: recover(fair_config(&ctx), &log), disk, last_now: WallMillis(0) }));
-    if !log.is_empty() {
+    let (log, recovery) = DurableLog::open(disk);
+    let ops = recovery.ops.len();
+    let config = fair_config(&ctx);
+    let state = State { queue: recover(config.clone(), recovery.ops), last_now: WallMillis(0) };
+    let state: SharedQueue = Arc::new(Durable { state: Mutex::new(state), log, config });
+    if ops > 0 {
         ctx.mark(marks::QUEUE_RECOVERED);
     }
     let ep = Endpoint::bind(ctx.addr).await.expect("the queue's address is free on its own node");
     ctx.emit(Event::NodeStarted { role: "queue" });
-    ctx.emit(Event::Recovered { ops: log.len() });
+    ctx.emit(Event::Recovered { ops });
+    crate::log::report_damage(&ctx, recovery.damage);
+    madsim::task::spawn(commit(ctx.clone(), state.clone()));
+    madsim::task::spawn(compact(ctx.clone(), state.clone()));
 
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: Enqueue| {
-        let reply = enqueue(&c, &s, &req.jobs, req.request, true);
-        async move { reply }
+        let decided = enqueue(&c, &s, &req.jobs, req.request, true);
+        let s = s.clone();
+        async move { answer(&s.log, decided, false).await }
     });
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: EnqueueMany| {
         // The store's outbox repeats, by design, enqueues the ingest path usually made already: those repeats
         // are not the rare lost-reply moment the duplicate mark stands for.
-        let replies: Vec<EnqueueReply> =
-            req.batches.iter().map(|batch| enqueue(&c, &s, &batch.jobs, batch.request, false)).collect();
-        async move { replies }
+        let mut replies = Vec::with_capacity(req.batches.len());
+        for batch in &req.batches {
+            match enqueue(&c, &s, &batch.jobs, batch.request, false) {
+                Some((reply, _)) => replies.push(reply),
+                None => break,
+            }
+        }
+        // A batch the disk refused part of is not answered at all; the outbox tries it all again.
+        let decided = (replies.len() == req.batches.len()).then(|| (replies, s.log.position()));
+        let s = s.clone();
+        async move { answer(&s.log, decided, false).await }
     });
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: LeaseJob| {
-        let reply = lease(&c, &s, &req.worker);
-        async move { reply }
+        let decided = lease(&c, &s, &req.worker);
+        let s = s.clone();
+        async move { answer(&s.log, decided, false).await }
     });
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: AckJob| {
-        let reply = ack(&c, &s, req.token);
-        async move { reply }
+        let decided = ack(&c, &s, req.token);
+        let s = s.clone();
+        async move { answer(&s.log, decided, false).await }
     });
     let s = state.clone();
     ep.add_rpc_handler(move |_: GetQueueStats| {
-        let queue = &s.lock().expect("queue lock").queue;
-        let stats = QueueStats { pending: queue.pending_len(), leased: queue.leased_len() };
-        async move { stats }
+        let decided = {
+            let st = s.state.lock().expect("queue lock");
+            Some((QueueStats { pending: st.queue.pending_len(), leased: st.queue.leased_len() }, s.log.position()))
+        };
+        let s = s.clone();
+        async move { answer(&s.log, decided, false).await }
     });
 
     loop {
@@ -142,19 +189,47 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     }
 }
 
+/// The queue's committer: group commits, and after a failed sync, the queue rebuilt from what the disk holds.
+async fn commit(ctx: NodeContext, state: SharedQueue) {
+    loop {
+        let error = state.log.commit().await;
+        let mut st = state.state.lock().expect("queue lock");
+        let recovery = state.log.recover_after_failure();
+        let ops = recovery.ops.len();
+        st.queue = recover(state.config.clone(), recovery.ops);
+        drop(st);
+        ctx.mark(marks::LOG_SYNC_FAILED);
+        ctx.emit(Event::SyncFailed { error: error.to_string(), ops });
+        crate::log::report_damage(&ctx, recovery.damage);
+    }
+}
+
+/// Compacts the log whenever it has doubled: the whole state becomes one record.
+async fn compact(ctx: NodeContext, state: SharedQueue) {
+    crate::log::keep_compacted(&ctx, &state.log, || {
+        let st = state.state.lock().expect("queue lock");
+        (QueueOp::Snapshot(Box::new(st.queue.clone())), state.log.position())
+    })
+    .await;
+}
+
 fn enqueue(
     ctx: &NodeContext,
     state: &SharedQueue,
     jobs: &[JobSpec],
     request: Option<(u64, crate::model::Version)>,
     mark_duplicate: bool,
-) -> EnqueueReply {
-    let mut durable = state.lock().expect("queue lock");
-    let cross_env = jobs.iter().any(|spec| durable.queue.other_env_pending(spec));
-    let while_leased = jobs.iter().any(|spec| durable.queue.is_leased(spec));
-    let result = durable.queue.enqueue_once(request, jobs);
+) -> Decided<EnqueueReply> {
+    let mut st = state.state.lock().expect("queue lock");
+    let cross_env = jobs.iter().any(|spec| st.queue.other_env_pending(spec));
+    let while_leased = jobs.iter().any(|spec| st.queue.is_leased(spec));
+    let result = st.queue.enqueue_once(request, jobs);
     if matches!(result, Ok(Some(_))) {
-        durable.persist(QueueOp::Enqueue { jobs: jobs.to_vec(), request });
+        if !state.log(&mut st, QueueOp::Enqueue { jobs: jobs.to_vec(), request }) {
+            drop(st);
+            refused(ctx);
+            return None;
+        }
         if cross_env {
             ctx.mark(marks::CROSS_ENV_DUPLICATE_PENDING);
         }
@@ -162,19 +237,20 @@ fn enqueue(
             ctx.mark(marks::UPDATE_WHILE_LEASED);
         }
     }
-    drop(durable);
+    let ticket = state.log.position();
+    drop(st);
     let result = match result {
         Ok(None) => {
             // A repeat of an enqueue that already took effect: acknowledge it, add nothing.
             if mark_duplicate {
                 ctx.mark(marks::DUPLICATE_ENQUEUE);
             }
-            return EnqueueReply::Accepted { new: 0, coalesced: jobs.len() };
+            return Some((EnqueueReply::Accepted { new: 0, coalesced: jobs.len() }, ticket));
         }
         Ok(Some(outcomes)) => Ok(outcomes),
         Err(busy) => Err(busy),
     };
-    match result {
+    let reply = match result {
         Err(busy) => {
             ctx.mark(marks::QUEUE_BUSY);
             ctx.emit(Event::EnqueueBusy { env: busy.env, jobs: jobs.len(), pending: busy.pending });
@@ -209,19 +285,31 @@ fn enqueue(
             }
             EnqueueReply::Accepted { new, coalesced }
         }
-    }
+    };
+    Some((reply, ticket))
 }
 
-fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Option<Lease> {
+/// The disk refused a change: reported, and the request goes unanswered.
+fn refused(ctx: &NodeContext) {
+    ctx.mark(marks::LOG_APPEND_REFUSED);
+    ctx.emit(Event::LogAppendRefused { error: crate::disk::DiskError::Full.to_string() });
+}
+
+fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Decided<Option<Lease>> {
     // Expired leases go back first, so that a worker asking for work can pick them up at once.
     expire(ctx, state);
     let now = now(ctx, state);
-    let leased = {
-        let mut durable = state.lock().expect("queue lock");
-        let leased = durable.queue.lease(worker, now)?;
-        durable.persist(QueueOp::Lease { worker: worker.to_string(), now });
-        leased
+    let (leased, ticket) = {
+        let mut st = state.state.lock().expect("queue lock");
+        let leased = st.queue.lease(worker, now);
+        if leased.is_some() && !state.log(&mut st, QueueOp::Lease { worker: worker.to_string(), now }) {
+            drop(st);
+            refused(ctx);
+            return None;
+        }
+        (leased, state.log.position())
     };
+    let Some(leased) = leased else { return Some((None, ticket)) };
     ctx.emit(Event::JobLeased {
         job: leased.job,
         env: leased.spec.env.clone(),
@@ -230,25 +318,28 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Option<Lease> 
         token: leased.token,
         worker: worker.to_string(),
     });
-    Some(Lease {
+    let lease = Lease {
         job: leased.job,
         spec: leased.spec,
         token: leased.token,
         lease_ms: ctx.config.lease.as_millis() as u64,
         expires_at: leased.expires_at,
-    })
+    };
+    Some((Some(lease), ticket))
 }
 
-fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> AckReply {
-    let acked = {
-        let mut durable = state.lock().expect("queue lock");
-        let acked = durable.queue.ack(token);
-        if acked.is_some() {
-            durable.persist(QueueOp::Ack { token });
+fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> Decided<AckReply> {
+    let (acked, ticket) = {
+        let mut st = state.state.lock().expect("queue lock");
+        let acked = st.queue.ack(token);
+        if acked.is_some() && !state.log(&mut st, QueueOp::Ack { token }) {
+            drop(st);
+            refused(ctx);
+            return None;
         }
-        acked
+        (acked, state.log.position())
     };
-    match acked {
+    let reply = match acked {
         Some(lease) => {
             ctx.emit(Event::JobCompleted { job: lease.job, token });
             AckReply::Completed
@@ -258,16 +349,19 @@ fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> AckReply {
             ctx.emit(Event::AckRefused { token });
             AckReply::UnknownLease
         }
-    }
+    };
+    Some((reply, ticket))
 }
 
 fn expire(ctx: &NodeContext, state: &SharedQueue) {
     let now = now(ctx, state);
     let expired = {
-        let mut durable = state.lock().expect("queue lock");
-        let expired = durable.queue.expire(now);
-        if !expired.is_empty() {
-            durable.persist(QueueOp::Expire { now });
+        let mut st = state.state.lock().expect("queue lock");
+        let expired = st.queue.expire(now);
+        if !expired.is_empty() && !state.log(&mut st, QueueOp::Expire { now }) {
+            drop(st);
+            refused(ctx);
+            return;
         }
         expired
     };
@@ -317,7 +411,7 @@ mod tests {
         live.ack(lease.token);
         log.push(QueueOp::Ack { token: lease.token });
 
-        let mut replayed = recover(config, &log);
+        let mut replayed = recover(config, log);
         assert_eq!(replayed.pending_len(), live.pending_len());
         assert_eq!(replayed.leases().collect::<Vec<_>>(), live.leases().collect::<Vec<_>>());
         // The replayed queue behaves the same from here on, fencing tokens included.

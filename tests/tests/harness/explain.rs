@@ -7,7 +7,7 @@ use sim::world::run_seed;
 
 /// Per saved seed: what the marked step's line starts with, and what its reason says.
 const EXPECTED: [(&str, &str, &str); 8] = [
-    ("canaries-ack-before-durable", "fault crashed store", "already acknowledged"),
+    ("canaries-ack-before-durable", "fault crashed store", "had not synced"),
     ("canaries-dedup-against-leased", "job-coalesced", "already processing"),
     ("canaries-dedup-ignores-environment", "job-coalesced", "of another environment"),
     ("canaries-fifo-queue", "job-leased", "waiting"),

@@ -216,26 +216,22 @@ fn a_queue_clock_skewed_by_30s_judges_leases_expired() {
 
 #[test]
 fn a_store_crash_keeps_synced_writes_and_the_run_stays_correct() {
+    // What exactly a crash keeps is shown record by record in `disk.rs`; here, the whole system around it.
     let crashed = baseline_with("[[script]]\nat = \"12s\"\nkind = \"crash\"\ntarget = \"store\"\nduration = \"2s\"");
     let result = run_seed(&crashed, 5);
     assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
     let crash_at = safety_start(&result.trace) + Duration::from_secs(12);
-    // Every operation the store made durable before the crash, as its events report them.
-    let written_before: usize = result
+    let crashes: Vec<u64> = result
         .trace
         .iter()
-        .filter(|r| r.at <= crash_at && &*r.node == "store")
-        .map(|r| match r.event {
-            TraceEvent::System(
-                Event::SourceStored { .. }
-                | Event::SourceUnchanged { .. }
-                | Event::SchemaStored { .. }
-                | Event::ViewWritten { .. },
-            ) => 1,
-            TraceEvent::System(Event::OutboxDrained { versions }) => versions,
-            _ => 0,
+        .filter_map(|r| match &r.event {
+            TraceEvent::Harness(HarnessEvent::NodeCrashed { node, kept_bytes, .. }) if node == "store" => {
+                Some(*kept_bytes)
+            }
+            _ => None,
         })
-        .sum();
+        .collect();
+    assert_eq!(crashes, [0], "one clean crash of the store: no unsynced byte reaches its disk");
     let recovered: Vec<usize> = result
         .trace
         .iter()
@@ -244,7 +240,10 @@ fn a_store_crash_keeps_synced_writes_and_the_run_stays_correct() {
             _ => None,
         })
         .collect();
-    assert_eq!(recovered, [written_before], "the restarted store replays every synced write, and only those");
+    assert!(
+        recovered.len() == 1 && recovered[0] > 0,
+        "the restarted store rebuilt itself from its log once: {recovered:?}"
+    );
 }
 
 #[test]

@@ -4,6 +4,8 @@
 //! - `determinism`: a seed gives the same trace on any thread; different seeds differ.
 //! - `fuzz`: bolero-generated scenarios never break the harness, and the correct system passes them.
 //! - `explain`: every saved seed's causal chain marks the step where things went wrong.
+//! - `disk`: each storage fault (torn and corrupt writes, failed syncs, a full disk, crashes during compaction,
+//!   slow syncs) leaves the log's longest valid prefix with everything acknowledged in it.
 //! - `faults`: every fault kind has an observable effect; scripted plans run as written; swarm covers all kinds.
 //! - `canaries`: every flaw is caught, and the same seed without the flaw passes.
 //! - `scenario_errors`: malformed scenario files get errors that name file, line and field.
@@ -17,6 +19,7 @@
 mod baseline;
 mod canaries;
 mod determinism;
+mod disk;
 mod evidence;
 mod explain;
 mod faults;

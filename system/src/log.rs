@@ -1,0 +1,397 @@
+//! The write-ahead log every durable service keeps on its [`Disk`]: framed, checksummed records, group commit,
+//! recovery of the longest valid prefix, and compaction.
+//!
+//! A service decides a change under its state lock, appends the change here (a cheap write to the page cache)
+//! and applies it, and answers only once [`DurableLog::durable`] says a sync covers it. One committer task
+//! syncs whatever has accumulated, so many writers share one sync (group commit) and a crash can fall between
+//! a write and its sync. A read answers only once everything it could have seen is durable, so no client ever
+//! sees a state a crash could take back.
+//!
+//! Each record is framed as `length (u32 LE) | crc32 of length and payload (u32 LE) | payload (bincode)`. On
+//! boot the log keeps the longest prefix of whole records whose checksums match and cuts the rest off before
+//! appending again; a record after a damaged one is never used, so the log stays a prefix of what was written.
+//! A failed sync is never retried as if it had worked (the cached writes it covered may be gone): every write
+//! since the last good sync counts as lost, their requests go unanswered, and the service rebuilds its state
+//! from what the disk really holds.
+
+use crate::disk::{Disk, DiskError};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::marker::PhantomData;
+use std::sync::{Arc, Mutex};
+use tokio::sync::Notify;
+
+/// Bytes of a record's header: its length and its checksum.
+const HEADER: usize = 8;
+/// The largest record a log writes; a header claiming more is damage.
+pub const RECORD_MAX: usize = 64 << 20;
+/// Failed syncs remembered. A waiter learns of the failure that lost its write as soon as it happens, so only
+/// a waiter that slept through this many failures could be answered wrongly.
+const LOST_RANGES_MAX: usize = 256;
+
+/// Frames one record.
+pub fn encode<Op: Serialize>(op: &Op) -> Vec<u8> {
+    let payload = bincode::serialize(op).expect("log records are plain data and always serialize");
+    assert!(payload.len() <= RECORD_MAX, "a log record of {} bytes is over the limit", payload.len());
+    let len = (payload.len() as u32).to_le_bytes();
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&len);
+    crc.update(&payload);
+    let mut frame = Vec::with_capacity(HEADER + payload.len());
+    frame.extend_from_slice(&len);
+    frame.extend_from_slice(&crc.finalize().to_le_bytes());
+    frame.extend_from_slice(&payload);
+    frame
+}
+
+/// What was wrong with the end of a log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Damage {
+    /// The file ends inside a record: a write the crash cut short.
+    Torn,
+    /// A record whose checksum does not match, or that does not decode.
+    Corrupt,
+}
+
+/// What a log held when it was opened.
+#[derive(Debug)]
+pub struct Recovery<Op> {
+    /// The records of the longest valid prefix, in order.
+    pub ops: Vec<Op>,
+    /// The length of that prefix.
+    pub valid_bytes: u64,
+    /// What ended the prefix early, and how many bytes after it were cut off.
+    pub damage: Option<(Damage, u64)>,
+}
+
+/// Reads the longest valid prefix of a log.
+pub fn decode<Op: DeserializeOwned>(bytes: &[u8]) -> Recovery<Op> {
+    let mut ops = Vec::new();
+    let mut at = 0;
+    let damage = loop {
+        let rest = &bytes[at..];
+        if rest.is_empty() {
+            break None;
+        }
+        if rest.len() < HEADER {
+            break Some(Damage::Torn);
+        }
+        let len = u32::from_le_bytes(rest[0..4].try_into().expect("four bytes")) as usize;
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("four bytes"));
+        if len > RECORD_MAX {
+            break Some(Damage::Corrupt);
+        }
+        if rest.len() < HEADER + len {
+            break Some(Damage::Torn);
+        }
+        let payload = &rest[HEADER..HEADER + len];
+        let mut check = crc32fast::Hasher::new();
+        check.update(&rest[0..4]);
+        check.update(payload);
+        if check.finalize() != crc {
+            break Some(Damage::Corrupt);
+        }
+        match bincode::deserialize(payload) {
+            Ok(op) => ops.push(op),
+            Err(_) => break Some(Damage::Corrupt),
+        }
+        at += HEADER + len;
+    };
+    Recovery { ops, valid_bytes: at as u64, damage: damage.map(|d| (d, (bytes.len() - at) as u64)) }
+}
+
+/// Reports what opening a log found wrong with its end.
+pub fn report_damage(ctx: &crate::node::NodeContext, damage: Option<(Damage, u64)>) {
+    let Some((damage, cut_bytes)) = damage else { return };
+    let (mark, name) = match damage {
+        Damage::Torn => (crate::marks::LOG_TORN_TAIL, "torn"),
+        Damage::Corrupt => (crate::marks::LOG_CORRUPT_RECORD, "corrupt"),
+    };
+    ctx.mark(mark);
+    ctx.emit(crate::events::Event::LogDamaged { damage: name, cut_bytes });
+}
+
+/// What a handler decided: its answer and the log position that must be durable before the answer may leave,
+/// or nothing if its change could not be logged (the disk refused it) and the request must go unanswered.
+pub type Decided<T> = Option<(T, Ticket)>;
+
+/// Sends a handler's answer once its log position is durable (at once if `early`, which only a flaw asks for).
+/// A request whose change the disk refused, or whose change a failed sync lost, is never answered: to its caller
+/// that is a lost reply, which every caller already survives by retrying (every write is idempotent), and no
+/// client is ever told of a change that a crash could take back.
+pub async fn answer<Op: Serialize + DeserializeOwned, T>(log: &DurableLog<Op>, decided: Decided<T>, early: bool) -> T {
+    let Some((reply, ticket)) = decided else { return std::future::pending().await };
+    if !early && log.durable(ticket).await.is_err() {
+        return std::future::pending().await;
+    }
+    reply
+}
+
+/// How often a service checks whether its log has grown enough to compact.
+const COMPACT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Compacts a service's log forever, whenever it has doubled. `snapshot` takes the service's state lock and
+/// returns its whole state as one record together with the log position it stands for.
+pub async fn keep_compacted<Op: Serialize + DeserializeOwned>(
+    ctx: &crate::node::NodeContext,
+    log: &DurableLog<Op>,
+    snapshot: impl Fn() -> (Op, Ticket),
+) {
+    loop {
+        madsim::time::sleep(COMPACT_CHECK_INTERVAL).await;
+        if !log.wants_compaction(ctx.config.log_compact_bytes) {
+            continue;
+        }
+        let (record, upto) = snapshot();
+        let before = log.bytes();
+        if let Ok(snapshot_bytes) = log.compact(&record, upto).await {
+            ctx.mark(crate::marks::LOG_COMPACTED);
+            ctx.emit(crate::events::Event::LogCompacted { before, snapshot: snapshot_bytes, after: log.bytes() });
+        }
+    }
+}
+
+/// A position in the log: everything appended up to it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ticket {
+    /// Records appended since the log was opened, up to and including this one.
+    lsn: u64,
+    /// The file's length just after it.
+    offset: u64,
+}
+
+/// The writes up to a ticket can never be durable: a sync failed. The request must not be acknowledged.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Lost;
+
+struct Inner {
+    appended: u64,
+    synced: u64,
+    /// The file's length as this process wrote it.
+    bytes: u64,
+    /// The length right after opening or the last compaction: the log compacts when it has doubled.
+    base_bytes: u64,
+    compacting: bool,
+    /// Ranges of records `(after, through]` that a failed sync lost.
+    lost: VecDeque<(u64, u64)>,
+}
+
+/// A service's write-ahead log of `Op`s.
+pub struct DurableLog<Op> {
+    disk: Arc<dyn Disk>,
+    inner: Mutex<Inner>,
+    /// Wakes every waiter whenever `synced` or `lost` changes. (Not `tokio::sync::watch`: it picks which of its
+    /// notifiers to use with a per-thread random number, so its wake-up order would not follow the seed.)
+    changed: Notify,
+    /// Wakes the committer when there is something to sync.
+    work: Notify,
+    _op: PhantomData<fn(Op) -> Op>,
+}
+
+impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
+    /// Opens the log on a booting node: keeps the longest valid prefix and cuts any damaged tail off, so that
+    /// new records never follow garbage.
+    pub fn open(disk: Arc<dyn Disk>) -> (Self, Recovery<Op>) {
+        let recovery = Self::read_valid(&*disk);
+        let inner = Inner {
+            appended: 0,
+            synced: 0,
+            bytes: recovery.valid_bytes,
+            base_bytes: recovery.valid_bytes,
+            compacting: false,
+            lost: VecDeque::new(),
+        };
+        let log = DurableLog {
+            disk,
+            inner: Mutex::new(inner),
+            changed: Notify::new(),
+            work: Notify::new(),
+            _op: PhantomData,
+        };
+        (log, recovery)
+    }
+
+    fn read_valid(disk: &dyn Disk) -> Recovery<Op> {
+        let recovery = decode(&disk.read());
+        if recovery.damage.is_some() {
+            disk.truncate(recovery.valid_bytes);
+        }
+        recovery
+    }
+
+    /// Appends a record to the cache. The caller applies the change only if this succeeds, and answers only
+    /// after [`DurableLog::durable`] for the ticket.
+    pub fn append(&self, op: &Op) -> Result<Ticket, DiskError> {
+        let frame = encode(op);
+        let mut inner = self.inner.lock().expect("log lock");
+        self.disk.append(&frame)?;
+        inner.appended += 1;
+        inner.bytes += frame.len() as u64;
+        let ticket = Ticket { lsn: inner.appended, offset: inner.bytes };
+        drop(inner);
+        self.work.notify_one();
+        Ok(ticket)
+    }
+
+    /// A ticket for everything appended so far: what a reader waits for before answering with what it saw.
+    pub fn position(&self) -> Ticket {
+        let inner = self.inner.lock().expect("log lock");
+        Ticket { lsn: inner.appended, offset: inner.bytes }
+    }
+
+    /// Waits until every record up to `ticket` is durable, or returns [`Lost`] if a failed sync lost it.
+    pub async fn durable(&self, ticket: Ticket) -> Result<(), Lost> {
+        loop {
+            // Registered before the check, so that a change between the check and the wait is not missed.
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            {
+                let inner = self.inner.lock().expect("log lock");
+                if inner.lost.iter().any(|&(after, through)| ticket.lsn > after && ticket.lsn <= through) {
+                    return Err(Lost);
+                }
+                if inner.synced >= ticket.lsn {
+                    return Ok(());
+                }
+            }
+            changed.await;
+        }
+    }
+
+    /// The committer: syncs whatever has been appended, one sync at a time, so that every writer waiting
+    /// meanwhile shares the next one. Returns when a sync fails; the service must then call
+    /// [`DurableLog::recover_after_failure`] under its state lock and start the committer again.
+    pub async fn commit(&self) -> DiskError {
+        self.commit_lazily(None).await
+    }
+
+    /// [`DurableLog::commit`], waiting `delay` after work arrives before each sync (only a flaw asks for this:
+    /// a group commit on a timer, like PostgreSQL with `synchronous_commit = off`).
+    pub async fn commit_lazily(&self, delay: Option<std::time::Duration>) -> DiskError {
+        loop {
+            loop {
+                {
+                    let inner = self.inner.lock().expect("log lock");
+                    if inner.appended > inner.synced {
+                        break;
+                    }
+                }
+                self.work.notified().await;
+            }
+            if let Some(delay) = delay {
+                madsim::time::sleep(delay).await;
+            }
+            let (target, sync) = {
+                let inner = self.inner.lock().expect("log lock");
+                // The disk fixes the covered range when `sync` is called, under this lock: nothing appended after
+                // `target` is taken for synced.
+                (inner.appended, self.disk.sync())
+            };
+            match sync.await {
+                Ok(()) => {
+                    let mut inner = self.inner.lock().expect("log lock");
+                    inner.synced = inner.synced.max(target);
+                    drop(inner);
+                    self.changed.notify_waiters();
+                }
+                Err(error) => return error,
+            }
+        }
+    }
+
+    /// After a failed sync: every record not known to be durable is lost (its waiters get [`Lost`]), and the
+    /// log is read back from the disk. The service must rebuild its state from the returned records, holding
+    /// its state lock so that nothing is appended meanwhile.
+    pub fn recover_after_failure(&self) -> Recovery<Op> {
+        let mut inner = self.inner.lock().expect("log lock");
+        let lost = (inner.synced, inner.appended);
+        if lost.1 > lost.0 {
+            inner.lost.push_back(lost);
+            if inner.lost.len() > LOST_RANGES_MAX {
+                inner.lost.pop_front();
+            }
+        }
+        inner.synced = inner.appended;
+        let recovery = Self::read_valid(&*self.disk);
+        inner.bytes = recovery.valid_bytes;
+        drop(inner);
+        self.changed.notify_waiters();
+        recovery
+    }
+
+    /// Whether the log has grown enough to be worth compacting: to `min_bytes`, and to twice its size after the
+    /// last compaction (so that a large state is not rewritten over and over).
+    pub fn wants_compaction(&self, min_bytes: u64) -> bool {
+        let inner = self.inner.lock().expect("log lock");
+        !inner.compacting && inner.bytes >= min_bytes.max(inner.base_bytes.saturating_mul(2))
+    }
+
+    /// Replaces the records up to `upto` with `snapshot`, a record that stands for all of them. The caller
+    /// takes the snapshot and the ticket under its state lock, at the same moment. Records after `upto`,
+    /// including ones appended while this runs, are kept. A crash meanwhile leaves the old log.
+    pub async fn compact(&self, snapshot: &Op, upto: Ticket) -> Result<u64, DiskError> {
+        {
+            let mut inner = self.inner.lock().expect("log lock");
+            if inner.compacting {
+                return Err(DiskError::Interrupted);
+            }
+            inner.compacting = true;
+        }
+        let result = self.compact_inner(snapshot, upto).await;
+        let mut inner = self.inner.lock().expect("log lock");
+        inner.compacting = false;
+        if let Ok(snapshot_bytes) = result {
+            inner.bytes = inner.bytes - upto.offset + snapshot_bytes;
+            inner.base_bytes = inner.bytes;
+        }
+        result
+    }
+
+    async fn compact_inner(&self, snapshot: &Op, upto: Ticket) -> Result<u64, DiskError> {
+        // Only a durable prefix may be replaced: the snapshot must not stand for a write a sync may still lose.
+        self.durable(upto).await.map_err(|Lost| DiskError::SyncFailed)?;
+        let frame = encode(snapshot);
+        let len = frame.len() as u64;
+        self.disk.compact(upto.offset, frame).await?;
+        Ok(len)
+    }
+
+    /// Everything the disk holds for this log, as a booting node would read it, without changing anything:
+    /// for a service that changed its state and then could not log the change, to go back to what its log says.
+    pub fn reread(&self) -> Vec<Op> {
+        decode(&self.disk.read()).ops
+    }
+
+    /// The file's length as this process wrote it.
+    pub fn bytes(&self) -> u64 {
+        self.inner.lock().expect("log lock").bytes
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_log_reads_back_every_whole_record_and_stops_at_damage() {
+        let mut bytes = Vec::new();
+        for n in 0..5u32 {
+            bytes.extend(encode(&n));
+        }
+        let whole: Recovery<u32> = decode(&bytes);
+        assert_eq!(whole.ops, [0, 1, 2, 3, 4]);
+        assert_eq!(whole.damage, None);
+
+        let torn: Recovery<u32> = decode(&bytes[..bytes.len() - 1]);
+        assert_eq!(torn.ops, [0, 1, 2, 3]);
+        assert_eq!(torn.damage, Some((Damage::Torn, 11)));
+
+        let mut flipped = bytes.clone();
+        flipped[12 * 2 + 9] ^= 0x10;
+        let corrupt: Recovery<u32> = decode(&flipped);
+        assert_eq!(corrupt.ops, [0, 1], "records after a corrupt one are never used");
+        assert_eq!(corrupt.damage.map(|d| d.0), Some(Damage::Corrupt));
+    }
+}

@@ -1,0 +1,227 @@
+//! Storage faults against the system's write-ahead log (`system::log`) on the simulated disk: for each fault, the
+//! state a node recovers is the longest valid prefix of what it wrote, and holds everything it acknowledged.
+//!
+//! A record is acknowledged here exactly as a service acknowledges a request: when `DurableLog::durable` for its
+//! ticket returned `Ok`.
+
+use madsim::time::{sleep, Duration};
+use sim::faults::disk::{CrashMode, SimDisk};
+use std::sync::Arc;
+use system::disk::DiskError;
+use system::log::{Damage, DurableLog, Lost, Recovery};
+use tests::mini::simulate;
+
+type Log = DurableLog<u64>;
+
+/// An empty disk with its own seeded stream.
+fn disk(seed: u64) -> Arc<SimDisk> {
+    Arc::new(SimDisk::new(sim::rng::stream(seed, "disk-test", 0)))
+}
+
+/// Opens the log on `disk` as a booting node does, and starts its committer.
+fn boot(disk: &Arc<SimDisk>) -> (Arc<Log>, Recovery<u64>) {
+    let (log, recovery) = DurableLog::open(disk.clone());
+    let log = Arc::new(log);
+    let committer = log.clone();
+    madsim::task::spawn(async move {
+        committer.commit().await;
+    });
+    (log, recovery)
+}
+
+/// Appends `values` and waits until each is durable: the acknowledged records.
+async fn acknowledged(log: &Log, values: impl IntoIterator<Item = u64>) -> Vec<u64> {
+    let mut acked = Vec::new();
+    for value in values {
+        let ticket = log.append(&value).expect("the disk has room");
+        log.durable(ticket).await.expect("a healthy disk syncs");
+        acked.push(value);
+    }
+    acked
+}
+
+/// Appends `values` without waiting: written, never acknowledged.
+fn unacknowledged(log: &Log, values: impl IntoIterator<Item = u64>) {
+    for value in values {
+        log.append(&value).expect("the disk has room");
+    }
+}
+
+/// The recovered records are a prefix of what was written, and hold every acknowledged one.
+fn assert_prefix_keeping(recovered: &[u64], written: &[u64], acked: &[u64]) {
+    assert!(written.starts_with(recovered), "recovered {recovered:?} is not a prefix of written {written:?}");
+    assert!(recovered.len() >= acked.len(), "recovered {recovered:?} lost acknowledged records {acked:?}");
+    assert_eq!(&recovered[..acked.len()], acked);
+}
+
+#[test]
+fn a_torn_write_recovers_the_longest_valid_prefix_and_new_records_follow_it() {
+    for seed in 0..20 {
+        simulate(|| async move {
+            let disk = disk(seed);
+            let (log, _) = boot(&disk);
+            let acked = acknowledged(&log, 1..=10).await;
+            unacknowledged(&log, 11..=20);
+            let report = disk.crash(CrashMode::Torn);
+            assert!(report.cached > 0 && report.kept < report.cached);
+
+            let (log, recovery) = boot(&disk);
+            let written: Vec<u64> = (1..=20).collect();
+            assert_prefix_keeping(&recovery.ops, &written, &acked);
+            // Records of a u64 are 16 bytes: a cut inside one is a torn tail, found and cut off.
+            let torn = !report.kept.is_multiple_of(16);
+            assert_eq!(recovery.damage.map(|d| d.0), torn.then_some(Damage::Torn), "seed {seed}: {report:?}");
+            assert_eq!(recovery.ops.len() as u64, 10 + report.kept / 16);
+
+            // The damaged tail is gone: a record written now follows the valid prefix, not the garbage.
+            let more = acknowledged(&log, [99]).await;
+            disk.crash(CrashMode::Clean);
+            let (_, again) = boot(&disk);
+            let expected: Vec<u64> = recovery.ops.iter().copied().chain(more).collect();
+            assert_eq!(again.ops, expected);
+            assert_eq!(again.damage, None);
+        });
+    }
+}
+
+#[test]
+fn a_corrupt_write_is_detected_by_its_checksum_and_nothing_after_it_is_used() {
+    for seed in 0..20 {
+        simulate(|| async move {
+            let disk = disk(seed);
+            let (log, _) = boot(&disk);
+            let acked = acknowledged(&log, 1..=10).await;
+            unacknowledged(&log, 11..=30);
+            let report = disk.crash(CrashMode::Corrupt);
+            assert!(report.flipped && report.kept > 0);
+
+            let (_, recovery) = boot(&disk);
+            let written: Vec<u64> = (1..=30).collect();
+            assert_prefix_keeping(&recovery.ops, &written, &acked);
+            assert!(recovery.damage.is_some(), "seed {seed}: a flipped bit went unnoticed: {report:?}");
+            // The flipped bit lies in the kept bytes: the prefix stops at or before the record that holds it.
+            assert!((recovery.ops.len() as u64) < 10 + report.kept.div_ceil(16));
+        });
+    }
+}
+
+#[test]
+fn a_failed_sync_acknowledges_nothing_it_covered_and_the_node_goes_back_to_its_disk() {
+    simulate(|| async {
+        let disk = disk(1);
+        let (log, recovery) = DurableLog::<u64>::open(disk.clone());
+        assert!(recovery.ops.is_empty());
+        let log = Arc::new(log);
+        let committer = {
+            let log = log.clone();
+            madsim::task::spawn(async move { log.commit().await })
+        };
+        let acked = acknowledged(&log, 1..=10).await;
+
+        disk.set_failing_syncs(true);
+        let ticket = log.append(&11).unwrap();
+        let waiter = {
+            let log = log.clone();
+            madsim::task::spawn(async move { log.durable(ticket).await })
+        };
+        assert_eq!(committer.await.unwrap(), DiskError::SyncFailed, "the committer stops at the failed sync");
+        let after = log.recover_after_failure();
+        assert_eq!(waiter.await.unwrap(), Err(Lost), "a write a failed sync covered is never acknowledged");
+        assert_eq!(after.ops, acked, "the node rebuilds from what the disk really holds");
+
+        // A sync that works again does not resurrect the lost write (the cache it was in was dropped).
+        disk.set_failing_syncs(false);
+        let log2 = log.clone();
+        madsim::task::spawn(async move {
+            log2.commit().await;
+        });
+        let more = acknowledged(&log, [12]).await;
+        disk.crash(CrashMode::Clean);
+        let (_, recovery) = boot(&disk);
+        assert_eq!(recovery.ops, acked.iter().copied().chain(more).collect::<Vec<_>>());
+    });
+}
+
+#[test]
+fn a_full_disk_refuses_appends_and_loses_nothing_acknowledged() {
+    simulate(|| async {
+        let disk = disk(2);
+        let (log, _) = boot(&disk);
+        let acked = acknowledged(&log, 1..=5).await;
+        disk.set_full(true);
+        assert_eq!(log.append(&6), Err(DiskError::Full), "a full disk refuses the append: nothing to acknowledge");
+        disk.set_full(false);
+        let more = acknowledged(&log, [7]).await;
+        disk.crash(CrashMode::Torn);
+        let (_, recovery) = boot(&disk);
+        assert_eq!(recovery.ops, acked.iter().copied().chain(more).collect::<Vec<_>>());
+        assert_eq!(disk.stats().refused_appends, 1);
+    });
+}
+
+#[test]
+fn a_crash_during_compaction_leaves_the_old_log_and_a_finished_one_keeps_later_records() {
+    simulate(|| async {
+        let disk = disk(3);
+        let (log, _) = boot(&disk);
+        let acked = acknowledged(&log, 1..=10).await;
+
+        // Crash while the compaction is in flight: the old log is still there, whole.
+        let compaction = {
+            let log = log.clone();
+            let upto = log.position();
+            madsim::task::spawn(async move { log.compact(&1000, upto).await })
+        };
+        while !disk.compacting() {
+            sleep(Duration::from_micros(10)).await;
+        }
+        let report = disk.crash(CrashMode::Clean);
+        assert!(report.compacting);
+        assert_eq!(compaction.await.unwrap(), Err(DiskError::Interrupted));
+        let (log, recovery) = boot(&disk);
+        assert_eq!(recovery.ops, acked);
+        assert_eq!(disk.stats().interrupted_compactions, 1);
+
+        // A compaction that finishes replaces the prefix with the snapshot, keeping records appended meanwhile.
+        let upto = log.position();
+        let compaction = {
+            let log = log.clone();
+            madsim::task::spawn(async move { log.compact(&1000, upto).await })
+        };
+        let during = acknowledged(&log, [11, 12]).await;
+        assert!(compaction.await.unwrap().is_ok());
+        let after = acknowledged(&log, [13]).await;
+        disk.crash(CrashMode::Clean);
+        let (_, recovery) = boot(&disk);
+        let expected: Vec<u64> = [1000].into_iter().chain(during).chain(after).collect();
+        assert_eq!(recovery.ops, expected);
+        assert_eq!(disk.stats().compactions, 1);
+    });
+}
+
+#[test]
+fn a_slow_disk_delays_acknowledgements_and_group_commit_shares_one_sync() {
+    simulate(|| async {
+        let disk = disk(4);
+        let (log, _) = boot(&disk);
+        acknowledged(&log, [1]).await;
+        disk.set_slow(Duration::from_millis(100), true);
+        let start = madsim::time::Instant::now();
+        // Ten writers at once: they share the syncs in flight instead of syncing one by one.
+        let tickets: Vec<_> = (2..=11).map(|v| log.append(&v).unwrap()).collect();
+        let waiters: Vec<_> = tickets
+            .into_iter()
+            .map(|t| {
+                let log = log.clone();
+                madsim::task::spawn(async move { log.durable(t).await })
+            })
+            .collect();
+        for waiter in waiters {
+            waiter.await.unwrap().unwrap();
+        }
+        let elapsed = start.elapsed();
+        assert!(elapsed >= Duration::from_millis(100), "a slow sync delays the acknowledgement: {elapsed:?}");
+        assert!(elapsed < Duration::from_millis(250), "ten writers shared one or two syncs: {elapsed:?}");
+        assert!(disk.stats().syncs <= 3, "group commit: {:?}", disk.stats());
+    });
+}
