@@ -12,8 +12,25 @@ pub enum Verdict {
 
 /// The vocabulary of failures. Each kind belongs to one class: correctness (a state a correct system never
 /// reaches), liveness (the system did not finish its work in time), or crash (the run itself broke down).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The names (`missing-view`, ...) are derived from the variants, for serde and strum alike.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::EnumString,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum ViolationKind {
     /// The system went quiet, but a view of an existing source was never made.
     MissingView,
@@ -45,21 +62,7 @@ pub enum ViolationKind {
 
 impl ViolationKind {
     pub fn name(self) -> &'static str {
-        match self {
-            ViolationKind::MissingView => "missing-view",
-            ViolationKind::StaleView => "stale-view",
-            ViolationKind::LostIngest => "lost-ingest",
-            ViolationKind::ViewRegressed => "view-regressed",
-            ViolationKind::LostDeploy => "lost-deploy",
-            ViolationKind::IsolationBreach => "isolation-breach",
-            ViolationKind::NotConverged => "not-converged",
-            ViolationKind::Panic => "panic",
-            ViolationKind::Deadlock => "deadlock",
-            ViolationKind::TimeLimit => "time-limit",
-            ViolationKind::Nondeterminism => "nondeterminism",
-            ViolationKind::Starvation => "starvation",
-            ViolationKind::UnboundedWork => "unbounded-work",
-        }
+        self.into()
     }
 
     pub fn class(self) -> &'static str {
@@ -76,12 +79,6 @@ impl ViolationKind {
             | ViolationKind::TimeLimit
             | ViolationKind::Nondeterminism => "crash",
         }
-    }
-}
-
-impl fmt::Display for ViolationKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

@@ -5,6 +5,7 @@
 //! the same signature. Every concern draws from its own random stream, keyed by name, so removing a fault or an
 //! environment leaves the rest of the run as close to the original as the simulation allows.
 
+use crate::faults::Fault;
 use crate::scenario::{Bounded, Dur};
 use crate::seedfile::SeedFile;
 use crate::sweep::signature;
@@ -77,14 +78,15 @@ fn fit_plan(file: &mut SeedFile) {
     let envs = file.scenario.environments.names.clone();
     let safety = file.scenario.run.safety.0;
     file.plan.retain_mut(|spec| {
-        if let Some(list) = &mut spec.environments {
-            list.retain(|e| envs.contains(e));
-            if list.is_empty() {
-                return false;
+        match &mut spec.fault {
+            Fault::Burst { environments, .. } => {
+                environments.retain(|e| envs.contains(e));
+                if environments.is_empty() {
+                    return false;
+                }
             }
-        }
-        if spec.environment.as_ref().is_some_and(|e| !envs.contains(e)) {
-            return false;
+            Fault::Deploy { environment, .. } if !envs.contains(environment) => return false,
+            _ => {}
         }
         spec.end() <= safety
     });
@@ -103,8 +105,8 @@ pub fn shrink(original: &SeedFile, path: &Path, stop: &AtomicBool) -> Shrunk {
     let needs = original.scenario.canary.as_ref().map(|c| c.needs.clone()).unwrap_or_default();
     let keeps_cause = |file: &SeedFile| {
         needs.is_empty()
-            || !original.plan.iter().any(|s| needs.contains(&s.kind))
-            || file.plan.iter().any(|s| needs.contains(&s.kind))
+            || !original.plan.iter().any(|s| needs.contains(&s.kind()))
+            || file.plan.iter().any(|s| needs.contains(&s.kind()))
     };
     let mut attempt = |candidate: SeedFile, best: &mut SeedFile| -> bool {
         if replays >= REPLAYS_MAX || stop.load(Ordering::SeqCst) || !keeps_cause(&candidate) {
@@ -145,12 +147,12 @@ pub fn shrink(original: &SeedFile, path: &Path, stop: &AtomicBool) -> Shrunk {
     }
     // 2. Shorter faults: halve each duration while the failure holds.
     for i in 0..best.plan.len() {
-        while let Some(duration) = best.plan.get(i).and_then(|s| s.duration) {
-            if duration.0 < Duration::from_millis(200) {
+        while let Some(duration) = best.plan.get(i).and_then(|s| s.duration()) {
+            if duration < Duration::from_millis(200) {
                 break;
             }
             let mut candidate = best.clone();
-            candidate.plan[i].duration = Some(Dur(duration.0 / 2));
+            candidate.plan[i].set_duration(duration / 2);
             if !attempt(candidate, &mut best) {
                 break;
             }

@@ -6,11 +6,26 @@
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
-use std::fmt;
 use std::str::FromStr;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// The names (`dedup-ignores-environment`, ...) are derived, for serde and for strum alike, from the variants.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    strum::IntoStaticStr,
+    strum::Display,
+    strum::VariantArray,
+)]
 #[serde(rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Flaw {
     /// The queue's deduplication keys pending jobs by (entity, schema) and forgets the environment, so that a
     /// job of one environment is discarded as a duplicate of another environment's job for an entity with the
@@ -43,28 +58,10 @@ pub enum Flaw {
 }
 
 impl Flaw {
-    pub const ALL: &'static [Flaw] = &[
-        Flaw::DedupIgnoresEnvironment,
-        Flaw::DedupAgainstLeased,
-        Flaw::UnfencedWorkerClock,
-        Flaw::AckBeforeDurable,
-        Flaw::RetryStorm,
-        Flaw::NewestWinsByWallClock,
-        Flaw::FifoQueue,
-        Flaw::NoOutbox,
-    ];
+    pub const ALL: &'static [Flaw] = <Flaw as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            Flaw::DedupIgnoresEnvironment => "dedup-ignores-environment",
-            Flaw::DedupAgainstLeased => "dedup-against-leased",
-            Flaw::UnfencedWorkerClock => "unfenced-worker-clock",
-            Flaw::AckBeforeDurable => "ack-before-durable",
-            Flaw::RetryStorm => "retry-storm",
-            Flaw::NewestWinsByWallClock => "newest-wins-by-wall-clock",
-            Flaw::FifoQueue => "fifo-queue",
-            Flaw::NoOutbox => "no-outbox",
-        }
+        self.into()
     }
 
     pub fn description(self) -> &'static str {
@@ -91,12 +88,6 @@ impl Flaw {
                 "no outbox: content stored before the queue answered busy gets no jobs unless its client retries"
             }
         }
-    }
-}
-
-impl fmt::Display for Flaw {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 

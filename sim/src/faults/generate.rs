@@ -5,7 +5,7 @@
 //! faults, as FoundationDB's and TigerBeetle's simulators do: a seed with only clock faults finds different bugs
 //! from a seed with everything at once.
 
-use super::{BoundedI, ClusterShape, FaultKind, FaultSpec, FaultsConfig, SignedDur};
+use super::{BoundedI, ClusterShape, Fault, FaultKind, FaultSpec, FaultsConfig, SignedDur};
 use crate::scenario::{Bounded, Dur};
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -47,82 +47,89 @@ pub fn generate(config: &FaultsConfig, cluster: &ClusterShape, rng: &mut ChaCha8
         ));
         let latest_start = cluster.safety.saturating_sub(duration);
         let at = Duration::from_millis(rng.gen_range(0..=latest_start.as_millis() as u64));
-        let mut spec = FaultSpec::new(kind, at);
-        if kind != FaultKind::Deploy {
-            spec.duration = Some(Dur(duration));
-        }
+        let duration = Dur(duration);
         let node = |rng: &mut ChaCha8Rng| cluster.nodes.choose(rng).expect("a cluster has nodes").clone();
-        match kind {
+        let disk = |rng: &mut ChaCha8Rng| cluster.disks.choose(rng).expect("a cluster has disks").clone();
+        let latency = |rng: &mut ChaCha8Rng| {
+            let max = scale(config.latency_max.0.as_millis() as u64);
+            Dur(Duration::from_millis(rng.gen_range(1..=max)))
+        };
+        let offset = |rng: &mut ChaCha8Rng| {
+            let max = scale(config.clock_offset_max.0.as_millis() as u64);
+            SignedDur { negative: rng.gen_bool(0.5), magnitude: Duration::from_millis(rng.gen_range(1..=max)) }
+        };
+        // Each kind draws its fields in the order the fields are listed, so that a plan is the same function of
+        // the seed whatever the shape of the types.
+        let fault = match kind {
             FaultKind::Loss => {
-                spec.target = Some(if rng.gen_bool(0.3) { "network".into() } else { node(rng) });
-                spec.loss_percent = Some(Bounded(rng.gen_range(1..=scale(config.loss_percent_max.get()))));
+                let target = if rng.gen_bool(0.3) { "network".into() } else { node(rng) };
+                let loss_percent = Bounded(rng.gen_range(1..=scale(config.loss_percent_max.get())));
+                Fault::Loss { duration, target, loss_percent }
             }
             FaultKind::Latency => {
-                match rng.gen_range(0..3) {
-                    0 => spec.target = Some("network".into()),
-                    1 => spec.target = Some(node(rng)),
+                let (target, from, to) = match rng.gen_range(0..3) {
+                    0 => (Some("network".into()), None, None),
+                    1 => (Some(node(rng)), None, None),
                     _ => {
                         let mut two: Vec<&String> = cluster.nodes.choose_multiple(rng, 2).collect();
                         two.shuffle(rng);
-                        spec.from = Some(two[0].clone());
-                        spec.to = Some(two[1].clone());
+                        (None, Some(two[0].clone()), Some(two[1].clone()))
                     }
-                }
-                let max = scale(config.latency_max.0.as_millis() as u64);
-                spec.latency = Some(Dur(Duration::from_millis(rng.gen_range(1..=max))));
+                };
+                Fault::Latency { duration, target, from, to, latency: latency(rng) }
             }
-            FaultKind::Isolate | FaultKind::Crash | FaultKind::Pause => spec.target = Some(node(rng)),
-            FaultKind::TornWrite
-            | FaultKind::CorruptWrite
-            | FaultKind::CompactionCrash
-            | FaultKind::SyncFail
-            | FaultKind::DiskFull => {
-                spec.target = cluster.disks.choose(rng).cloned();
-            }
-            FaultKind::DiskSlow => {
-                spec.target = cluster.disks.choose(rng).cloned();
-                let max = scale(config.latency_max.0.as_millis() as u64);
-                spec.latency = Some(Dur(Duration::from_millis(rng.gen_range(1..=max))));
-            }
+            FaultKind::Isolate => Fault::Isolate { duration, target: node(rng) },
+            FaultKind::Crash => Fault::Crash { duration, target: node(rng) },
+            FaultKind::Pause => Fault::Pause { duration, target: node(rng) },
             FaultKind::Split => {
                 let size = rng.gen_range(1..cluster.nodes.len());
                 let mut group: Vec<String> = cluster.nodes.choose_multiple(rng, size).cloned().collect();
                 group.sort();
-                spec.group = Some(group);
+                Fault::Split { duration, group }
             }
             FaultKind::Cut => {
                 let two: Vec<&String> = cluster.nodes.choose_multiple(rng, 2).collect();
-                spec.from = Some(two[0].clone());
-                spec.to = Some(two[1].clone());
+                Fault::Cut { duration, from: two[0].clone(), to: two[1].clone() }
             }
-            FaultKind::ClockOffset | FaultKind::ClockJump => {
-                spec.target = Some(node(rng));
-                let max = scale(config.clock_offset_max.0.as_millis() as u64);
-                spec.offset = Some(SignedDur {
-                    negative: rng.gen_bool(0.5),
-                    magnitude: Duration::from_millis(rng.gen_range(1..=max)),
-                });
+            FaultKind::ClockOffset => {
+                let target = node(rng);
+                Fault::ClockOffset { duration, target, offset: offset(rng) }
+            }
+            FaultKind::ClockJump => {
+                let target = node(rng);
+                Fault::ClockJump { duration, target, offset: offset(rng) }
             }
             FaultKind::ClockDrift => {
-                spec.target = Some(node(rng));
+                let target = node(rng);
                 let max = scale(config.drift_ppm_max.get()) as i64;
                 let ppm = rng.gen_range(1..=max);
-                spec.drift_ppm = Some(BoundedI(if rng.gen_bool(0.5) { -ppm } else { ppm }));
+                let drift_ppm = BoundedI(if rng.gen_bool(0.5) { -ppm } else { ppm });
+                Fault::ClockDrift { duration, target, drift_ppm }
             }
-            FaultKind::PauseWorkers => {}
+            FaultKind::PauseWorkers => Fault::PauseWorkers { duration },
             FaultKind::Burst => {
                 let size = rng.gen_range(1..=cluster.environments.len());
-                let mut envs: Vec<String> = cluster.environments.choose_multiple(rng, size).cloned().collect();
-                envs.sort();
-                spec.environments = Some(envs);
+                let mut environments: Vec<String> = cluster.environments.choose_multiple(rng, size).cloned().collect();
+                environments.sort();
                 let max = scale(config.burst_rate_percent_max.get()).max(101);
-                spec.rate_percent = Some(Bounded(rng.gen_range(101..=max)));
+                Fault::Burst { duration, environments, rate_percent: Bounded(rng.gen_range(101..=max)) }
             }
             FaultKind::Deploy => {
-                spec.environment = cluster.environments.choose(rng).cloned();
-                spec.schema = cluster.schemas.choose(rng).cloned();
+                let environment = cluster.environments.choose(rng).cloned().unwrap_or_default();
+                let schema = cluster.schemas.choose(rng).cloned().unwrap_or_default();
+                Fault::Deploy { environment, schema, fields: None }
             }
-        }
+            FaultKind::TornWrite => Fault::TornWrite { duration, target: disk(rng) },
+            FaultKind::CorruptWrite => Fault::CorruptWrite { duration, target: disk(rng) },
+            FaultKind::CompactionCrash => Fault::CompactionCrash { duration, target: disk(rng) },
+            FaultKind::SyncFail => Fault::SyncFail { duration, target: disk(rng) },
+            FaultKind::DiskFull => Fault::DiskFull { duration, target: disk(rng) },
+            FaultKind::DiskSlow => {
+                let target = disk(rng);
+                Fault::DiskSlow { duration, target, latency: latency(rng) }
+            }
+        };
+        let spec = FaultSpec { at: Dur(at), fault };
         plan.push(spec);
     }
     plan

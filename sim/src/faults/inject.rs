@@ -4,7 +4,7 @@
 use super::clock::SimClock;
 use super::disk::{CrashMode, SimDisk};
 use super::net::FaultNet;
-use super::{FaultKind, FaultSpec};
+use super::{Fault, FaultKind, FaultSpec};
 use crate::load::LoadControl;
 use crate::trace::{HarnessEvent, Recorder};
 use madsim::runtime::Handle;
@@ -65,7 +65,7 @@ impl Injector {
         let mut steps: Vec<(Duration, bool, usize)> = Vec::new();
         for (i, spec) in plan.iter().enumerate() {
             steps.push((spec.at.0, true, i));
-            if spec.duration.is_some() {
+            if spec.duration().is_some() {
                 steps.push((spec.end(), false, i));
             }
         }
@@ -109,98 +109,69 @@ impl Injector {
             HarnessEvent::FaultHealed { spec: Box::new(spec.clone()) }
         });
         let net = &self.cluster.net;
-        let target = spec.target.as_deref();
-        match spec.kind {
-            FaultKind::Loss => {
-                let percent = spec.loss_percent.map_or(0, |p| p.get());
-                match target {
-                    Some("network") => net.network_loss(percent, on),
-                    Some(node) => net.node_loss(self.info(node).ip, percent, on),
-                    None => {}
-                }
-            }
-            FaultKind::Latency => {
-                let delay = spec.latency.map_or(Duration::ZERO, |l| l.0);
-                match (target, &spec.from, &spec.to) {
-                    (Some("network"), ..) => net.network_delay(delay, on),
-                    (Some(node), ..) => net.node_delay(self.info(node).ip, delay, on),
-                    (None, Some(from), Some(to)) => net.link_delay(self.info(from).ip, self.info(to).ip, delay, on),
-                    _ => {}
-                }
-            }
-            FaultKind::Isolate => {
-                let id = self.info(target.unwrap_or_default()).id;
+        let disks = |target: &str| self.info(target).disks.clone();
+        match &spec.fault {
+            Fault::Loss { target, loss_percent, .. } => match target.as_str() {
+                "network" => net.network_loss(loss_percent.get(), on),
+                node => net.node_loss(self.info(node).ip, loss_percent.get(), on),
+            },
+            Fault::Latency { target, from, to, latency, .. } => match (target.as_deref(), from, to) {
+                (Some("network"), ..) => net.network_delay(latency.0, on),
+                (Some(node), ..) => net.node_delay(self.info(node).ip, latency.0, on),
+                (None, Some(from), Some(to)) => net.link_delay(self.info(from).ip, self.info(to).ip, latency.0, on),
+                _ => {}
+            },
+            Fault::Isolate { target, .. } => {
+                let id = self.info(target).id;
                 net.clog(&self.links_between(&[id], &self.cluster.all), on);
             }
-            FaultKind::Split => {
-                let group: Vec<NodeId> = spec.group.iter().flatten().map(|name| self.info(name).id).collect();
+            Fault::Split { group, .. } => {
+                let group: Vec<NodeId> = group.iter().map(|name| self.info(name).id).collect();
                 let rest: Vec<NodeId> = self.cluster.all.iter().copied().filter(|id| !group.contains(id)).collect();
                 net.clog(&self.links_between(&group, &rest), on);
             }
-            FaultKind::Cut => {
-                let (from, to) = (spec.from.as_deref().unwrap_or_default(), spec.to.as_deref().unwrap_or_default());
-                net.clog(&[(self.info(from).id, self.info(to).id)], on);
+            Fault::Cut { from, to, .. } => net.clog(&[(self.info(from).id, self.info(to).id)], on),
+            Fault::ClockOffset { target, offset, .. } => {
+                let by = offset.micros();
+                self.info(target).clock.jump(if on { by } else { -by });
             }
-            FaultKind::ClockOffset => {
-                let clock = &self.info(target.unwrap_or_default()).clock;
-                let by = spec.offset.map_or(0, |o| o.micros());
-                clock.jump(if on { by } else { -by });
-            }
-            FaultKind::ClockDrift => {
-                let clock = &self.info(target.unwrap_or_default()).clock;
+            Fault::ClockDrift { target, drift_ppm, .. } => {
+                let clock = &self.info(target).clock;
                 if on {
-                    clock.drift(spec.drift_ppm.map_or(0, |d| d.0));
+                    clock.drift(drift_ppm.0);
                 } else {
                     clock.reset();
                 }
             }
-            FaultKind::ClockJump => {
-                let clock = &self.info(target.unwrap_or_default()).clock;
+            Fault::ClockJump { target, offset, .. } => {
+                let clock = &self.info(target).clock;
                 if on {
-                    clock.jump(spec.offset.map_or(0, |o| o.micros()));
+                    clock.jump(offset.micros());
                 } else {
                     // The correction: NTP slews the clock back to true time at 50% of real time.
                     clock.slew_to(0, 500_000);
                 }
             }
-            FaultKind::Crash => self.crash(target.unwrap_or_default(), on, CrashMode::Clean),
-            FaultKind::TornWrite | FaultKind::CorruptWrite | FaultKind::CompactionCrash => {
+            Fault::Crash { target, .. } => self.crash(target, on, CrashMode::Clean),
+            Fault::TornWrite { .. } | Fault::CorruptWrite { .. } | Fault::CompactionCrash { .. } => {
                 // The task crashes the node at the moment and restarts it at the end; the heal step does nothing.
                 if on {
                     self.crash_at_moment(spec);
                 }
             }
-            FaultKind::SyncFail => {
-                for disk in &self.info(target.unwrap_or_default()).disks {
-                    disk.set_failing_syncs(on);
+            Fault::SyncFail { target, .. } => disks(target).iter().for_each(|d| d.set_failing_syncs(on)),
+            Fault::DiskFull { target, .. } => disks(target).iter().for_each(|d| d.set_full(on)),
+            Fault::DiskSlow { target, latency, .. } => disks(target).iter().for_each(|d| d.set_slow(latency.0, on)),
+            Fault::Pause { target, .. } => self.pause(std::slice::from_ref(target), on),
+            Fault::PauseWorkers { .. } => self.pause(&self.cluster.workers.clone(), on),
+            Fault::Burst { environments, rate_percent, .. } => {
+                for env in environments {
+                    self.cluster.load.set_rate(env, rate_percent.get(), on);
                 }
             }
-            FaultKind::DiskFull => {
-                for disk in &self.info(target.unwrap_or_default()).disks {
-                    disk.set_full(on);
-                }
-            }
-            FaultKind::DiskSlow => {
-                let extra = spec.latency.map_or(Duration::ZERO, |l| l.0);
-                for disk in &self.info(target.unwrap_or_default()).disks {
-                    disk.set_slow(extra, on);
-                }
-            }
-            FaultKind::Pause => self.pause(&[target.unwrap_or_default().to_string()], on),
-            FaultKind::PauseWorkers => self.pause(&self.cluster.workers.clone(), on),
-            FaultKind::Burst => {
-                let rate = spec.rate_percent.map_or(100, |r| r.get());
-                for env in spec.environments.iter().flatten() {
-                    self.cluster.load.set_rate(env, rate, on);
-                }
-            }
-            FaultKind::Deploy => {
+            Fault::Deploy { environment, schema, fields } => {
                 if on {
-                    (self.cluster.deployer)(
-                        spec.environment.clone().unwrap_or_default(),
-                        spec.schema.clone().unwrap_or_default(),
-                        spec.fields.clone(),
-                    );
+                    (self.cluster.deployer)(environment.clone(), schema.clone(), fields.clone());
                 }
             }
         }
@@ -210,9 +181,9 @@ impl Injector {
     /// flight), waiting for it at most half the fault's duration, and restarts the node when the fault ends.
     fn crash_at_moment(self: &Arc<Self>, spec: &FaultSpec) {
         let injector = self.clone();
-        let name = spec.target.clone().unwrap_or_default();
-        let kind = spec.kind;
-        let duration = spec.duration.map_or(Duration::ZERO, |d| d.0);
+        let name = spec.target().unwrap_or_default().to_string();
+        let kind = spec.kind();
+        let duration = spec.duration().unwrap_or_default();
         let end = Instant::now() + duration;
         let deadline = Instant::now() + duration / 2;
         madsim::task::spawn(async move {

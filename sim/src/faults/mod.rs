@@ -21,121 +21,82 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
 
-/// The kinds of fault.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum FaultKind {
+/// One fault: its kind and the fields that kind needs, and no others. The kinds' names (`clock-offset`, ...) and
+/// the field-less [`FaultKind`] (for `generate = [...]` and statistics) are derived from this enum; serde's
+/// tagged enum makes a field another kind uses an "unknown field" error, and a missing one a "missing field".
+/// Fields are declared in one order across kinds (duration, target, from, to, group, ...), which is the order
+/// a seed file and the trace's canonical encoding write them in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, strum::EnumDiscriminants)]
+#[serde(tag = "kind", rename_all = "kebab-case", deny_unknown_fields)]
+#[strum_discriminants(
+    name(FaultKind),
+    vis(pub),
+    derive(PartialOrd, Ord, Hash, Serialize, Deserialize, strum::IntoStaticStr, strum::Display, strum::VariantArray),
+    serde(rename_all = "kebab-case"),
+    strum(serialize_all = "kebab-case")
+)]
+pub enum Fault {
     /// Messages lost at `loss_percent`, on the whole network (`target = "network"`) or to and from one node.
-    Loss,
-    /// Extra latency on the whole network, on every link of one node (a slow node), or on one link.
-    Latency,
+    Loss { duration: Dur, target: String, loss_percent: Bounded<0, 100> },
+    /// Extra latency on the whole network or every link of one node (`target`), or on one link (`from`, `to`).
+    Latency {
+        duration: Dur,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        target: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+        latency: Dur,
+    },
     /// A node cut off from every other node, both ways.
-    Isolate,
+    Isolate { duration: Dur, target: String },
     /// The nodes split in two: `group` against the rest.
-    Split,
+    Split { duration: Dur, group: Vec<String> },
     /// A one-way cut: messages from `from` to `to` are lost, the other way works.
-    Cut,
+    Cut { duration: Dur, from: String, to: String },
     /// A node's clock set off by `offset` for the duration.
-    ClockOffset,
-    /// A node's clock running fast or slow by `drift_ppm` for the duration.
-    ClockDrift,
+    ClockOffset { duration: Dur, target: String, offset: SignedDur },
+    /// A node's clock running fast or slow by `drift_ppm` (parts per million) for the duration.
+    ClockDrift { duration: Dur, target: String, drift_ppm: BoundedI<-900_000, 900_000> },
     /// A node's clock jumping by `offset`; after the duration it slews back.
-    ClockJump,
-    /// A node crashes (losing unsynced writes) and restarts after the duration.
-    Crash,
+    ClockJump { duration: Dur, target: String, offset: SignedDur },
+    /// A node crashes (a store or queue loses every byte not yet synced) and restarts after the duration.
+    Crash { duration: Dur, target: String },
     /// A node stops for the duration (a long GC pause), then resumes.
-    Pause,
+    Pause { duration: Dur, target: String },
     /// The operator pauses every worker, lets the backlog build, and resumes them all at once.
-    PauseWorkers,
-    /// Environments ingest at `rate_percent` of their normal rate, all at the same instant.
-    Burst,
+    PauseWorkers { duration: Dur },
+    /// Environments ingest at `rate_percent` of their normal rate (500 is five times), all at the same instant.
+    Burst { duration: Dur, environments: Vec<String>, rate_percent: Bounded<1, 100_000> },
     /// A schema deploy that re-processes a whole environment.
-    Deploy,
+    Deploy {
+        environment: String,
+        schema: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        fields: Option<Vec<String>>,
+    },
     /// A node with a disk dies in the middle of a write (waiting up to half the duration for one): its log ends
     /// in a torn record. It restarts after the duration.
-    TornWrite,
-    /// A node with a disk dies in the middle of a write that it corrupts: a bit flipped in what reached the
-    /// medium. It restarts after the duration.
-    CorruptWrite,
+    TornWrite { duration: Dur, target: String },
+    /// As `torn-write`, with one bit flipped in what reached the medium.
+    CorruptWrite { duration: Dur, target: String },
     /// A node with a disk dies while compacting its log (waiting up to half the duration for a compaction to
     /// start). It restarts after the duration.
-    CompactionCrash,
+    CompactionCrash { duration: Dur, target: String },
     /// Every sync of a node's disk fails for the duration, dropping the cached writes it covered.
-    SyncFail,
+    SyncFail { duration: Dur, target: String },
     /// A node's disk is full for the duration: appends and compactions are refused.
-    DiskFull,
+    DiskFull { duration: Dur, target: String },
     /// Every sync of a node's disk takes `latency` longer for the duration.
-    DiskSlow,
+    DiskSlow { duration: Dur, target: String, latency: Dur },
 }
 
 impl FaultKind {
-    pub const ALL: [FaultKind; 19] = [
-        FaultKind::Loss,
-        FaultKind::Latency,
-        FaultKind::Isolate,
-        FaultKind::Split,
-        FaultKind::Cut,
-        FaultKind::ClockOffset,
-        FaultKind::ClockDrift,
-        FaultKind::ClockJump,
-        FaultKind::Crash,
-        FaultKind::Pause,
-        FaultKind::PauseWorkers,
-        FaultKind::Burst,
-        FaultKind::Deploy,
-        FaultKind::TornWrite,
-        FaultKind::CorruptWrite,
-        FaultKind::CompactionCrash,
-        FaultKind::SyncFail,
-        FaultKind::DiskFull,
-        FaultKind::DiskSlow,
-    ];
+    pub const ALL: &'static [FaultKind] = <FaultKind as strum::VariantArray>::VARIANTS;
 
     pub fn name(self) -> &'static str {
-        match self {
-            FaultKind::Loss => "loss",
-            FaultKind::Latency => "latency",
-            FaultKind::Isolate => "isolate",
-            FaultKind::Split => "split",
-            FaultKind::Cut => "cut",
-            FaultKind::ClockOffset => "clock-offset",
-            FaultKind::ClockDrift => "clock-drift",
-            FaultKind::ClockJump => "clock-jump",
-            FaultKind::Crash => "crash",
-            FaultKind::Pause => "pause",
-            FaultKind::PauseWorkers => "pause-workers",
-            FaultKind::Burst => "burst",
-            FaultKind::Deploy => "deploy",
-            FaultKind::TornWrite => "torn-write",
-            FaultKind::CorruptWrite => "corrupt-write",
-            FaultKind::CompactionCrash => "compaction-crash",
-            FaultKind::SyncFail => "sync-fail",
-            FaultKind::DiskFull => "disk-full",
-            FaultKind::DiskSlow => "disk-slow",
-        }
-    }
-
-    /// The fields each kind needs, and the optional ones it accepts. `at` and `kind` are always required.
-    fn fields(self) -> (&'static [&'static str], &'static [&'static str]) {
-        match self {
-            FaultKind::Loss => (&["target", "loss_percent", "duration"], &[]),
-            FaultKind::Latency => (&["latency", "duration"], &["target", "from", "to"]),
-            FaultKind::Isolate => (&["target", "duration"], &[]),
-            FaultKind::Split => (&["group", "duration"], &[]),
-            FaultKind::Cut => (&["from", "to", "duration"], &[]),
-            FaultKind::ClockOffset | FaultKind::ClockJump => (&["target", "offset", "duration"], &[]),
-            FaultKind::ClockDrift => (&["target", "drift_ppm", "duration"], &[]),
-            FaultKind::Crash | FaultKind::Pause => (&["target", "duration"], &[]),
-            FaultKind::PauseWorkers => (&["duration"], &[]),
-            FaultKind::Burst => (&["environments", "rate_percent", "duration"], &[]),
-            FaultKind::Deploy => (&["environment", "schema"], &["fields"]),
-            FaultKind::TornWrite
-            | FaultKind::CorruptWrite
-            | FaultKind::CompactionCrash
-            | FaultKind::SyncFail
-            | FaultKind::DiskFull => (&["target", "duration"], &[]),
-            FaultKind::DiskSlow => (&["target", "latency", "duration"], &[]),
-        }
+        self.into()
     }
 
     /// Whether the kind acts on a node's disk (and so needs a node that has one).
@@ -149,12 +110,6 @@ impl FaultKind {
                 | FaultKind::DiskFull
                 | FaultKind::DiskSlow
         )
-    }
-}
-
-impl fmt::Display for FaultKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
     }
 }
 
@@ -220,186 +175,198 @@ impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for BoundedI<MIN, MAX
     }
 }
 
-/// One event of a fault plan, as written in a scenario's `[[faults.script]]` or a seed file, and as executed.
-/// Which fields a kind uses is listed in `scenarios/README.md`; a field a kind does not use is an error.
+/// One event of a fault plan, as written in a scenario's `[[faults.script]]` or a seed file, and as executed:
+/// when it starts, and the fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// When the fault starts, from the start of the safety phase.
     pub at: Dur,
-    pub kind: FaultKind,
-    /// How long it lasts; it heals at `at + duration`, which must not be after the safety phase.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub duration: Option<Dur>,
-    /// A node (`store`, `queue`, `ingest-1`, `worker-2`, ...), or `network` for loss and latency.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub target: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub to: Option<String>,
-    /// For `split`: the nodes on one side; every other node is on the other.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub group: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loss_percent: Option<Bounded<0, 100>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub latency: Option<Dur>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub offset: Option<SignedDur>,
-    /// Parts per million: 100000 is 10% fast, -100000 10% slow.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub drift_ppm: Option<BoundedI<-900_000, 900_000>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environments: Option<Vec<String>>,
-    /// For `burst`: the ingest rate during the burst, in percent of the normal rate (500 is five times).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub rate_percent: Option<Bounded<1, 100_000>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub environment: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub schema: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fields: Option<Vec<String>>,
+    #[serde(flatten)]
+    pub fault: Fault,
 }
 
 impl FaultSpec {
-    /// A spec of `kind` at `at` with every optional field empty.
-    pub fn new(kind: FaultKind, at: Duration) -> Self {
-        FaultSpec {
-            at: Dur(at),
-            kind,
-            duration: None,
-            target: None,
-            from: None,
-            to: None,
-            group: None,
-            loss_percent: None,
-            latency: None,
-            offset: None,
-            drift_ppm: None,
-            environments: None,
-            rate_percent: None,
-            environment: None,
-            schema: None,
-            fields: None,
+    pub fn kind(&self) -> FaultKind {
+        FaultKind::from(&self.fault)
+    }
+
+    /// How long it lasts; it heals at `at + duration`. A deploy has none.
+    pub fn duration(&self) -> Option<Duration> {
+        self.duration_field().map(|d| d.0)
+    }
+
+    fn duration_field(&self) -> Option<&Dur> {
+        use Fault::*;
+        match &self.fault {
+            Loss { duration, .. }
+            | Latency { duration, .. }
+            | Isolate { duration, .. }
+            | Split { duration, .. }
+            | Cut { duration, .. }
+            | ClockOffset { duration, .. }
+            | ClockDrift { duration, .. }
+            | ClockJump { duration, .. }
+            | Crash { duration, .. }
+            | Pause { duration, .. }
+            | PauseWorkers { duration }
+            | Burst { duration, .. }
+            | TornWrite { duration, .. }
+            | CorruptWrite { duration, .. }
+            | CompactionCrash { duration, .. }
+            | SyncFail { duration, .. }
+            | DiskFull { duration, .. }
+            | DiskSlow { duration, .. } => Some(duration),
+            Deploy { .. } => None,
         }
     }
 
-    /// The names of the optional fields that are set.
-    fn set_fields(&self) -> Vec<&'static str> {
-        let mut set = Vec::new();
-        let mut mark = |name, present: bool| {
-            if present {
-                set.push(name)
-            }
-        };
-        mark("duration", self.duration.is_some());
-        mark("target", self.target.is_some());
-        mark("from", self.from.is_some());
-        mark("to", self.to.is_some());
-        mark("group", self.group.is_some());
-        mark("loss_percent", self.loss_percent.is_some());
-        mark("latency", self.latency.is_some());
-        mark("offset", self.offset.is_some());
-        mark("drift_ppm", self.drift_ppm.is_some());
-        mark("environments", self.environments.is_some());
-        mark("rate_percent", self.rate_percent.is_some());
-        mark("environment", self.environment.is_some());
-        mark("schema", self.schema.is_some());
-        mark("fields", self.fields.is_some());
-        set
+    /// Sets the duration of a fault that has one (for shrinking).
+    pub fn set_duration(&mut self, to: Duration) {
+        let _ = self.duration_field();
+        use Fault::*;
+        if let Loss { duration, .. }
+        | Latency { duration, .. }
+        | Isolate { duration, .. }
+        | Split { duration, .. }
+        | Cut { duration, .. }
+        | ClockOffset { duration, .. }
+        | ClockDrift { duration, .. }
+        | ClockJump { duration, .. }
+        | Crash { duration, .. }
+        | Pause { duration, .. }
+        | PauseWorkers { duration }
+        | Burst { duration, .. }
+        | TornWrite { duration, .. }
+        | CorruptWrite { duration, .. }
+        | CompactionCrash { duration, .. }
+        | SyncFail { duration, .. }
+        | DiskFull { duration, .. }
+        | DiskSlow { duration, .. } = &mut self.fault
+        {
+            *duration = Dur(to);
+        }
+    }
+
+    /// The node the fault acts on (or `network`), if it has one target.
+    pub fn target(&self) -> Option<&str> {
+        use Fault::*;
+        match &self.fault {
+            Loss { target, .. }
+            | Isolate { target, .. }
+            | ClockOffset { target, .. }
+            | ClockDrift { target, .. }
+            | ClockJump { target, .. }
+            | Crash { target, .. }
+            | Pause { target, .. }
+            | TornWrite { target, .. }
+            | CorruptWrite { target, .. }
+            | CompactionCrash { target, .. }
+            | SyncFail { target, .. }
+            | DiskFull { target, .. }
+            | DiskSlow { target, .. } => Some(target),
+            Latency { target, .. } => target.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Every node the fault names (targets, link ends, split groups), `network` aside.
+    pub fn nodes(&self) -> Vec<&str> {
+        let mut nodes: Vec<&str> = self.target().into_iter().filter(|t| *t != "network").collect();
+        match &self.fault {
+            Fault::Latency { from, to, .. } => nodes.extend(from.as_deref().into_iter().chain(to.as_deref())),
+            Fault::Cut { from, to, .. } => nodes.extend([from.as_str(), to.as_str()]),
+            Fault::Split { group, .. } => nodes.extend(group.iter().map(String::as_str)),
+            _ => {}
+        }
+        nodes
     }
 
     pub fn end(&self) -> Duration {
-        self.at.0 + self.duration.map_or(Duration::ZERO, |d| d.0)
+        self.at.0 + self.duration().unwrap_or(Duration::ZERO)
     }
 
-    /// Checks the spec against the kind's fields and the cluster. Returns the failing field (relative to the
-    /// spec) and what is wrong.
+    /// Checks the spec against the cluster (serde has already checked which fields the kind takes). Returns the
+    /// failing field (relative to the spec) and what is wrong.
     pub fn check(&self, cluster: &ClusterShape) -> Result<(), (String, String)> {
-        let (required, optional) = self.kind.fields();
-        let set = self.set_fields();
-        for field in required {
-            if !set.contains(field) {
-                return Err(("kind".into(), format!("kind `{}` needs the field `{field}`", self.kind)));
+        let kind = self.kind();
+        let node = |field: &str, name: &str, network_ok: bool| -> Result<(), (String, String)> {
+            if (network_ok && name == "network") || cluster.nodes.iter().any(|n| n == name) {
+                return Ok(());
             }
-        }
-        for field in &set {
-            if !required.contains(field) && !optional.contains(field) {
-                return Err(((*field).into(), format!("is not used by kind `{}`; remove it", self.kind)));
-            }
-        }
-        let node = |field: &str, name: &Option<String>, network_ok: bool| -> Result<(), (String, String)> {
-            match name {
-                Some(n) if network_ok && n == "network" => Ok(()),
-                Some(n) if !cluster.nodes.contains(n) => Err((
-                    field.into(),
-                    format!(
-                        "unknown node `{n}`; the nodes are {}{}",
-                        cluster.nodes.join(", "),
-                        if network_ok { ", or `network`" } else { "" }
-                    ),
-                )),
-                _ => Ok(()),
+            Err((
+                field.into(),
+                format!(
+                    "unknown node `{name}`; the nodes are {}{}",
+                    cluster.nodes.join(", "),
+                    if network_ok { ", or `network`" } else { "" }
+                ),
+            ))
+        };
+        let environment = |field: &str, env: &str| -> Result<(), (String, String)> {
+            if cluster.environments.iter().any(|e| e == env) {
+                Ok(())
+            } else {
+                Err((field.into(), format!("`{env}` is not one of environments.names")))
             }
         };
-        let network_ok = matches!(self.kind, FaultKind::Loss | FaultKind::Latency);
-        node("target", &self.target, network_ok)?;
-        if self.kind.is_disk() {
-            if let Some(target) = self.target.as_ref().filter(|t| !cluster.disks.contains(t)) {
-                return Err((
-                    "target".into(),
-                    format!("`{target}` has no disk; kind `{}` needs one of {}", self.kind, cluster.disks.join(", ")),
-                ));
-            }
-        }
-        node("from", &self.from, false)?;
-        node("to", &self.to, false)?;
-        if self.kind == FaultKind::Latency {
-            let link = self.from.is_some() || self.to.is_some();
-            if link == self.target.is_some() || self.from.is_some() != self.to.is_some() {
-                return Err((
-                    "target".into(),
-                    "a latency fault needs either `target` (a node or `network`) or both `from` and `to` (a link)"
-                        .into(),
-                ));
-            }
-        }
-        if let (Some(from), Some(to)) = (&self.from, &self.to) {
+        let link = |from: &str, to: &str| -> Result<(), (String, String)> {
+            node("from", from, false)?;
+            node("to", to, false)?;
             if from == to {
                 return Err(("to".into(), "a link needs two different nodes".into()));
             }
-        }
-        if let Some(group) = &self.group {
-            for (i, n) in group.iter().enumerate() {
-                node(&format!("group[{i}]"), &Some(n.clone()), false)?;
+            Ok(())
+        };
+        match &self.fault {
+            Fault::Loss { target, .. } => node("target", target, true)?,
+            Fault::Latency { target, from, to, .. } => match (target, from, to) {
+                (Some(target), None, None) => node("target", target, true)?,
+                (None, Some(from), Some(to)) => link(from, to)?,
+                _ => {
+                    return Err((
+                        "target".into(),
+                        "a latency fault needs either `target` (a node or `network`) or both `from` and `to` (a \
+                         link)"
+                            .into(),
+                    ))
+                }
+            },
+            Fault::Cut { from, to, .. } => link(from, to)?,
+            Fault::Split { group, .. } => {
+                for (i, n) in group.iter().enumerate() {
+                    node(&format!("group[{i}]"), n, false)?;
+                }
+                if group.is_empty() || group.len() >= cluster.nodes.len() {
+                    return Err(("group".into(), "a split needs at least one node on each side".into()));
+                }
             }
-            if group.is_empty() || group.len() >= cluster.nodes.len() {
-                return Err(("group".into(), "a split needs at least one node on each side".into()));
+            Fault::Burst { environments, .. } => {
+                if environments.is_empty() {
+                    return Err(("environments".into(), "needs at least one environment".into()));
+                }
+                for (i, env) in environments.iter().enumerate() {
+                    environment(&format!("environments[{i}]"), env)?;
+                }
             }
-        }
-        if let Some(envs) = &self.environments {
-            if envs.is_empty() {
-                return Err(("environments".into(), "needs at least one environment".into()));
+            Fault::Deploy { environment: env, schema, .. } => {
+                environment("environment", env)?;
+                if !cluster.schemas.contains(schema) {
+                    return Err(("schema".into(), format!("`{schema}` is not one of the [[schemas]]")));
+                }
             }
-            for (i, env) in envs.iter().enumerate() {
-                if !cluster.environments.contains(env) {
-                    return Err((format!("environments[{i}]"), format!("`{env}` is not one of environments.names")));
+            Fault::PauseWorkers { .. } => {}
+            _ => {
+                let target = self.target().unwrap_or_default();
+                node("target", target, false)?;
+                if kind.is_disk() && !cluster.disks.iter().any(|d| d == target) {
+                    return Err((
+                        "target".into(),
+                        format!("`{target}` has no disk; kind `{kind}` needs one of {}", cluster.disks.join(", ")),
+                    ));
                 }
             }
         }
-        if let Some(env) = &self.environment {
-            if !cluster.environments.contains(env) {
-                return Err(("environment".into(), format!("`{env}` is not one of environments.names")));
-            }
-        }
-        if let Some(schema) = &self.schema {
-            if !cluster.schemas.contains(schema) {
-                return Err(("schema".into(), format!("`{schema}` is not one of the [[schemas]]")));
-            }
-        }
-        if self.duration.is_some_and(|d| d.0.is_zero()) {
+        if self.duration().is_some_and(|d| d.is_zero()) {
             return Err(("duration".into(), "must be longer than zero".into()));
         }
         if self.end() > cluster.safety {
@@ -419,38 +386,33 @@ impl FaultSpec {
 
 impl fmt::Display for FaultSpec {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.kind)?;
-        if let Some(t) = &self.target {
-            write!(f, " {t}")?;
+        write!(f, "{}", self.kind())?;
+        match &self.fault {
+            Fault::Loss { target, loss_percent, .. } => write!(f, " {target} loss={}%", loss_percent.get())?,
+            Fault::Latency { target, from, to, latency, .. } => {
+                if let Some(t) = target {
+                    write!(f, " {t}")?;
+                }
+                if let (Some(from), Some(to)) = (from, to) {
+                    write!(f, " {from}->{to}")?;
+                }
+                write!(f, " latency={latency}")?;
+            }
+            Fault::Split { group, .. } => write!(f, " [{}]|rest", group.join(","))?,
+            Fault::Cut { from, to, .. } => write!(f, " {from}->{to}")?,
+            Fault::ClockOffset { target, offset, .. } | Fault::ClockJump { target, offset, .. } => {
+                write!(f, " {target} offset={offset}")?
+            }
+            Fault::ClockDrift { target, drift_ppm, .. } => write!(f, " {target} drift={}ppm", drift_ppm.0)?,
+            Fault::Burst { environments, rate_percent, .. } => {
+                write!(f, " [{}] rate={}%", environments.join(","), rate_percent.get())?
+            }
+            Fault::Deploy { environment, schema, .. } => write!(f, " {environment}/{schema}")?,
+            Fault::DiskSlow { target, latency, .. } => write!(f, " {target} latency={latency}")?,
+            Fault::PauseWorkers { .. } => {}
+            _ => write!(f, " {}", self.target().unwrap_or_default())?,
         }
-        if let (Some(from), Some(to)) = (&self.from, &self.to) {
-            write!(f, " {from}->{to}")?;
-        }
-        if let Some(g) = &self.group {
-            write!(f, " [{}]|rest", g.join(","))?;
-        }
-        if let Some(p) = self.loss_percent {
-            write!(f, " loss={}%", p.get())?;
-        }
-        if let Some(l) = self.latency {
-            write!(f, " latency={l}")?;
-        }
-        if let Some(o) = self.offset {
-            write!(f, " offset={o}")?;
-        }
-        if let Some(d) = self.drift_ppm {
-            write!(f, " drift={}ppm", d.0)?;
-        }
-        if let Some(e) = &self.environments {
-            write!(f, " [{}]", e.join(","))?;
-        }
-        if let Some(r) = self.rate_percent {
-            write!(f, " rate={}%", r.get())?;
-        }
-        if let (Some(e), Some(s)) = (&self.environment, &self.schema) {
-            write!(f, " {e}/{s}")?;
-        }
-        if let Some(d) = self.duration {
+        if let Some(d) = self.duration_field() {
             write!(f, " for {d}")?;
         }
         Ok(())
@@ -544,7 +506,7 @@ pub fn disruption(plan: &[FaultSpec]) -> Duration {
     plan.iter()
         .filter(|f| {
             matches!(
-                f.kind,
+                f.kind(),
                 FaultKind::Loss
                     | FaultKind::Latency
                     | FaultKind::Isolate
@@ -561,7 +523,7 @@ pub fn disruption(plan: &[FaultSpec]) -> Duration {
                     | FaultKind::DiskSlow
             )
         })
-        .filter_map(|f| f.duration.map(|d| d.0))
+        .filter_map(|f| f.duration())
         .sum()
 }
 
@@ -569,7 +531,7 @@ pub fn disruption(plan: &[FaultSpec]) -> Duration {
 pub fn counts(plan: &[FaultSpec]) -> std::collections::BTreeMap<String, u64> {
     let mut counts = std::collections::BTreeMap::new();
     for spec in plan {
-        *counts.entry(spec.kind.name().to_string()).or_insert(0) += 1;
+        *counts.entry(spec.kind().name().to_string()).or_insert(0) += 1;
     }
     counts
 }

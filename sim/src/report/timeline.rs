@@ -7,7 +7,7 @@
 //! as SVG elements (so a test can find them in the rendered DOM), the many event marks on a canvas.
 
 use crate::explain::explain;
-use crate::faults::{FaultKind, FaultSpec};
+use crate::faults::{Fault, FaultSpec};
 use crate::outcome::Outcome;
 use crate::trace::{HarnessEvent, Record, TraceEvent};
 use serde::Serialize;
@@ -63,20 +63,15 @@ fn lane_rank(name: &str) -> (u8, String) {
 fn hit_lanes(spec: &FaultSpec, lanes: &[String]) -> Vec<usize> {
     let index = |name: &str| lanes.iter().position(|l| l == name);
     let all_nodes = || (0..lanes.len()).filter(|&i| lane_rank(&lanes[i]).0 <= 3).collect::<Vec<_>>();
-    match spec.kind {
-        FaultKind::PauseWorkers => (0..lanes.len()).filter(|&i| lanes[i].starts_with("worker-")).collect(),
-        FaultKind::Burst => {
-            spec.environments.iter().flatten().filter_map(|env| index(&format!("client-{env}"))).collect()
+    match &spec.fault {
+        Fault::PauseWorkers { .. } => (0..lanes.len()).filter(|&i| lanes[i].starts_with("worker-")).collect(),
+        Fault::Burst { environments, .. } => {
+            environments.iter().filter_map(|env| index(&format!("client-{env}"))).collect()
         }
-        FaultKind::Deploy => index("checker").into_iter().collect(),
-        _ if spec.target.as_deref() == Some("network") => all_nodes(),
+        Fault::Deploy { .. } => index("checker").into_iter().collect(),
+        _ if spec.target() == Some("network") => all_nodes(),
         _ => {
-            let mut hit: Vec<usize> = [spec.target.as_deref(), spec.from.as_deref(), spec.to.as_deref()]
-                .into_iter()
-                .flatten()
-                .filter_map(index)
-                .collect();
-            hit.extend(spec.group.iter().flatten().filter_map(|n| index(n)));
+            let mut hit: Vec<usize> = spec.nodes().into_iter().filter_map(index).collect();
             hit.sort_unstable();
             hit.dedup();
             hit

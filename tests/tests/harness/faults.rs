@@ -359,8 +359,8 @@ duration = \"500ms\"
 fn the_first_200_swarm_seeds_use_every_fault_kind_and_differ() {
     let swarm = scenario("swarm").scenario;
     let plans: Vec<Vec<sim::faults::FaultSpec>> = (0..200).map(|seed| sim::world::fault_plan(&swarm, seed)).collect();
-    for kind in FaultKind::ALL {
-        assert!(plans.iter().any(|p| p.iter().any(|f| f.kind == kind)), "no swarm seed used {kind}");
+    for &kind in FaultKind::ALL {
+        assert!(plans.iter().any(|p| p.iter().any(|f| f.kind() == kind)), "no swarm seed used {kind}");
     }
     let distinct: std::collections::BTreeSet<String> = plans.iter().map(|p| format!("{p:?}")).collect();
     assert_eq!(distinct.len(), 200, "every seed has its own plan");
@@ -368,7 +368,7 @@ fn the_first_200_swarm_seeds_use_every_fault_kind_and_differ() {
     let mixes: std::collections::BTreeSet<Vec<FaultKind>> = plans
         .iter()
         .map(|p| {
-            let mut kinds: Vec<FaultKind> = p.iter().map(|f| f.kind).collect();
+            let mut kinds: Vec<FaultKind> = p.iter().map(|f| f.kind()).collect();
             kinds.sort();
             kinds.dedup();
             kinds

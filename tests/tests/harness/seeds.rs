@@ -135,7 +135,7 @@ fn every_saved_seed_keeps_the_faults_its_flaw_needs() {
             continue;
         };
         assert!(
-            file.plan.iter().any(|spec| needs.contains(&spec.kind)),
+            file.plan.iter().any(|spec| needs.contains(&spec.kind())),
             "{}: the plan lost every fault of {needs:?}",
             path.display()
         );
