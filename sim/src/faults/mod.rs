@@ -175,6 +175,34 @@ impl<'de, const MIN: i64, const MAX: i64> Deserialize<'de> for BoundedI<MIN, MAX
     }
 }
 
+/// Matches every kind that has a duration, binding it to `$d`; a deploy (the only kind without) gives `$none`.
+macro_rules! with_duration {
+    ($fault:expr, $d:ident => $some:expr, $none:expr) => {{
+        use Fault::*;
+        match $fault {
+            Loss { duration: $d, .. }
+            | Latency { duration: $d, .. }
+            | Isolate { duration: $d, .. }
+            | Split { duration: $d, .. }
+            | Cut { duration: $d, .. }
+            | ClockOffset { duration: $d, .. }
+            | ClockDrift { duration: $d, .. }
+            | ClockJump { duration: $d, .. }
+            | Crash { duration: $d, .. }
+            | Pause { duration: $d, .. }
+            | PauseWorkers { duration: $d }
+            | Burst { duration: $d, .. }
+            | TornWrite { duration: $d, .. }
+            | CorruptWrite { duration: $d, .. }
+            | CompactionCrash { duration: $d, .. }
+            | SyncFail { duration: $d, .. }
+            | DiskFull { duration: $d, .. }
+            | DiskSlow { duration: $d, .. } => $some,
+            Deploy { .. } => $none,
+        }
+    }};
+}
+
 /// One event of a fault plan, as written in a scenario's `[[faults.script]]` or a seed file, and as executed:
 /// when it starts, and the fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -196,55 +224,12 @@ impl FaultSpec {
     }
 
     fn duration_field(&self) -> Option<&Dur> {
-        use Fault::*;
-        match &self.fault {
-            Loss { duration, .. }
-            | Latency { duration, .. }
-            | Isolate { duration, .. }
-            | Split { duration, .. }
-            | Cut { duration, .. }
-            | ClockOffset { duration, .. }
-            | ClockDrift { duration, .. }
-            | ClockJump { duration, .. }
-            | Crash { duration, .. }
-            | Pause { duration, .. }
-            | PauseWorkers { duration }
-            | Burst { duration, .. }
-            | TornWrite { duration, .. }
-            | CorruptWrite { duration, .. }
-            | CompactionCrash { duration, .. }
-            | SyncFail { duration, .. }
-            | DiskFull { duration, .. }
-            | DiskSlow { duration, .. } => Some(duration),
-            Deploy { .. } => None,
-        }
+        with_duration!(&self.fault, duration => Some(duration), None)
     }
 
     /// Sets the duration of a fault that has one (for shrinking).
     pub fn set_duration(&mut self, to: Duration) {
-        let _ = self.duration_field();
-        use Fault::*;
-        if let Loss { duration, .. }
-        | Latency { duration, .. }
-        | Isolate { duration, .. }
-        | Split { duration, .. }
-        | Cut { duration, .. }
-        | ClockOffset { duration, .. }
-        | ClockDrift { duration, .. }
-        | ClockJump { duration, .. }
-        | Crash { duration, .. }
-        | Pause { duration, .. }
-        | PauseWorkers { duration }
-        | Burst { duration, .. }
-        | TornWrite { duration, .. }
-        | CorruptWrite { duration, .. }
-        | CompactionCrash { duration, .. }
-        | SyncFail { duration, .. }
-        | DiskFull { duration, .. }
-        | DiskSlow { duration, .. } = &mut self.fault
-        {
-            *duration = Dur(to);
-        }
+        with_duration!(&mut self.fault, duration => *duration = Dur(to), ())
     }
 
     /// The node the fault acts on (or `network`), if it has one target.
