@@ -297,11 +297,11 @@ fn check_determinism_reports_the_planted_negative_control() {
 fn the_readmes_filter_example_prints_the_entitys_trace() {
     let seed = "../seeds/canaries-dedup-ignores-environment--missing-view+stale-view.toml";
     let output = sim()
-        .args(["repro", seed, "--trace", "--filter", "globex/page-0014", "--no-determinism-check"])
+        .args(["repro", seed, "--trace", "--filter", "globex/page-0028", "--no-determinism-check"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(stdout.lines().filter(|l| l.contains("globex/page-0014")).count() >= 3, "{stdout}");
+    assert!(stdout.lines().filter(|l| l.contains("globex/page-0028")).count() >= 3, "{stdout}");
     assert!(stdout.contains(">> here:"), "the summary explains the violation: {stdout}");
 }
 
@@ -361,7 +361,7 @@ fn run_and_repro_write_a_self_contained_timeline() {
     assert!(html.starts_with("<!doctype html>"));
     assert!(!html.contains("http://") || html.matches("http://").all(|_| html.contains("http://www.w3.org/2000/svg")));
     assert!(!html.contains("https://"), "no network needed: nothing is fetched");
-    assert!(html.contains("job-coalesced globex/page-0014/card"), "the whole trace is in the page");
+    assert!(html.contains("job-coalesced globex/page-0028/card"), "the whole trace is in the page");
     let run = dir.path().join("run.html");
     let status = sim().args(["run", "--scenario", "baseline", "--seed", "2", "--html"]).arg(&run).status().unwrap();
     assert_eq!(status.code(), Some(0));

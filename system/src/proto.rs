@@ -60,6 +60,13 @@ pub struct ReadJobInput {
     pub schema: SchemaName,
 }
 
+/// The inputs of a worker's whole batch of jobs in one round trip, in the order asked.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Vec<(Option<Source>, Option<SchemaDef>)>")]
+pub struct ReadJobInputs {
+    pub jobs: Vec<ReadJobInput>,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, Request)]
 #[rtype("Option<SchemaDef>")]
 pub struct GetSchema {
@@ -90,6 +97,13 @@ pub struct PutView {
     /// A blind write: replace whatever is stored. For operators repairing data by hand; a correct worker never
     /// sets it.
     pub unconditional: bool,
+}
+
+/// Several conditional view writes in one round trip, each judged on its own, answered in order.
+#[derive(Clone, Debug, Serialize, Deserialize, Request)]
+#[rtype("Vec<PutViewReply>")]
+pub struct PutViews {
+    pub views: Vec<PutView>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -172,9 +186,17 @@ pub enum EnqueueReply {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, Request)]
-#[rtype("Option<Lease>")]
+#[rtype("Vec<Lease>")]
 pub struct LeaseJob {
     pub worker: String,
+    /// The fencing tokens of the jobs this worker just finished: acknowledged in the same call that asks for the
+    /// next jobs, as real queues do (one round trip for a batch instead of two per job).
+    pub ack: Vec<u64>,
+    /// Leases wanted at most; the queue grants what it has, in its fair order, each with its own token.
+    pub max: u32,
+    /// A long poll: if the queue has no job, it answers when one arrives or after this long, whichever is first,
+    /// instead of at once (an idle worker then asks once per wait, not once per polling interval).
+    pub wait_ms: u64,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

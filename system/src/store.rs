@@ -422,6 +422,43 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
         async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
     let s = store.clone();
+    ep.add_rpc_handler(move |req: ReadJobInputs| {
+        let decided = read(&s, |st| {
+            req.jobs
+                .iter()
+                .map(|job| {
+                    let source = st.get_source(&job.env, &job.entity);
+                    let schema = st.envs.get(&job.env).and_then(|e| e.schemas.get(&job.schema).cloned());
+                    (source, schema)
+                })
+                .collect::<Vec<_>>()
+        });
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
+    });
+    let (c, s) = (ctx.clone(), store.clone());
+    ep.add_rpc_handler(move |req: PutViews| {
+        // Each write is decided and logged on its own; the answer leaves once the last one is durable. A write
+        // the disk refused leaves the whole request unanswered (the worker's retry writes again, harmlessly).
+        let mut replies = Vec::with_capacity(req.views.len());
+        let mut last = Some(s.log.position());
+        for put in req.views {
+            match write(&c, &s, |st, ev, m| st.put_view(put, ev, m)) {
+                Some((reply, ticket)) => {
+                    replies.push(reply);
+                    last = Some(ticket);
+                }
+                None => {
+                    last = None;
+                    break;
+                }
+            }
+        }
+        let decided = last.map(|ticket| (replies, ticket));
+        let s = s.clone();
+        async move { crate::log::answer(&s.log, decided, early_ack).await }
+    });
+    let s = store.clone();
     ep.add_rpc_handler(move |req: GetSchema| {
         let decided = read(&s, |st| st.envs.get(&req.env).and_then(|e| e.schemas.get(&req.name).cloned()));
         let s = s.clone();

@@ -1,5 +1,5 @@
 //! The worker: leases a job, reads the newest source and the schema, renders the view, writes it
-//! conditionally and acknowledges.
+//! conditionally, and acknowledges it in the same call that leases the next job.
 //!
 //! A worker may lose its lease (it was paused, or the network was slow) and another worker may process the same
 //! job. That is safe: view writes are conditional on the source version, so the slower worker can never put an
@@ -16,8 +16,12 @@ use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use std::time::Duration;
 
-/// How often an idle worker's polling interval doubles.
-const IDLE_DOUBLINGS_MAX: u32 = 3;
+/// The share of a lease a worker may spend on a job before it gives the job up.
+const LEASE_BUDGET: f64 = 0.8;
+
+/// Jobs one work loop leases at once and processes one after another: one round trip to the queue per batch.
+/// Small, so that a batch takes a small share of a lease and the queue's fair order is kept closely.
+const LEASE_BATCH: u32 = 4;
 
 /// Runs the worker service on the current node until the node stops: `worker_slots` loops in parallel.
 pub async fn serve(ctx: NodeContext) {
@@ -34,73 +38,107 @@ pub async fn serve(ctx: NodeContext) {
 
 async fn work_loop(ctx: NodeContext, rpc: Rpc) {
     let mut backoff = Backoff::new(&ctx);
-    let mut idle_polls = 0u32;
+    // The tokens of the jobs just finished, acknowledged with the next request for work (and sent again if that
+    // request fails: a repeated acknowledgement is refused harmlessly).
+    let mut acks = Vec::new();
     loop {
-        match rpc.call(ctx.topology.queue, LeaseJob { worker: ctx.name.clone() }).await {
-            Ok(Some(lease)) => {
+        // A long poll that ends well within the call's timeout, so that an answer after a full wait still arrives.
+        let wait_ms = (ctx.config.rpc_timeout.as_millis() as u64) * 8 / 10;
+        let request = LeaseJob { worker: ctx.name.clone(), ack: acks.clone(), max: LEASE_BATCH, wait_ms };
+        match rpc.call(ctx.topology.queue, request).await {
+            Ok(leases) if !leases.is_empty() => {
                 backoff.reset();
-                idle_polls = 0;
-                process(&ctx, &rpc, lease).await;
+                acks.clear();
+                // The leases' budgets run from when the grant arrived (just after the queue made it), not from when
+                // each job's turn in the batch comes.
+                let granted = madsim::time::Instant::now();
+                acks = process(&ctx, &rpc, leases, granted).await;
             }
-            Ok(None) => {
+            Ok(_) => {
+                acks.clear();
                 ctx.events.idle_poll();
-                // Idle: poll again after a jittered interval that doubles while the queue stays empty (up to
-                // eight times the base), so idle workers neither ask in lockstep nor flood an empty queue.
-                let poll = ctx.config.worker_poll_interval * (1u32 << idle_polls.min(IDLE_DOUBLINGS_MAX));
-                idle_polls = idle_polls.saturating_add(1);
+                // Idle: the queue already waited for work on our behalf (a long poll), so ask again soon, after a
+                // short jittered pause that keeps idle workers from asking in lockstep.
+                let poll = ctx.config.worker_poll_interval;
                 // madsim's generator, seeded from the run's seed: deterministic (not the OS-seeded rand one).
                 let jitter = madsim::rand::thread_rng().gen_range(0..=poll.as_micros() as u64 / 2);
-                madsim::time::sleep(poll + Duration::from_micros(jitter)).await;
+                madsim::time::sleep(Duration::from_micros(jitter)).await;
             }
             Err(_) => backoff.wait().await,
         }
     }
 }
 
-async fn process(ctx: &NodeContext, rpc: &Rpc, lease: Lease) {
-    // Stop working on the job a little before the lease runs out by our own timer; past that point another
-    // worker may already have it.
-    let started = madsim::time::Instant::now();
-    let budget = Duration::from_millis(lease.lease_ms).mul_f64(0.8);
-    let spec = &lease.spec;
-    let abandon = |reason: &str| {
+/// Processes a batch of leased jobs: their inputs read in one round trip, each rendered in turn, the views
+/// written in one round trip. Returns the fencing tokens to acknowledge: the jobs whose views were written.
+async fn process(ctx: &NodeContext, rpc: &Rpc, leases: Vec<Lease>, started: madsim::time::Instant) -> Vec<u64> {
+    let abandon = |lease: &Lease, reason: &str| {
         ctx.mark(crate::marks::WORKER_ABANDONED);
         ctx.emit(Event::JobAbandoned {
-            env: spec.env.clone(),
-            entity: spec.entity.clone(),
-            schema: spec.schema.clone(),
+            env: lease.spec.env.clone(),
+            entity: lease.spec.entity.clone(),
+            schema: lease.spec.schema.clone(),
             token: lease.token,
             reason: reason.to_string(),
-        })
+        });
     };
     let store = ctx.topology.store;
-    let read = ReadJobInput { env: spec.env.clone(), entity: spec.entity.clone(), schema: spec.schema.clone() };
-    let (source, schema) = match rpc.call_retrying(store, read).await {
-        Ok((Some(source), Some(schema))) => (source, schema),
-        Ok((None, _)) => return abandon("no-source"),
-        Ok((_, None)) => return abandon("no-schema"),
-        Err(_) => return abandon("store-unavailable"),
-    };
-    let (min, max) = (ctx.config.render_time_min, ctx.config.render_time_max);
-    // madsim's generator, seeded from the run's seed: deterministic (not the OS-seeded rand one).
-    let render_time = madsim::rand::thread_rng().gen_range(min..=max.max(min));
-    madsim::time::sleep(render_time).await;
-    let view = render_at(&source, &schema, ctx.clock.now());
-    let mut unconditional = false;
-    if ctx.config.flaws.has(Flaw::UnfencedWorkerClock) {
-        // The flaw: trust our own wall clock against the queue's expiry, and, believing the lease still ours,
-        // write without the version check.
-        if ctx.clock.now() >= lease.expires_at {
-            return abandon("lease-expired-by-own-clock");
+    let jobs = leases
+        .iter()
+        .map(|l| ReadJobInput { env: l.spec.env.clone(), entity: l.spec.entity.clone(), schema: l.spec.schema.clone() })
+        .collect();
+    let inputs = match rpc.call_retrying(store, ReadJobInputs { jobs }).await {
+        Ok(inputs) if inputs.len() == leases.len() => inputs,
+        _ => {
+            leases.iter().for_each(|lease| abandon(lease, "store-unavailable"));
+            return Vec::new();
         }
-        unconditional = true;
-    } else if started.elapsed() > budget {
-        return abandon("lease-budget-spent");
+    };
+    let mut written = Vec::new();
+    let mut views = Vec::new();
+    for (lease, input) in leases.iter().zip(inputs) {
+        let (source, schema) = match input {
+            (Some(source), Some(schema)) => (source, schema),
+            (None, _) => {
+                abandon(lease, "no-source");
+                continue;
+            }
+            (_, None) => {
+                abandon(lease, "no-schema");
+                continue;
+            }
+        };
+        let (min, max) = (ctx.config.render_time_min, ctx.config.render_time_max);
+        // madsim's generator, seeded from the run's seed: deterministic (not the OS-seeded rand one).
+        let render_time = madsim::rand::thread_rng().gen_range(min..=max.max(min));
+        madsim::time::sleep(render_time).await;
+        let view = render_at(&source, &schema, ctx.clock.now());
+        let mut unconditional = false;
+        if ctx.config.flaws.has(Flaw::UnfencedWorkerClock) {
+            // The flaw: trust our own wall clock against the queue's expiry, and, believing the lease still
+            // ours, write without the version check.
+            if ctx.clock.now() >= lease.expires_at {
+                abandon(lease, "lease-expired-by-own-clock");
+                continue;
+            }
+            unconditional = true;
+        } else if started.elapsed() > Duration::from_millis(lease.lease_ms).mul_f64(LEASE_BUDGET) {
+            // Stop a little before the lease runs out by our own timer (started when the grant arrived); past
+            // that point another worker may already have the job.
+            abandon(lease, "lease-budget-spent");
+            continue;
+        }
+        views.push(PutView { view, unconditional });
+        written.push(lease);
     }
-    if rpc.call_retrying(store, PutView { view, unconditional }).await.is_err() {
-        return abandon("store-unavailable");
+    if views.is_empty() {
+        return Vec::new();
     }
-    // A refused acknowledgement means our lease expired and the job was redelivered; the view we wrote is
-    // harmless either way, because the store only keeps the newest.
-    let _ = rpc.call_retrying(ctx.topology.queue, AckJob { token: lease.token }).await;
+    if rpc.call_retrying(store, PutViews { views }).await.is_err() {
+        written.iter().for_each(|lease| abandon(lease, "store-unavailable"));
+        return Vec::new();
+    }
+    // A refused acknowledgement means a lease expired and its job was redelivered; the view written is harmless
+    // either way, because the store only keeps the newest.
+    written.iter().map(|lease| lease.token).collect()
 }

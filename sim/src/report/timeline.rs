@@ -180,7 +180,7 @@ header b{font-size:15px} input{font:inherit;padding:2px 6px;width:220px}
 .wrong-text{color:#d50000}
 </style></head><body>
 <header><b id="title"></b><span id="verdict"></span>
-<label>filter (environment or entity) <input id="filter" placeholder="globex/page-0014"></label>
+<label>filter (environment or entity) <input id="filter" placeholder="globex/page-0028"></label>
 <span>wheel: zoom · drag: pan · click: details · click a violation below to follow its chain · <a href="#" id="reset" style="color:#9cf">reset</a></span></header>
 <div id="wrap"><canvas id="marks"></canvas><svg id="svg"></svg></div>
 <div id="details">Click an event mark or a chain step for its details.</div>

@@ -23,6 +23,11 @@ use madsim::net::Endpoint;
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
+/// Leases one request may ask for at most.
+pub const LEASE_BATCH_MAX: u32 = 16;
+/// The longest a lease request waits for work.
+pub const LONG_POLL_MAX_MS: u64 = 10_000;
+
 /// One durable operation on the queue.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum QueueOp {
@@ -59,6 +64,8 @@ struct Durable {
     state: Mutex<State>,
     log: DurableLog<QueueOp>,
     config: FairConfig,
+    /// Wakes long-polling lease requests when jobs arrive (enqueued or redelivered).
+    work: tokio::sync::Notify,
 }
 
 impl Durable {
@@ -128,7 +135,8 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     let ops = recovery.ops.len();
     let config = fair_config(&ctx);
     let state = State { queue: recover(config.clone(), recovery.ops), last_now: WallMillis(0) };
-    let state: SharedQueue = Arc::new(Durable { state: Mutex::new(state), log, config });
+    let state: SharedQueue =
+        Arc::new(Durable { state: Mutex::new(state), log, config, work: tokio::sync::Notify::new() });
     if ops > 0 {
         ctx.mark(marks::QUEUE_RECOVERED);
     }
@@ -163,9 +171,15 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     });
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: LeaseJob| {
-        let decided = lease(&c, &s, &req.worker);
-        let s = s.clone();
-        async move { answer(&s.log, decided, false).await }
+        // An acknowledgement the disk refused goes unanswered, and so does the whole request.
+        let acked = req.ack.iter().all(|&token| ack(&c, &s, token).is_some());
+        let max = req.max.clamp(1, LEASE_BATCH_MAX);
+        let decided = if acked { lease(&c, &s, &req.worker, max) } else { None };
+        let (c, s) = (c.clone(), s.clone());
+        async move {
+            let decided = long_poll(&c, &s, decided, &req.worker, max, req.wait_ms).await;
+            answer(&s.log, decided, false).await
+        }
     });
     let (c, s) = (ctx.clone(), state.clone());
     ep.add_rpc_handler(move |req: AckJob| {
@@ -187,6 +201,36 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
         madsim::time::sleep(ctx.config.lease_scan_interval).await;
         expire(&ctx, &state);
     }
+}
+
+/// A lease request that found no job waits for one to arrive (an enqueue or a redelivery wakes it) until its
+/// deadline, then answers with what it got, possibly nothing.
+async fn long_poll(
+    ctx: &NodeContext,
+    state: &SharedQueue,
+    mut decided: Decided<Vec<Lease>>,
+    worker: &str,
+    max: u32,
+    wait_ms: u64,
+) -> Decided<Vec<Lease>> {
+    let deadline = madsim::time::Instant::now() + std::time::Duration::from_millis(wait_ms.min(LONG_POLL_MAX_MS));
+    let empty = |decided: &Decided<Vec<Lease>>| decided.as_ref().is_some_and(|(leases, _)| leases.is_empty());
+    while empty(&decided) {
+        let now = madsim::time::Instant::now();
+        if now >= deadline {
+            break;
+        }
+        // Registered before looking again, so that a job arriving in between is not missed.
+        let arrived = state.work.notified();
+        let mut arrived = std::pin::pin!(arrived);
+        arrived.as_mut().enable();
+        decided = lease(ctx, state, worker, max);
+        if !empty(&decided) {
+            break;
+        }
+        let _ = madsim::time::timeout(deadline - now, arrived).await;
+    }
+    decided
 }
 
 /// The queue's committer: group commits, and after a failed sync, the queue rebuilt from what the disk holds.
@@ -230,6 +274,7 @@ fn enqueue(
             refused(ctx);
             return None;
         }
+        state.work.notify_waiters();
         if cross_env {
             ctx.mark(marks::CROSS_ENV_DUPLICATE_PENDING);
         }
@@ -295,37 +340,46 @@ fn refused(ctx: &NodeContext) {
     ctx.emit(Event::LogAppendRefused { error: crate::disk::DiskError::Full.to_string() });
 }
 
-fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str) -> Decided<Option<Lease>> {
+/// Leases up to `max` jobs to `worker`, in the queue's fair order.
+fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str, max: u32) -> Decided<Vec<Lease>> {
     // Expired leases go back first, so that a worker asking for work can pick them up at once.
     expire(ctx, state);
     let now = now(ctx, state);
     let (leased, ticket) = {
         let mut st = state.state.lock().expect("queue lock");
-        let leased = st.queue.lease(worker, now);
-        if leased.is_some() && !state.log(&mut st, QueueOp::Lease { worker: worker.to_string(), now }) {
-            drop(st);
-            refused(ctx);
-            return None;
+        let mut leased = Vec::new();
+        while leased.len() < max as usize {
+            let Some(one) = st.queue.lease(worker, now) else { break };
+            if !state.log(&mut st, QueueOp::Lease { worker: worker.to_string(), now }) {
+                drop(st);
+                refused(ctx);
+                return None;
+            }
+            leased.push(one);
         }
         (leased, state.log.position())
     };
-    let Some(leased) = leased else { return Some((None, ticket)) };
-    ctx.emit(Event::JobLeased {
-        job: leased.job,
-        env: leased.spec.env.clone(),
-        entity: leased.spec.entity.clone(),
-        schema: leased.spec.schema.clone(),
-        token: leased.token,
-        worker: worker.to_string(),
-    });
-    let lease = Lease {
-        job: leased.job,
-        spec: leased.spec,
-        token: leased.token,
-        lease_ms: ctx.config.lease.as_millis() as u64,
-        expires_at: leased.expires_at,
-    };
-    Some((Some(lease), ticket))
+    let leases = leased
+        .into_iter()
+        .map(|leased| {
+            ctx.emit(Event::JobLeased {
+                job: leased.job,
+                env: leased.spec.env.clone(),
+                entity: leased.spec.entity.clone(),
+                schema: leased.spec.schema.clone(),
+                token: leased.token,
+                worker: worker.to_string(),
+            });
+            Lease {
+                job: leased.job,
+                spec: leased.spec,
+                token: leased.token,
+                lease_ms: ctx.config.lease.as_millis() as u64,
+                expires_at: leased.expires_at,
+            }
+        })
+        .collect();
+    Some((leases, ticket))
 }
 
 fn ack(ctx: &NodeContext, state: &SharedQueue, token: u64) -> Decided<AckReply> {
@@ -365,6 +419,9 @@ fn expire(ctx: &NodeContext, state: &SharedQueue) {
         }
         expired
     };
+    if !expired.is_empty() {
+        state.work.notify_waiters();
+    }
     for e in expired {
         ctx.mark(marks::LEASE_EXPIRED);
         ctx.emit(Event::LeaseExpired { job: e.lease.job, token: e.lease.token, expired_at: e.lease.expires_at });

@@ -332,7 +332,7 @@ fn a_sweep_report_says_what_made_it_and_its_verdict() {
     let xml = std::fs::read_to_string(&junit).unwrap();
     // The test case is named after the scenario, whatever the seeds: a dashboard can follow it.
     assert!(xml.contains(&format!("<testcase name=\"{CANARY}\"")), "{xml}");
-    assert!(xml.contains("missing-view "), "the failure's body holds the violation text: {xml}");
+    assert!(xml.contains("[correctness] "), "the failure's body holds the violation text: {xml}");
     assert!(xml.contains("reproduce: cargo sim run"), "{xml}");
 }
 
