@@ -8,6 +8,13 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+// The profile of a sweep showed a quarter of its time in glibc's malloc and free (runs allocate and free many
+// small messages, events and futures), with arenas shared between sweep threads. mimalloc keeps a heap per
+// thread; BENCHMARKS.md and benchmarks-notes.md have the figures. The allocator cannot reach the simulation:
+// nothing simulated reads an address.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "sim",
