@@ -12,6 +12,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 use system::net::{Fate, LinkShaper};
@@ -32,6 +33,9 @@ struct Shaping {
 /// The network fault model of one run.
 pub struct FaultNet {
     shaping: Mutex<Shaping>,
+    /// Whether any per-node or per-link fault is active. Most messages travel while none is: they skip the lock
+    /// and the lookups.
+    shaping_active: AtomicBool,
     /// Decides which messages a lossy node drops: its own stream, so loss never shifts other randomness.
     rng: Mutex<ChaCha8Rng>,
 }
@@ -51,19 +55,33 @@ fn toggle<T: PartialEq>(active: &mut Vec<T>, value: T, on: bool) {
 
 impl FaultNet {
     pub fn new(rng: ChaCha8Rng) -> Self {
-        Self { shaping: Mutex::new(Shaping::default()), rng: Mutex::new(rng) }
+        Self { shaping: Mutex::new(Shaping::default()), shaping_active: AtomicBool::new(false), rng: Mutex::new(rng) }
+    }
+
+    /// Notes whether any per-node or per-link fault is still active, after a change.
+    fn update_active(&self, s: &Shaping) {
+        let active = s.node_loss.values().any(|v| !v.is_empty())
+            || s.node_delay.values().any(|v| !v.is_empty())
+            || s.link_delay.values().any(|v| !v.is_empty());
+        self.shaping_active.store(active, Ordering::Relaxed);
     }
 
     pub fn node_loss(&self, node: IpAddr, percent: u64, on: bool) {
-        toggle(self.shaping.lock().expect("net lock").node_loss.entry(node).or_default(), percent, on);
+        let mut s = self.shaping.lock().expect("net lock");
+        toggle(s.node_loss.entry(node).or_default(), percent, on);
+        self.update_active(&s);
     }
 
     pub fn node_delay(&self, node: IpAddr, delay: Duration, on: bool) {
-        toggle(self.shaping.lock().expect("net lock").node_delay.entry(node).or_default(), delay, on);
+        let mut s = self.shaping.lock().expect("net lock");
+        toggle(s.node_delay.entry(node).or_default(), delay, on);
+        self.update_active(&s);
     }
 
     pub fn link_delay(&self, from: IpAddr, to: IpAddr, delay: Duration, on: bool) {
-        toggle(self.shaping.lock().expect("net lock").link_delay.entry((from, to)).or_default(), delay, on);
+        let mut s = self.shaping.lock().expect("net lock");
+        toggle(s.link_delay.entry((from, to)).or_default(), delay, on);
+        self.update_active(&s);
     }
 
     /// Loss on the whole network: the highest active rate applies.
@@ -113,6 +131,7 @@ impl FaultNet {
             }
         }
         *s = Shaping::default();
+        self.shaping_active.store(false, Ordering::Relaxed);
         net.update_config(|c| {
             c.packet_loss_rate = 0.0;
             c.send_latency = DEFAULT_LATENCY;
@@ -122,6 +141,9 @@ impl FaultNet {
 
 impl LinkShaper for FaultNet {
     fn shape(&self, from: IpAddr, to: IpAddr) -> Fate {
+        if !self.shaping_active.load(Ordering::Relaxed) {
+            return Fate::Deliver(Duration::ZERO);
+        }
         let s = self.shaping.lock().expect("net lock");
         let loss = max_of(s.node_loss.get(&from)).max(max_of(s.node_loss.get(&to)));
         if loss > 0 && self.rng.lock().expect("net rng lock").gen_range(0..100) < loss {
