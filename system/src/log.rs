@@ -343,7 +343,8 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
         let mut inner = self.inner.lock().expect("log lock");
         inner.compacting = false;
         if let Ok(snapshot_bytes) = result {
-            inner.bytes = inner.bytes - upto.offset + snapshot_bytes;
+            // A failed sync meanwhile re-read the file, whose durable part still holds everything up to `upto`.
+            inner.bytes = inner.bytes.saturating_sub(upto.offset) + snapshot_bytes;
             inner.base_bytes = inner.bytes;
         }
         result
