@@ -24,8 +24,9 @@ use tokio::sync::Notify;
 
 /// Bytes of a record's header: its length and its checksum.
 const HEADER: usize = 8;
-/// The largest record a log writes; a header claiming more is damage.
-pub const RECORD_MAX: usize = 64 << 20;
+/// The largest record a log writes; a header claiming more is damage. A compaction snapshot is one record, so this
+/// bounds a service's state: far above what any scenario's limits allow (`INGESTS_PER_RUN_MAX`, entity counts).
+pub const RECORD_MAX: usize = 1 << 30;
 /// Failed syncs remembered. A waiter learns of the failure that lost its write as soon as it happens, so only
 /// a waiter that slept through this many failures could be answered wrongly.
 const LOST_RANGES_MAX: usize = 256;
