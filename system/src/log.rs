@@ -314,6 +314,8 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
                 inner.lost.pop_front();
             }
         }
+        // Positions taken from now on lie past every lost record: what they see is rebuilt from the disk.
+        inner.appended += 1;
         inner.synced = inner.appended;
         let recovery = Self::read_valid(&*self.disk);
         inner.bytes = recovery.valid_bytes;

@@ -128,6 +128,7 @@ fn a_failed_sync_acknowledges_nothing_it_covered_and_the_node_goes_back_to_its_d
         let after = log.recover_after_failure();
         assert_eq!(waiter.await.unwrap(), Err(Lost), "a write a failed sync covered is never acknowledged");
         assert_eq!(after.ops, acked, "the node rebuilds from what the disk really holds");
+        assert_eq!(log.durable(log.position()).await, Ok(()), "a read of the rebuilt state is answered");
 
         // A sync that works again does not resurrect the lost write (the cache it was in was dropped).
         disk.set_failing_syncs(false);
