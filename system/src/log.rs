@@ -129,6 +129,24 @@ pub async fn answer<Op: Serialize + DeserializeOwned, T>(log: &DurableLog<Op>, d
     reply
 }
 
+/// A service's committer, forever: group commits, and after each failed sync `rebuild`, which must take the
+/// service's state lock, call [`DurableLog::recover_after_failure`] under it, rebuild the state from the records,
+/// and return how many there were and what damage the read found.
+pub async fn keep_committing<Op: Serialize + DeserializeOwned>(
+    ctx: &crate::node::NodeContext,
+    log: &DurableLog<Op>,
+    lazy: Option<std::time::Duration>,
+    rebuild: impl Fn() -> (usize, Option<(Damage, u64)>),
+) {
+    loop {
+        let error = log.commit_lazily(lazy).await;
+        let (ops, damage) = rebuild();
+        ctx.mark(crate::marks::LOG_SYNC_FAILED);
+        ctx.emit(crate::events::Event::SyncFailed { error: error.to_string(), ops });
+        report_damage(ctx, damage);
+    }
+}
+
 /// How often a service checks whether its log has grown enough to compact.
 const COMPACT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
 

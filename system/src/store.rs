@@ -519,17 +519,14 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
 
 /// The store's committer: group commits, and after a failed sync, the state rebuilt from what the disk holds.
 async fn commit(ctx: NodeContext, store: SharedStore, lazy: Option<std::time::Duration>) {
-    loop {
-        let error = store.log.commit_lazily(lazy).await;
+    crate::log::keep_committing(&ctx, &store.log, lazy, || {
         let mut st = store.state.lock().expect("store lock");
         let recovery = store.log.recover_after_failure();
         let ops = recovery.ops.len();
         *st = StoreState::recover(ctx.config.request_memory_max, ctx.config.flaws.clone(), recovery.ops);
-        drop(st);
-        ctx.mark(crate::marks::LOG_SYNC_FAILED);
-        ctx.emit(Event::SyncFailed { error: error.to_string(), ops });
-        crate::log::report_damage(&ctx, recovery.damage);
-    }
+        (ops, recovery.damage)
+    })
+    .await;
 }
 
 /// Compacts the log whenever it has doubled: the whole state becomes one record.

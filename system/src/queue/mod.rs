@@ -235,17 +235,14 @@ async fn long_poll(
 
 /// The queue's committer: group commits, and after a failed sync, the queue rebuilt from what the disk holds.
 async fn commit(ctx: NodeContext, state: SharedQueue) {
-    loop {
-        let error = state.log.commit().await;
+    crate::log::keep_committing(&ctx, &state.log, None, || {
         let mut st = state.state.lock().expect("queue lock");
         let recovery = state.log.recover_after_failure();
         let ops = recovery.ops.len();
         st.queue = recover(state.config.clone(), recovery.ops);
-        drop(st);
-        ctx.mark(marks::LOG_SYNC_FAILED);
-        ctx.emit(Event::SyncFailed { error: error.to_string(), ops });
-        crate::log::report_damage(&ctx, recovery.damage);
-    }
+        (ops, recovery.damage)
+    })
+    .await;
 }
 
 /// Compacts the log whenever it has doubled: the whole state becomes one record.
