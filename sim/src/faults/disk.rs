@@ -212,9 +212,9 @@ impl Disk for SimDisk {
                 m.cache.clear();
                 return Err(DiskError::SyncFailed);
             }
+            let m = &mut *m;
             let covered = covered.min(m.cache.len());
-            let synced: Vec<u8> = m.cache.drain(..covered).collect();
-            m.durable.extend(synced);
+            m.durable.extend(m.cache.drain(..covered));
             Ok(())
         })
     }
