@@ -149,9 +149,11 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
                         changed
                     }
                     HarnessEvent::NodeCrashed { node, cached_bytes, kept_bytes, .. } => {
-                        // A store crash that lost writes after the entity was acknowledged loses acknowledged work.
+                        // A store crash that lost writes after the entity was acknowledged loses acknowledged work,
+                        // and a view a reader had already seen.
                         let lost = cached_bytes - kept_bytes;
-                        if violation.kind == ViolationKind::LostIngest && node == "store" && lost > 0 {
+                        let kinds = matches!(violation.kind, ViolationKind::LostIngest | ViolationKind::ViewRegressed);
+                        if kinds && node == "store" && lost > 0 {
                             wrong.get_or_insert_with(|| {
                                 format!("the store crashed and lost {lost} bytes of writes it had not synced, though it may already have acknowledged them")
                             });

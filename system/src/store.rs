@@ -547,7 +547,15 @@ async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, store: &SharedStore) {
     loop {
         madsim::time::sleep(OUTBOX_INTERVAL).await;
         let now = madsim::time::Instant::now();
-        let all = store.state.lock().expect("store lock").outbox_batches(usize::MAX);
+        let (all, seen) = {
+            let st = store.state.lock().expect("store lock");
+            (st.outbox_batches(usize::MAX), store.log.position())
+        };
+        // Only a durable version may be handed to the queue: if a failed sync loses it, the queue would remember
+        // its request as done, and the same version stored again by the client's retry would get no job.
+        if store.log.durable(seen).await.is_err() {
+            continue;
+        }
         let current: BTreeSet<(Env, EntityId, Version)> =
             all.iter().map(|e| (e.env.clone(), e.entity.clone(), e.version)).collect();
         first_seen.retain(|key, _| current.contains(key));
