@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use system::model::{Payload, Version};
+use system::model::{Name, Payload, Version};
 use system::net::Rpc;
 use system::proto::{Ingest, IngestReply};
 
@@ -33,8 +33,8 @@ const CLIENT_BACKOFF_MAX: Duration = Duration::from_secs(2);
 /// One write a client sent, and what it was told. Every field is the client's own knowledge.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Write {
-    pub env: String,
-    pub entity: String,
+    pub env: Name,
+    pub entity: Name,
     /// The client's order of its writes to this entity: strictly increasing, shared by a write's retries.
     pub seq: u64,
     pub request: u64,
@@ -139,7 +139,7 @@ impl LoadControl {
 
 pub struct Client {
     pub env_index: usize,
-    pub env: String,
+    pub env: Name,
     /// Whose contents this client sends: its own environment's, or its mirror source's.
     pub content_env: String,
     pub node: Arc<str>,
@@ -162,7 +162,7 @@ pub struct Client {
 impl Client {
     /// Generates arrivals until `load_end`, sending each as its own task.
     pub async fn run(mut self, scenario: &Scenario) {
-        let entities = scenario.entity_ids();
+        let entities: Vec<Name> = scenario.entity_ids().into_iter().map(Name::from).collect();
         let load = &scenario.load;
         let rate = load.ingest_rate.get();
         let mean_gap_us = 1_000_000 / rate;
@@ -257,7 +257,7 @@ pub fn content(env: &str, entity: &str, revision: u64) -> Payload {
 pub const CONTENT_FIELDS: [&str; 4] = ["title", "body", "summary", "site"];
 
 struct Sender {
-    env: String,
+    env: Name,
     node: Arc<str>,
     rpc: Rpc,
     ingest: Vec<SocketAddr>,
@@ -269,7 +269,7 @@ struct Sender {
     /// This client's requests in flight (the shared state counts all clients').
     in_flight: AtomicU64,
     /// Entities with a write in flight.
-    writing: Mutex<BTreeSet<String>>,
+    writing: Mutex<BTreeSet<Name>>,
 }
 
 impl Sender {

@@ -11,7 +11,7 @@
 use crate::load::Write;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use system::model::{Payload, Version};
+use system::model::{Name, Payload, Version};
 
 /// A schema deploy as its sender saw it: the scenario's initial deploys and the ones scheduled in the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -32,13 +32,13 @@ pub fn render(fields: &[String], payload: &Payload) -> Payload {
 
 #[derive(Default)]
 pub struct Model {
-    pub envs: BTreeMap<String, EnvModel>,
+    pub envs: BTreeMap<Name, EnvModel>,
 }
 
 #[derive(Default)]
 pub struct EnvModel {
     /// Every write per entity, in the client's order.
-    pub entities: BTreeMap<String, Vec<Write>>,
+    pub entities: BTreeMap<Name, Vec<Write>>,
     pub schemas: BTreeMap<String, SchemaModel>,
 }
 
@@ -88,7 +88,7 @@ impl Model {
             }
         }
         for deploy in deploys {
-            let env = model.envs.entry(deploy.env.clone()).or_default();
+            let env = model.envs.entry(deploy.env.as_str().into()).or_default();
             env.schemas.entry(deploy.schema.clone()).or_default().deploys.push(deploy.clone());
         }
         model

@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use system::model::{Version, View};
+use system::model::{Name, Version, View};
 use system::proto::GetViews;
 
 /// How long a reader waits for one read.
@@ -32,8 +32,8 @@ const FOLLOW_FOR_MAX: Duration = Duration::from_secs(60);
 /// One read through the delivery API, as the reader saw it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Read {
-    pub env: String,
-    pub entity: String,
+    pub env: Name,
+    pub entity: Name,
     /// Simulated time since the start of the run when the answer arrived.
     pub at: Duration,
     /// Every view of the entity, as returned.
@@ -43,26 +43,26 @@ pub struct Read {
 /// Acknowledged writes handed from an environment's client to its reader.
 #[derive(Default)]
 pub struct Follows {
-    queue: Mutex<VecDeque<(String, Version, Duration)>>,
+    queue: Mutex<VecDeque<(Name, Version, Duration)>>,
 }
 
 impl Follows {
     /// Asks the reader to look for `version` (or newer) of `entity`, acknowledged at `at`.
-    pub fn follow(&self, entity: &str, version: Version, at: Duration) {
+    pub fn follow(&self, entity: &Name, version: Version, at: Duration) {
         let mut queue = self.queue.lock().expect("follows lock");
         if queue.len() == FOLLOWS_MAX {
             queue.pop_front();
         }
-        queue.push_back((entity.to_string(), version, at));
+        queue.push_back((entity.clone(), version, at));
     }
 
-    fn take(&self, max: usize) -> Vec<(String, Version, Duration)> {
+    fn take(&self, max: usize) -> Vec<(Name, Version, Duration)> {
         let mut queue = self.queue.lock().expect("follows lock");
         let n = max.min(queue.len());
         queue.drain(..n).collect()
     }
 
-    fn put_back(&self, entries: Vec<(String, Version, Duration)>) {
+    fn put_back(&self, entries: Vec<(Name, Version, Duration)>) {
         let mut queue = self.queue.lock().expect("follows lock");
         for entry in entries {
             if queue.len() < FOLLOWS_MAX {
@@ -83,11 +83,11 @@ pub struct ReadLog {
 }
 
 pub struct Reader {
-    pub env: String,
+    pub env: Name,
     pub node: Arc<str>,
     pub ep: Endpoint,
     pub store: SocketAddr,
-    pub entities: Vec<String>,
+    pub entities: Vec<Name>,
     pub hot_entities: usize,
     pub hot_percent: u64,
     /// How many schemas every entity has views of, once processed.
@@ -131,12 +131,12 @@ impl Reader {
     /// Reads every view of `entity` once; records and returns what came back. The reader is a client outside the
     /// system: it calls madsim directly, so madsim's faults apply beneath it and the system's seam plays no part.
     #[allow(clippy::disallowed_methods)]
-    async fn read(&self, entity: &str) -> Option<Vec<View>> {
+    async fn read(&self, entity: &Name) -> Option<Vec<View>> {
         if self.log.stop.load(Ordering::SeqCst) {
             return None;
         }
         self.log.messages.fetch_add(2, Ordering::Relaxed);
-        let request = GetViews { env: self.env.clone(), entity: entity.to_string() };
+        let request = GetViews { env: self.env.clone(), entity: entity.clone() };
         let views = self.ep.call_timeout(self.store, request, READ_TIMEOUT).await.ok()?;
         if self.log.stop.load(Ordering::SeqCst) {
             // The final reading has begun: what arrives now belongs to no phase the oracle judges.
@@ -146,11 +146,11 @@ impl Reader {
         let newest = views.iter().map(|v| v.source_version.0).max();
         self.recorder.harness(
             &self.node,
-            HarnessEvent::ViewsRead { env: self.env.clone(), entity: entity.to_string(), views: views.len(), newest },
+            HarnessEvent::ViewsRead { env: self.env.clone(), entity: entity.clone(), views: views.len(), newest },
         );
         self.log.reads.lock().expect("reads lock").push(Read {
             env: self.env.clone(),
-            entity: entity.to_string(),
+            entity: entity.clone(),
             at,
             views: views.clone(),
         });

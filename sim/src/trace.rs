@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use system::events::{Event, EventSink};
+use system::model::Name;
 
 /// Something the harness itself did or saw.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -22,41 +23,41 @@ pub enum HarnessEvent {
     },
     /// A client's ingest was acknowledged.
     ClientAcked {
-        env: String,
-        entity: String,
+        env: Name,
+        entity: Name,
         version: u64,
         request: u64,
         attempts: u32,
     },
     /// A client abandoned a request after a few attempts, as a webhook sender does.
     ClientAbandoned {
-        env: String,
-        entity: String,
+        env: Name,
+        entity: Name,
         request: u64,
         attempts: u32,
     },
     /// A reader read an entity's views through the delivery API.
     ViewsRead {
-        env: String,
-        entity: String,
+        env: Name,
+        entity: Name,
         views: usize,
         /// The newest source version among the views read.
         newest: Option<u64>,
     },
     /// A client gave up on a request because the run ended before it was acknowledged.
     ClientGaveUp {
-        env: String,
-        entity: String,
+        env: Name,
+        entity: Name,
         request: u64,
         attempts: u32,
     },
     DeploySent {
-        env: String,
-        schema: String,
+        env: Name,
+        schema: Name,
     },
     DeployDone {
-        env: String,
-        schema: String,
+        env: Name,
+        schema: Name,
         version: u64,
         jobs: u64,
     },

@@ -141,7 +141,7 @@ impl StoreState {
                 record.seq = record.seq.max(seq);
             }
             StoreOp::Queued { env, entity, version } => {
-                let current = self.get_source(&env, &entity).map(|s| s.version);
+                let current = self.source(&env, &entity).map(|s| s.version);
                 if current == Some(version) {
                     self.outbox.remove(&(env, entity));
                 }
@@ -203,7 +203,11 @@ impl StoreState {
     }
 
     fn get_source(&self, env: &str, entity: &str) -> Option<Source> {
-        self.envs.get(env)?.sources.get(entity)?.source.clone()
+        self.source(env, entity).cloned()
+    }
+
+    fn source(&self, env: &str, entity: &str) -> Option<&Source> {
+        self.envs.get(env)?.sources.get(entity)?.source.as_ref()
     }
 
     fn put_schema(
@@ -273,29 +277,33 @@ impl StoreState {
         (PutViewReply::Written, Some(StoreOp::View(view)))
     }
 
-    /// The outbox's first `max` entries, each with the enqueue its version needs.
-    fn outbox_batches(&self, max: usize) -> Vec<OutboxEntry> {
-        let mut batches = Vec::new();
-        for (env, entity) in self.outbox.iter().take(max) {
-            let Some(data) = self.envs.get(env) else { continue };
-            let Some(record) = data.sources.get(entity) else { continue };
-            let Some(source) = &record.source else { continue };
-            // The request that stored the current version is always the newest one remembered.
-            let request = record.requests.iter().rev().find(|(_, v)| *v == source.version).map(|(id, _)| *id);
-            let jobs = data
-                .schemas
-                .keys()
-                .map(|schema| JobSpec {
-                    env: env.clone(),
-                    entity: entity.clone(),
-                    schema: schema.clone(),
-                    kind: JobKind::Fresh,
-                })
-                .collect();
-            let enqueue = Enqueue { jobs, request: request.map(|id| (id, source.version)) };
-            batches.push(OutboxEntry { env: env.clone(), entity: entity.clone(), version: source.version, enqueue });
-        }
-        batches
+    /// Every version in the outbox, in the outbox's order.
+    fn outbox_versions(&self) -> Vec<(Env, EntityId, Version)> {
+        self.outbox
+            .iter()
+            .filter_map(|(env, entity)| Some((env.clone(), entity.clone(), self.source(env, entity)?.version)))
+            .collect()
+    }
+
+    /// The outbox entry of one entity's current version, with the enqueue that version needs.
+    fn outbox_entry(&self, env: &Env, entity: &EntityId) -> Option<OutboxEntry> {
+        let data = self.envs.get(env)?;
+        let record = data.sources.get(entity)?;
+        let source = record.source.as_ref()?;
+        // The request that stored the current version is always the newest one remembered.
+        let request = record.requests.iter().rev().find(|(_, v)| *v == source.version).map(|(id, _)| *id);
+        let jobs = data
+            .schemas
+            .keys()
+            .map(|schema| JobSpec {
+                env: env.clone(),
+                entity: entity.clone(),
+                schema: schema.clone(),
+                kind: JobKind::Fresh,
+            })
+            .collect();
+        let enqueue = Enqueue { jobs, request: request.map(|id| (id, source.version)) };
+        Some(OutboxEntry { env: env.clone(), entity: entity.clone(), version: source.version, enqueue })
     }
 
     fn get_views(&self, env: &str, entity: &str) -> Vec<View> {
@@ -547,26 +555,37 @@ async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, store: &SharedStore) {
     loop {
         madsim::time::sleep(OUTBOX_INTERVAL).await;
         let now = madsim::time::Instant::now();
-        let (all, seen) = {
+        // Which versions are due is decided from `first_seen` as it stands; it is updated only once the versions
+        // are known durable, as the jobs are built only for the versions due (the outbox can hold thousands).
+        let is_due = |key: &(Env, EntityId, Version)| {
+            first_seen.get(key).is_some_and(|seen: &madsim::time::Instant| now.duration_since(*seen) >= OUTBOX_GRACE)
+        };
+        let (all, entries, seen) = {
             let st = store.state.lock().expect("store lock");
-            (st.outbox_batches(usize::MAX), store.log.position())
+            let all = st.outbox_versions();
+            let entries: Vec<OutboxEntry> = all
+                .iter()
+                .filter(|key| is_due(key))
+                .take(OUTBOX_BATCH_MAX)
+                .filter_map(|(env, entity, _)| st.outbox_entry(env, entity))
+                .collect();
+            (all, entries, store.log.position())
         };
         // Only a durable version may be handed to the queue: if a failed sync loses it, the queue would remember
         // its request as done, and the same version stored again by the client's retry would get no job.
         if store.log.durable(seen).await.is_err() {
             continue;
         }
-        let current: BTreeSet<(Env, EntityId, Version)> =
-            all.iter().map(|e| (e.env.clone(), e.entity.clone(), e.version)).collect();
+        let current: BTreeSet<&(Env, EntityId, Version)> = all.iter().collect();
         first_seen.retain(|key, _| current.contains(key));
-        let entries: Vec<OutboxEntry> = all
-            .into_iter()
-            .filter(|e| {
-                let seen = *first_seen.entry((e.env.clone(), e.entity.clone(), e.version)).or_insert(now);
-                now.duration_since(seen) >= OUTBOX_GRACE
-            })
-            .take(OUTBOX_BATCH_MAX)
-            .collect();
+        // Every version up to the last one handed over now counts as seen from now on.
+        let last_due = entries.last().map(|e| (e.env.clone(), e.entity.clone(), e.version));
+        for key in &all {
+            first_seen.entry(key.clone()).or_insert(now);
+            if entries.len() == OUTBOX_BATCH_MAX && last_due.as_ref() == Some(key) {
+                break;
+            }
+        }
         if entries.is_empty() {
             continue;
         }

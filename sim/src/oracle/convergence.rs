@@ -27,7 +27,7 @@ pub fn check(model: &Model, state: &FinalState, given_up: u64, history: &History
                     continue;
                 };
                 let expected = (source.version, schema_version);
-                let key = ViewKey { env: env.clone(), entity: entity.clone(), schema: schema.to_string() };
+                let key = ViewKey { env: env.clone(), entity: entity.clone(), schema: schema.into() };
                 let view = env_state.views.get(entity).and_then(|views| views.get(schema));
                 let problem = match view {
                     None => Some((ViolationKind::MissingView, "no view at all".to_string())),
@@ -89,7 +89,7 @@ fn deploys(model: &Model, state: &FinalState, found: &mut Vec<Violation>) {
     for (env, env_model) in &model.envs {
         for (name, schema) in &env_model.schemas {
             let Some((version, fields)) = schema.expected() else { continue };
-            let listed = state.envs.get(env).and_then(|e| e.schemas.get(name));
+            let listed = state.envs.get(env).and_then(|e| e.schemas.get(name.as_str()));
             let problem = match listed {
                 None => Some("the store lists no such schema".to_string()),
                 Some(def) if def.version < version => Some(format!("the store lists schema-v{}", def.version)),

@@ -33,7 +33,7 @@ pub fn freshness<'a>(model: &'a Model, reads: &[Read], envs: &[String]) -> Vec<F
         by_entity.entry((&read.env, &read.entity)).or_default().push(read);
     }
     let mut out = Vec::new();
-    for (env, env_model) in model.envs.iter().filter(|(env, _)| envs.contains(env)) {
+    for (env, env_model) in model.envs.iter().filter(|(env, _)| envs.iter().any(|e| e == *env)) {
         let schemas = model.deployed_schemas(env);
         for (entity, writes) in &env_model.entities {
             let Some(reads_of) = by_entity.get(&(env.as_str(), entity.as_str())) else { continue };

@@ -10,23 +10,17 @@ use crate::outcome::{Violation, ViolationKind};
 use crate::readers::Read;
 use crate::world::FinalState;
 use std::collections::BTreeSet;
-use system::model::View;
+use system::model::{Payload, View};
 
-/// A view as judged: where it was read, its versions and its fields.
-type Judged = (String, String, String, u64, u64, Vec<(String, String)>);
+/// A view as judged: where it was read, its versions and its fields (borrowed: a run's reads hold many copies of
+/// the same views, and judging must not copy them again).
+type Judged<'a> = (&'a str, &'a str, &'a str, u64, u64, &'a Payload);
 
-pub fn check(model: &Model, reads: &[Read], state: Option<&FinalState>, found: &mut Vec<Violation>) {
+pub fn check<'a>(model: &Model, reads: &'a [Read], state: Option<&'a FinalState>, found: &mut Vec<Violation>) {
     // Each distinct (view, content) is judged once: readers see the same view many times.
-    let mut judged: BTreeSet<Judged> = BTreeSet::new();
-    let mut judge = |env: &str, entity: &str, view: &View, when: &str, at_ms: Option<u64>| {
-        let key = (
-            env.to_string(),
-            entity.to_string(),
-            view.schema.clone(),
-            view.source_version.0,
-            view.schema_version,
-            view.fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        );
+    let mut judged: BTreeSet<Judged<'a>> = BTreeSet::new();
+    let mut judge = |env: &'a str, entity: &'a str, view: &'a View, when: &str, at_ms: Option<u64>| {
+        let key = (env, entity, view.schema.as_str(), view.source_version.0, view.schema_version, &view.fields);
         if !judged.insert(key) {
             return;
         }

@@ -9,14 +9,14 @@ use crate::readers::Read;
 use crate::world::FinalState;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use system::model::{Version, View, ViewKey};
+use system::model::{Name, Version, View, ViewKey};
 
 pub fn check(reads: &[Read], state: Option<&FinalState>, history: &History, found: &mut Vec<Violation>) {
     // The newest (source version, schema version) seen of each view so far, and when.
     let mut newest: BTreeMap<ViewKey, ((Version, u64), Option<Duration>)> = BTreeMap::new();
     let mut reported: BTreeSet<ViewKey> = BTreeSet::new();
-    let mut see = |env: &str, entity: &str, view: &View, at: Option<Duration>| {
-        let key = ViewKey { env: env.to_string(), entity: entity.to_string(), schema: view.schema.clone() };
+    let mut see = |env: &Name, entity: &Name, view: &View, at: Option<Duration>| {
+        let key = ViewKey { env: env.clone(), entity: entity.clone(), schema: view.schema.clone() };
         let rank = (view.source_version, view.schema_version);
         match newest.get(&key) {
             Some(&(before, before_at)) if rank < before => {

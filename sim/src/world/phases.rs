@@ -26,6 +26,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use system::model::Name;
 use system::net::Rpc;
 use system::proto::*;
 
@@ -89,7 +90,7 @@ pub async fn simulate(
                     });
                     log.len() - 1
                 };
-                let version = deploy(&ep, &ingest, &rec, &node, env, schema, fields).await;
+                let version = deploy(&ep, &ingest, &rec, &node, env.into(), schema.into(), fields).await;
                 log.lock().expect("deploy log lock")[index].acked = Some((version, run_start.elapsed()));
                 running.fetch_sub(1, Ordering::SeqCst);
             });
@@ -124,7 +125,7 @@ pub async fn simulate(
             let reader_node = Handle::current().create_node().name(reader_name.clone()).ip(reader_addr.ip()).build();
             all.push(reader_node.id());
             let reader = Reader {
-                env: env.clone(),
+                env: env.into(),
                 node: reader_name.as_str().into(),
                 ep: reader_node
                     .spawn(async move { Endpoint::bind(reader_addr).await })
@@ -132,7 +133,7 @@ pub async fn simulate(
                     .expect("bind task")
                     .expect("reader bind"),
                 store: world.topology.store,
-                entities: entities.clone(),
+                entities: entities.iter().map(Name::from).collect(),
                 hot_entities: s.load.hot_entities.get() as usize,
                 hot_percent: s.load.hot_percent.get(),
                 schemas: s.schemas.len(),
@@ -160,7 +161,7 @@ pub async fn simulate(
             let ep = Endpoint::bind(ctx.addr).await.expect("client bind");
             let client = Client {
                 env_index: i,
-                env,
+                env: env.into(),
                 // A mirror draws from its source's stream, so it writes the same entities with the same contents.
                 rng: rng::stream_named(seed, "load", &content_env),
                 content_env,
@@ -314,8 +315,8 @@ async fn deploy(
     ingest: &[SocketAddr],
     recorder: &Recorder,
     node: &Arc<str>,
-    env: String,
-    schema: String,
+    env: Name,
+    schema: Name,
     fields: Vec<String>,
 ) -> u64 {
     recorder.harness(node, HarnessEvent::DeploySent { env: env.clone(), schema: schema.clone() });

@@ -6,7 +6,7 @@ use madsim::net::Endpoint;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
-use system::model::{SchemaDef, Source, View};
+use system::model::{Name, SchemaDef, Source, View};
 use system::proto::{ListContent, ListSchemas, QueueStats};
 
 const CHECKER_CALL_TIMEOUT: Duration = Duration::from_secs(1);
@@ -23,14 +23,14 @@ pub struct FinalState {
     /// Stored versions whose jobs the store still owed the queue.
     pub outbox: usize,
     pub requests_in_flight: u64,
-    pub envs: BTreeMap<String, EnvState>,
+    pub envs: BTreeMap<Name, EnvState>,
 }
 
 #[derive(Clone, Debug, Default)]
 pub struct EnvState {
-    pub schemas: BTreeMap<String, SchemaDef>,
-    pub sources: BTreeMap<String, Source>,
-    pub views: BTreeMap<String, BTreeMap<String, View>>,
+    pub schemas: BTreeMap<Name, SchemaDef>,
+    pub sources: BTreeMap<Name, Source>,
+    pub views: BTreeMap<Name, BTreeMap<Name, View>>,
 }
 
 /// Calls until answered, a bounded number of times; the checker needs an answer, not a verdict on latency. The
@@ -58,16 +58,16 @@ pub async fn read_final(
     store: SocketAddr,
     envs: &[String],
     messages: &std::sync::atomic::AtomicU64,
-) -> Option<BTreeMap<String, EnvState>> {
+) -> Option<BTreeMap<Name, EnvState>> {
     let mut out = BTreeMap::new();
     for env in envs {
         let mut state = EnvState::default();
-        for def in call_patiently(ep, store, ListSchemas { env: env.clone() }, messages).await? {
+        for def in call_patiently(ep, store, ListSchemas { env: env.into() }, messages).await? {
             state.schemas.insert(def.name.clone(), def);
         }
         let mut after = None;
         loop {
-            let list = ListContent { env: env.clone(), after: after.clone(), limit: PAGE_SIZE };
+            let list = ListContent { env: env.into(), after: after.clone(), limit: PAGE_SIZE };
             let page = call_patiently(ep, store, list, messages).await?;
             let Some((last, _)) = page.last() else { break };
             after = Some(last.entity.clone());
@@ -77,7 +77,7 @@ pub async fn read_final(
                 state.sources.insert(entity, source);
             }
         }
-        out.insert(env.clone(), state);
+        out.insert(env.into(), state);
     }
     Some(out)
 }

@@ -15,7 +15,7 @@
 //!   refused whole, before anything is accepted. Work already accepted (a redelivery) is never refused.
 
 use crate::clock::WallMillis;
-use crate::model::{EntityId, Env, JobKind, JobSpec, SchemaName, Version};
+use crate::model::{EntityId, Env, JobKind, JobSpec, Name, SchemaName, Version};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, VecDeque};
 
@@ -160,8 +160,8 @@ impl FairQueue {
     /// Whether another environment has a pending job for the same entity id and schema as `spec`.
     pub fn other_env_pending(&self, spec: &JobSpec) -> bool {
         use std::ops::Bound::{Excluded, Included};
-        let from = (spec.entity.clone(), spec.schema.clone(), String::new());
-        let to = (spec.entity.clone(), spec.schema.clone(), "\u{10ffff}".to_string());
+        let from = (spec.entity.clone(), spec.schema.clone(), Name::default());
+        let to = (spec.entity.clone(), spec.schema.clone(), Name::from("\u{10ffff}"));
         self.by_entity.range((Included(from), Excluded(to))).any(|((_, _, env), &n)| n > 0 && env != &spec.env)
     }
 
@@ -225,7 +225,7 @@ impl FairQueue {
         for (env, new) in &new_per_env {
             let pending = self.env_pending(env);
             if pending + new > self.config.env_pending_max {
-                return Err(Busy { env: (*env).to_string(), pending });
+                return Err(Busy { env: Name::from(*env), pending });
             }
         }
         Ok(jobs.iter().map(|spec| self.insert(spec.clone(), None, false)).collect())

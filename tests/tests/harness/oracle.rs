@@ -117,7 +117,7 @@ impl History {
             reads: self.reads.clone(),
             final_state: Some(FinalState {
                 quiescent: self.quiescent,
-                envs: [("a".to_string(), env)].into(),
+                envs: [("a".into(), env)].into(),
                 ..FinalState::default()
             }),
             net_messages: self.net_messages,
