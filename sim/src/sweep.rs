@@ -10,7 +10,7 @@
 use crate::determinism;
 use crate::outcome::{Outcome, ViolationKind};
 use crate::scenario::LoadedScenario;
-use crate::world::{run_seed, RunResult};
+use crate::world::{run_seed_with, RunOptions, RunResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -428,7 +428,7 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option
                 let (result, nondeterministic) = if checked_determinism {
                     determinism::run_twice(loaded, seed)
                 } else {
-                    (run_seed(loaded, seed), None)
+                    (run_seed_with(loaded, seed, RunOptions { outcome_only: true, ..RunOptions::default() }), None)
                 };
                 let signature = signature(&result.outcome);
                 if tx.send(SeedDone { scenario, result, signature, nondeterministic, checked_determinism }).is_err() {

@@ -5,7 +5,7 @@
 use sim::sweep::signature;
 use sim::world::{run_seed, run_seed_with, RunOptions};
 
-const MUTED: RunOptions = RunOptions { mute_system_events: true, plant_nondeterminism: false };
+const MUTED: RunOptions = RunOptions { mute_system_events: true, plant_nondeterminism: false, outcome_only: false };
 
 #[test]
 fn muting_the_system_events_changes_no_canary_verdict() {
