@@ -21,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use system::model::{Name, Payload, Version};
+use system::model::{Fields, Name, Payload, Version};
 use system::net::Rpc;
 use system::proto::{Ingest, IngestReply};
 
@@ -245,12 +245,12 @@ impl Client {
 /// site, so that a view built from another environment's source is recognisable (unless that environment
 /// mirrors this one, and then the content is the same on purpose).
 pub fn content(env: &str, entity: &str, revision: u64) -> Payload {
-    let mut payload = Payload::new();
+    let mut payload = Fields::new();
     payload.insert("title".into(), format!("{entity} r{revision}"));
     payload.insert("body".into(), format!("body of {env}/{entity} at revision {revision}"));
     payload.insert("summary".into(), format!("summary r{revision}"));
     payload.insert("site".into(), env.to_string());
-    payload
+    Payload::new(payload)
 }
 
 /// The fields every content has; a schema may project only these.

@@ -11,7 +11,7 @@
 use crate::load::Write;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
-use system::model::{Name, Payload, Version};
+use system::model::{Fields, Name, Payload, Version};
 
 /// A schema deploy as its sender saw it: the scenario's initial deploys and the ones scheduled in the run.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,7 +26,7 @@ pub struct DeployRecord {
 
 /// Renders a content into a schema's fields, as the specification says: each field of the schema, with the
 /// source's value, or empty where the source lacks it. Deliberately the oracle's own code.
-pub fn render(fields: &[String], payload: &Payload) -> Payload {
+pub fn render(fields: &[String], payload: &Payload) -> Fields {
     fields.iter().map(|field| (field.clone(), payload.get(field).cloned().unwrap_or_default())).collect()
 }
 
@@ -152,6 +152,6 @@ impl Model {
         if contents.is_empty() {
             contents = self.writes(env, entity).iter().map(|w| &w.payload).collect();
         }
-        contents.iter().any(|content| projections.iter().any(|p| &render(p, content) == fields))
+        contents.iter().any(|content| projections.iter().any(|p| render(p, content) == **fields))
     }
 }

@@ -31,19 +31,35 @@ pub const RECORD_MAX: usize = 1 << 30;
 /// a waiter that slept through this many failures could be answered wrongly.
 const LOST_RANGES_MAX: usize = 256;
 
-/// Frames one record.
-pub fn encode<Op: Serialize>(op: &Op) -> Vec<u8> {
-    let payload = bincode::serialize(op).expect("log records are plain data and always serialize");
-    assert!(payload.len() <= RECORD_MAX, "a log record of {} bytes is over the limit", payload.len());
-    let len = (payload.len() as u32).to_le_bytes();
+/// Frames one record. The record is serialized in place after room for its header, which is filled in after.
+pub fn encode<Op: Serialize + ?Sized>(op: &Op) -> Vec<u8> {
+    let size = bincode::serialized_size(op).expect("log records are plain data and always serialize") as usize;
+    assert!(size <= RECORD_MAX, "a log record of {size} bytes is over the limit");
+    let mut frame = Vec::with_capacity(HEADER + size);
+    frame.resize(HEADER, 0);
+    bincode::serialize_into(&mut frame, op).expect("log records are plain data and always serialize");
+    let len = (size as u32).to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&len);
-    crc.update(&payload);
-    let mut frame = Vec::with_capacity(HEADER + payload.len());
-    frame.extend_from_slice(&len);
-    frame.extend_from_slice(&crc.finalize().to_le_bytes());
-    frame.extend_from_slice(&payload);
+    crc.update(&frame[HEADER..]);
+    frame[..4].copy_from_slice(&len);
+    frame[4..HEADER].copy_from_slice(&crc.finalize().to_le_bytes());
     frame
+}
+
+/// A borrowed state that serializes exactly as a log's `Op::Snapshot(Box<State>)` variant would, so that
+/// compaction can frame the state where it lies instead of copying it first. `index` must be the variant's
+/// position in its enum; each service's tests compare the two encodings.
+pub struct SnapshotVariant<T> {
+    pub log_op: &'static str,
+    pub index: u32,
+    pub value: T,
+}
+
+impl<T: Serialize> Serialize for SnapshotVariant<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_newtype_variant(self.log_op, self.index, "Snapshot", &self.value)
+    }
 }
 
 /// What was wrong with the end of a log.
@@ -155,16 +171,16 @@ const COMPACT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_mi
 pub async fn keep_compacted<Op: Serialize + DeserializeOwned>(
     ctx: &crate::node::NodeContext,
     log: &DurableLog<Op>,
-    snapshot: impl Fn() -> (Op, Ticket),
+    snapshot: impl Fn() -> (Vec<u8>, Ticket),
 ) {
     loop {
         madsim::time::sleep(COMPACT_CHECK_INTERVAL).await;
         if !log.wants_compaction(ctx.config.log_compact_bytes) {
             continue;
         }
-        let (record, upto) = snapshot();
+        let (frame, upto) = snapshot();
         let before = log.bytes();
-        if let Ok(snapshot_bytes) = log.compact(&record, upto).await {
+        if let Ok(snapshot_bytes) = log.compact_framed(frame, upto).await {
             ctx.mark(crate::marks::LOG_COMPACTED);
             ctx.emit(crate::events::Event::LogCompacted { before, snapshot: snapshot_bytes, after: log.bytes() });
         }
@@ -353,6 +369,11 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
     /// takes the snapshot and the ticket under its state lock, at the same moment. Records after `upto`,
     /// including ones appended while this runs, are kept. A crash meanwhile leaves the old log.
     pub async fn compact(&self, snapshot: &Op, upto: Ticket) -> Result<u64, DiskError> {
+        self.compact_framed(encode(snapshot), upto).await
+    }
+
+    /// [`DurableLog::compact`] with the snapshot already framed by [`encode`]; the frame must decode as an `Op`.
+    pub async fn compact_framed(&self, frame: Vec<u8>, upto: Ticket) -> Result<u64, DiskError> {
         {
             let mut inner = self.inner.lock().expect("log lock");
             if inner.compacting {
@@ -360,7 +381,7 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
             }
             inner.compacting = true;
         }
-        let result = self.compact_inner(snapshot, upto).await;
+        let result = self.compact_inner(frame, upto).await;
         let mut inner = self.inner.lock().expect("log lock");
         inner.compacting = false;
         if let Ok(snapshot_bytes) = result {
@@ -371,10 +392,9 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
         result
     }
 
-    async fn compact_inner(&self, snapshot: &Op, upto: Ticket) -> Result<u64, DiskError> {
+    async fn compact_inner(&self, frame: Vec<u8>, upto: Ticket) -> Result<u64, DiskError> {
         // Only a durable prefix may be replaced: the snapshot must not stand for a write a sync may still lose.
         self.durable(upto).await.map_err(|Lost| DiskError::SyncFailed)?;
-        let frame = encode(snapshot);
         let len = frame.len() as u64;
         self.disk.compact(upto.offset, frame).await?;
         Ok(len)

@@ -126,8 +126,14 @@ impl<'de> Deserialize<'de> for Name {
         String::deserialize(deserializer).map(Name::from)
     }
 }
-/// A source entity's content: named fields.
-pub type Payload = BTreeMap<String, String>;
+
+/// Named fields: a source's content, or a view's rendering of it.
+pub type Fields = BTreeMap<String, String>;
+
+/// A source entity's content (or a view's fields), shared rather than copied: every read of a view copies it,
+/// and copying the fields themselves was most of the cost of a read. Immutable once made; it compares, prints and
+/// serializes as the fields it holds.
+pub type Payload = Arc<Fields>;
 
 /// The version of a source entity within its environment. Version 1 is the first stored content.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -182,7 +188,9 @@ impl SchemaDef {
     /// Renders a source into this schema's fields. A field the source lacks renders as empty, as a CMS
     /// template would.
     pub fn render(&self, payload: &Payload) -> Payload {
-        self.fields.iter().map(|field| (field.clone(), payload.get(field).cloned().unwrap_or_default())).collect()
+        Arc::new(
+            self.fields.iter().map(|field| (field.clone(), payload.get(field).cloned().unwrap_or_default())).collect(),
+        )
     }
 }
 

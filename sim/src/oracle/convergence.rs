@@ -37,7 +37,7 @@ pub fn check(model: &Model, state: &FinalState, given_up: u64, history: &History
                     )),
                     Some(v)
                         if (v.source_version, v.schema_version) == expected
-                            && v.fields != render(fields, &source.payload) =>
+                            && *v.fields != render(fields, &source.payload) =>
                     {
                         Some((
                             ViolationKind::StaleView,

@@ -35,7 +35,7 @@ fn view(version: u64, rev: u64) -> View {
         schema: "page".into(),
         schema_version: 1,
         source_version: Version(version),
-        fields: FIELDS.iter().map(|f| (f.to_string(), c[*f].clone())).collect(),
+        fields: Payload::new(FIELDS.iter().map(|f| (f.to_string(), c[*f].clone())).collect()),
         rendered_at: system::clock::WallMillis(0),
     }
 }
@@ -322,7 +322,7 @@ fn a_system_that_did_not_go_quiet_is_not_converged() {
 fn a_view_with_another_environments_content_is_an_isolation_breach() {
     let mut h = History::good();
     let mut v = view(1, 1);
-    v.fields.insert("site".into(), "b".into());
+    Payload::make_mut(&mut v.fields).insert("site".into(), "b".into());
     h.reads = vec![read(1_200, vec![v])];
     assert_eq!(h.kinds(), [IsolationBreach]);
 }
@@ -331,7 +331,7 @@ fn a_view_with_another_environments_content_is_an_isolation_breach() {
 fn a_view_whose_content_no_client_sent_is_an_isolation_breach() {
     let mut h = History::good();
     let mut v = view(1, 1);
-    v.fields.insert("title".into(), "something else".into());
+    Payload::make_mut(&mut v.fields).insert("title".into(), "something else".into());
     h.final_view = Some(v);
     h.reads.clear();
     assert!(h.kinds().contains(&IsolationBreach));
