@@ -25,3 +25,19 @@ fn a_finished_run_leaves_nothing_behind() {
     assert!(result.outcome.passed());
     assert_eq!(result.leaked_references, 0, "event sinks of the run's nodes are still alive");
 }
+
+/// The benchmark's "system alone" program (no harness) must run the same system under the same load, or the
+/// harness's own cost it reports means nothing: it exchanges about as many messages as a harness seed less its
+/// readers' and checker's.
+#[test]
+fn the_benchmarks_system_alone_carries_the_baseline_load() {
+    let harness = run("baseline", 1).outcome.stats;
+    let alone = sim::bench::alone::run(&tests::scenario("baseline").scenario, 1);
+    let system_messages = harness.net_messages - harness.observer_messages;
+    let ratio = alone.messages as f64 / system_messages as f64;
+    assert!(
+        (0.7..1.3).contains(&ratio),
+        "the system alone exchanged {} messages; the harness's system {system_messages}",
+        alone.messages
+    );
+}
