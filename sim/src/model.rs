@@ -30,6 +30,15 @@ pub fn render(fields: &[String], payload: &Payload) -> Fields {
     fields.iter().map(|field| (field.clone(), payload.get(field).cloned().unwrap_or_default())).collect()
 }
 
+/// Whether rendering `payload` into `fields` gives exactly `rendered`, without building the rendering: every
+/// field of the schema holds the source's value (or is empty), and `rendered` has no other field. Judging a view
+/// asks this of every content and projection that might have made it.
+pub fn renders_as(fields: &[String], payload: &Payload, rendered: &Fields) -> bool {
+    fields.iter().all(|field| {
+        rendered.get(field).is_some_and(|value| value.as_str() == payload.get(field).map_or("", |v| v.as_str()))
+    }) && rendered.keys().all(|field| fields.contains(field))
+}
+
 #[derive(Default)]
 pub struct Model {
     pub envs: BTreeMap<Name, EnvModel>,
@@ -152,6 +161,38 @@ impl Model {
         if contents.is_empty() {
             contents = self.writes(env, entity).iter().map(|w| &w.payload).collect();
         }
-        contents.iter().any(|content| projections.iter().any(|p| render(p, content) == **fields))
+        contents.iter().any(|content| projections.iter().any(|p| renders_as(p, content, fields)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_as_agrees_with_rendering() {
+        let payload = crate::load::content("acme", "home", 3);
+        let schemas: [&[&str]; 4] = [&["title"], &["title", "body"], &["title", "missing"], &[]];
+        let mut candidates: Vec<Fields> = Vec::new();
+        for fields in schemas {
+            let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+            candidates.push(render(&fields, &payload));
+        }
+        let mut tampered = candidates[1].clone();
+        tampered.insert("title".into(), "other".into());
+        candidates.push(tampered);
+        let mut extra = candidates[0].clone();
+        extra.insert("site".into(), "acme".into());
+        candidates.push(extra);
+        for fields in schemas {
+            let fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
+            for rendered in &candidates {
+                assert_eq!(
+                    renders_as(&fields, &payload, rendered),
+                    render(&fields, &payload) == *rendered,
+                    "{fields:?} against {rendered:?}"
+                );
+            }
+        }
     }
 }
