@@ -74,7 +74,8 @@ enum Command {
     /// BENCHMARKS.md.
     #[command(after_help = EXIT_CODES_HELP)]
     Bench {
-        /// Seeds per scenario for throughput (each configuration is timed in two rounds; the faster counts).
+        /// Seeds per scenario for throughput (more for a scenario whose seeds take under 2 s; each configuration is
+        /// timed in three rounds, the fastest counting).
         #[arg(long, default_value_t = 30)]
         seeds: u64,
         /// Start seeds per canary for time-to-find.
