@@ -21,8 +21,6 @@ use system::net::{NoShaping, Rpc};
 use system::node::{NodeContext, Topology};
 use system::proto::{DeployReply, DeploySchema, Ingest, IngestReply};
 
-/// How long the system keeps running after the load stops, to drain its queue.
-const DRAIN: Duration = Duration::from_secs(3);
 /// Attempts per write at most; the system alone has no faults, so a write rarely needs a second.
 const ATTEMPTS_MAX: u32 = 10;
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -34,21 +32,23 @@ pub struct Alone {
     pub messages: u64,
 }
 
-/// Runs `scenario`'s system and load for its safety duration (plus a drain) on a fresh thread, timed.
-pub fn run(scenario: &Scenario, seed: u64) -> Alone {
+/// Runs `scenario`'s system with its load for the scenario's safety duration, and on until `until` of simulated
+/// time (a harness seed's length, so that both do the same work in the same time), on a fresh thread, timed.
+pub fn run(scenario: &Scenario, seed: u64, until: Duration) -> Alone {
     let s = scenario.clone();
     // A fresh OS thread for the runtime, as for every seed; outside any simulation.
     #[allow(clippy::disallowed_methods)]
     let thread = std::thread::spawn(move || {
         let runtime = madsim::runtime::Runtime::with_seed_and_config(seed, madsim::Config::default());
         let started = super::now();
-        let messages = runtime.block_on(simulate(s, seed));
+        let messages = runtime.block_on(simulate(s, seed, until));
         Alone { wall: started.elapsed(), messages }
     });
     thread.join().expect("the system-alone thread")
 }
 
-async fn simulate(s: Scenario, seed: u64) -> u64 {
+async fn simulate(s: Scenario, seed: u64, until: Duration) -> u64 {
+    let end = madsim::time::Instant::now() + until;
     let handle = Handle::current();
     let config = Arc::new(system_config(&s));
     let topology = Arc::new(Topology {
@@ -152,6 +152,6 @@ async fn simulate(s: Scenario, seed: u64) -> u64 {
     for client in clients {
         client.await.expect("a client");
     }
-    madsim::time::sleep(DRAIN).await;
+    madsim::time::sleep_until(end).await;
     madsim::net::NetSim::current().stat().msg_count
 }

@@ -1,3 +1,4 @@
+use std::time::Duration;
 use tests::run;
 
 #[test]
@@ -32,7 +33,8 @@ fn a_finished_run_leaves_nothing_behind() {
 #[test]
 fn the_benchmarks_system_alone_carries_the_baseline_load() {
     let harness = run("baseline", 1).outcome.stats;
-    let alone = sim::bench::alone::run(&tests::scenario("baseline").scenario, 1);
+    let alone =
+        sim::bench::alone::run(&tests::scenario("baseline").scenario, 1, Duration::from_millis(harness.simulated_ms));
     let system_messages = harness.net_messages - harness.observer_messages;
     let ratio = alone.messages as f64 / system_messages as f64;
     assert!(
