@@ -74,8 +74,8 @@ enum Command {
     /// BENCHMARKS.md.
     #[command(after_help = EXIT_CODES_HELP)]
     Bench {
-        /// Seeds per scenario for throughput (more for a scenario whose seeds take under 2 s; one thread and all cores are
-        /// timed in three alternating rounds, each keeping its fastest).
+        /// Seeds per scenario for throughput (more for a scenario whose seeds take under 2 s; one thread and all
+        /// cores are timed in three alternating rounds, each keeping its fastest).
         #[arg(long, default_value_t = 30)]
         seeds: u64,
         /// Start seeds per canary for time-to-find.
