@@ -33,11 +33,10 @@ const LOST_RANGES_MAX: usize = 256;
 
 /// Frames one record. The record is serialized in place after room for its header, which is filled in after.
 pub fn encode<Op: Serialize + ?Sized>(op: &Op) -> Vec<u8> {
-    let size = bincode::serialized_size(op).expect("log records are plain data and always serialize") as usize;
-    assert!(size <= RECORD_MAX, "a log record of {size} bytes is over the limit");
-    let mut frame = Vec::with_capacity(HEADER + size);
-    frame.resize(HEADER, 0);
+    let mut frame = vec![0u8; HEADER];
     bincode::serialize_into(&mut frame, op).expect("log records are plain data and always serialize");
+    let size = frame.len() - HEADER;
+    assert!(size <= RECORD_MAX, "a log record of {size} bytes is over the limit");
     let len = (size as u32).to_le_bytes();
     let mut crc = crc32fast::Hasher::new();
     crc.update(&len);

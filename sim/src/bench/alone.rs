@@ -5,7 +5,7 @@
 
 use crate::rng;
 use crate::scenario::Scenario;
-use crate::world::cluster::{addr, system_config};
+use crate::world::cluster::{addr, system_config, topology};
 use madsim::net::Endpoint;
 use madsim::runtime::Handle;
 use rand::Rng;
@@ -18,7 +18,7 @@ use system::disk::MemDisk;
 use system::events::NullSink;
 use system::model::Name;
 use system::net::{NoShaping, Rpc};
-use system::node::{NodeContext, Topology};
+use system::node::NodeContext;
 use system::proto::{DeployReply, DeploySchema, Ingest, IngestReply};
 
 /// Attempts per write at most; the system alone has no faults, so a write rarely needs a second.
@@ -51,11 +51,7 @@ async fn simulate(s: Scenario, seed: u64, until: Duration) -> u64 {
     let end = madsim::time::Instant::now() + until;
     let handle = Handle::current();
     let config = Arc::new(system_config(&s));
-    let topology = Arc::new(Topology {
-        store: addr(0, 0),
-        queue: addr(0, 1),
-        ingest: (0..s.topology.ingest_nodes.get() as usize).map(|i| addr(1, i)).collect(),
-    });
+    let topology = Arc::new(topology(&s));
     let context = |name: &str, at: SocketAddr| NodeContext {
         name: name.to_string(),
         addr: at,

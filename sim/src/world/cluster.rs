@@ -66,6 +66,16 @@ pub fn system_config(s: &Scenario) -> SystemConfig {
     c
 }
 
+/// Where a scenario's services listen: the store and the queue on subnet 0, the ingest nodes on subnet 1 (and the
+/// workers on subnet 2).
+pub fn topology(s: &Scenario) -> Topology {
+    Topology {
+        store: addr(0, 0),
+        queue: addr(0, 1),
+        ingest: (0..s.topology.ingest_nodes.get() as usize).map(|i| addr(1, i)).collect(),
+    }
+}
+
 /// The nodes of one run and what the harness needs to drive them.
 pub struct World {
     pub scenario: Arc<Scenario>,
@@ -85,11 +95,7 @@ impl World {
     pub fn build(scenario: Arc<Scenario>, recorder: &Arc<Recorder>, seed: u64) -> World {
         let handle = Handle::current();
         let config = Arc::new(system_config(&scenario));
-        let topology = Arc::new(Topology {
-            store: addr(0, 0),
-            queue: addr(0, 1),
-            ingest: (0..scenario.topology.ingest_nodes.get() as usize).map(|i| addr(1, i)).collect(),
-        });
+        let topology = Arc::new(topology(&scenario));
         let net = Arc::new(FaultNet::new(rng::stream(seed, "net-loss", 0)));
         let mut nodes = BTreeMap::new();
         let mut all = Vec::new();
