@@ -97,7 +97,19 @@ async fn simulate(s: Scenario, seed: u64, until: Duration) -> u64 {
                         name: schema.name.as_str().into(),
                         fields: schema.fields.clone(),
                     };
-                    while !matches!(rpc.call(ingest[0], deploy.clone()).await, Ok(DeployReply::Deployed { .. })) {}
+                    // Bounded like every retry loop; with no faults the first attempt is answered.
+                    let mut deployed = false;
+                    for _ in 0..ATTEMPTS_MAX {
+                        if let Ok(DeployReply::Deployed { .. }) = rpc.call(ingest[0], deploy.clone()).await {
+                            deployed = true;
+                            break;
+                        }
+                    }
+                    assert!(
+                        deployed,
+                        "the system alone did not deploy {env}/{} in {ATTEMPTS_MAX} attempts",
+                        schema.name
+                    );
                 }
             }
         })
