@@ -13,7 +13,7 @@ use crate::scenario::LoadedScenario;
 use crate::world::{run_seed_with, RunOptions, RunResult};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc};
 use std::time::Duration;
 
@@ -83,13 +83,19 @@ impl SweepOptions {
         }
     }
 
-    /// The seeds scenario `index` runs: the sweep's range, or in canary mode a canary's own budget.
-    pub fn seeds_of(&self, index: usize) -> Vec<u64> {
+    /// How many seeds scenario `index` is dealt: the sweep's range (this shard's share of it), or in canary
+    /// mode a canary's own budget.
+    pub fn planned(&self, index: usize) -> u64 {
+        self.lane(index).count
+    }
+
+    /// The seeds scenario `index` runs, lowest first: computed, never listed, however long the range.
+    fn lane(&self, index: usize) -> Lane {
         let count = match (&self.scenarios[index].scenario.canary, self.canary_mode) {
             (Some(canary), true) => canary.within_seeds.get(),
             _ => self.count,
         };
-        (self.start..self.start.saturating_add(count)).filter(|&s| self.shard.is_none_or(|sh| sh.owns(s))).collect()
+        Lane::new(self.start, count, self.shard)
     }
 
     /// Whether this outcome of scenario `index` catches its canary's flaw.
@@ -206,6 +212,10 @@ pub struct ScenarioReport {
     /// How many seeds a sweep needs before a required mark never reached fails it.
     #[serde(default)]
     pub marks_within_seeds: u64,
+    /// How many seeds the sweep dealt this scenario (this shard's share of the range, or a hunted canary's
+    /// budget); it may run fewer if the time budget runs out.
+    #[serde(default)]
+    pub seeds_planned: u64,
     /// Failing seeds of a canary being hunted whose violations were not the ones it expects: expected noise of a
     /// flawed system, reported but never a failure of the sweep.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -224,6 +234,38 @@ impl ScenarioReport {
     /// Required marks no seed reached so far.
     pub fn marks_not_reached(&self) -> Vec<String> {
         self.marks_required.iter().filter(|m| !self.marks.contains_key(*m)).cloned().collect()
+    }
+
+    /// The least seeds this scenario must run for the sweep to count as complete: its coverage window if it
+    /// requires marks (or one seed if it requires none), but never more than it was dealt.
+    pub fn window(&self) -> u64 {
+        let wanted = if self.marks_required.is_empty() { 1 } else { self.marks_within_seeds.max(1) };
+        wanted.min(self.seeds_planned)
+    }
+
+    /// Why the sweep cannot vouch for this scenario, if it cannot: it ran no seed, fewer seeds than its
+    /// coverage window, or (a hunted canary) neither caught its flaw nor used up its budget. A sweep that did not
+    /// run a scenario has not passed it.
+    pub fn shortfall(&self) -> Option<String> {
+        if let Some(canary) = &self.canary {
+            if canary.caught_seed.is_some() || canary.missed() {
+                return None;
+            }
+            return Some(format!(
+                "canary neither caught nor cleared: {} of its {} seeds ran",
+                canary.seeds_tried, canary.within_seeds
+            ));
+        }
+        if self.seeds_run == 0 {
+            return Some(if self.seeds_planned == 0 {
+                "ran no seed: this shard of the range holds none of its seeds".to_string()
+            } else {
+                format!("ran no seed of the {} dealt", self.seeds_planned)
+            });
+        }
+        let window = self.window();
+        (self.seeds_run < window)
+            .then(|| format!("ran {} seeds, fewer than its coverage window of {window}", self.seeds_run))
     }
 
     pub fn failed_seeds(&self) -> u64 {
@@ -312,13 +354,15 @@ pub enum Stop {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum SweepVerdict {
-    /// Everything run passed, every canary was caught, every required mark reached.
+    /// Everything run passed, every canary was caught, every required mark reached, and every scenario ran at
+    /// least its coverage window.
     Pass,
     /// A failure was found (or a canary was missed, or a required mark never reached).
     Fail,
     /// Interrupted before the end, with nothing failed so far: not a pass.
     Interrupted,
-    /// A merge that lacks shards: not a pass.
+    /// A scenario ran no seed or fewer than its coverage window (the time budget ran out first), or a merge lacks
+    /// shards: not a pass.
     Incomplete,
 }
 
@@ -369,13 +413,18 @@ impl SweepReport {
         })
     }
 
+    /// The scenarios the sweep cannot vouch for, with why (see [`ScenarioReport::shortfall`]).
+    pub fn shortfalls(&self) -> Vec<(String, String)> {
+        self.scenarios.iter().filter_map(|s| s.shortfall().map(|why| (s.scenario.clone(), why))).collect()
+    }
+
     pub fn computed_verdict(&self) -> SweepVerdict {
         if self.failed() {
             SweepVerdict::Fail
-        } else if !self.missing_shards.is_empty() {
-            SweepVerdict::Incomplete
         } else if self.stopped == Some(Stop::Interrupted) {
             SweepVerdict::Interrupted
+        } else if !self.missing_shards.is_empty() || !self.shortfalls().is_empty() {
+            SweepVerdict::Incomplete
         } else {
             SweepVerdict::Pass
         }
@@ -388,14 +437,79 @@ fn sampled(seed: u64, percent: u64) -> bool {
     mixed % 100 < percent
 }
 
+/// The seeds one scenario is dealt: `first`, `first + step`, ... (`count` of them). A shard's share of a range
+/// is every `step`-th seed from its first, so no list of seeds is ever built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Lane {
+    first: u64,
+    step: u64,
+    count: u64,
+}
+
+impl Lane {
+    fn new(start: u64, count: u64, shard: Option<Shard>) -> Lane {
+        let Some(shard) = shard else { return Lane { first: start, step: 1, count } };
+        let end = start.saturating_add(count);
+        let offset = (shard.index - 1 + shard.count - start % shard.count) % shard.count;
+        let first = start.saturating_add(offset);
+        let owned = if first >= end { 0 } else { (end - first - 1) / shard.count + 1 };
+        Lane { first, step: shard.count, count: owned }
+    }
+
+    fn seed(&self, k: u64) -> u64 {
+        self.first + k * self.step
+    }
+}
+
+/// Deals (scenario, seed) pairs lazily and in turn: one seed of each scenario that has seeds left, then the next
+/// of each, so that a sweep cut short by its time budget has run a share of every scenario, never all of some
+/// and none of the others. A scenario marked in `skip` (a canary once caught) is passed over.
+pub struct Dealer {
+    lanes: Vec<Lane>,
+    state: std::sync::Mutex<DealerState>,
+}
+
+struct DealerState {
+    dealt: Vec<u64>,
+    cursor: usize,
+}
+
+impl Dealer {
+    pub fn new(options: &SweepOptions) -> Dealer {
+        let lanes: Vec<Lane> = (0..options.scenarios.len()).map(|i| options.lane(i)).collect();
+        let dealt = vec![0; lanes.len()];
+        Dealer { lanes, state: std::sync::Mutex::new(DealerState { dealt, cursor: 0 }) }
+    }
+
+    /// The next pair, or `None` once every scenario has been dealt all its seeds (or is skipped).
+    pub fn next(&self, skip: &[AtomicBool]) -> Option<(usize, u64)> {
+        let mut state = self.state.lock().expect("dealer lock");
+        let n = self.lanes.len();
+        for turn in 0..n {
+            let index = (state.cursor + turn) % n;
+            let lane = &self.lanes[index];
+            if state.dealt[index] >= lane.count || skip[index].load(Ordering::SeqCst) {
+                continue;
+            }
+            let seed = lane.seed(state.dealt[index]);
+            state.dealt[index] += 1;
+            state.cursor = (index + 1) % n;
+            return Some((index, seed));
+        }
+        None
+    }
+
+    /// Whether every seed of every scenario not skipped has been dealt.
+    fn exhausted(&self, skip: &[AtomicBool]) -> bool {
+        let state = self.state.lock().expect("dealer lock");
+        self.lanes.iter().enumerate().all(|(i, lane)| state.dealt[i] >= lane.count || skip[i].load(Ordering::SeqCst))
+    }
+}
+
 /// Runs the sweep; `on_done` sees every seed's result as it arrives, on the calling thread. Returns why it
 /// stopped early, if it did.
 pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option<Stop> {
-    let pairs: Vec<(usize, u64)> = (0..options.scenarios.len())
-        .flat_map(|sc| options.seeds_of(sc).into_iter().map(move |seed| (sc, seed)))
-        .collect();
-    let total = pairs.len() as u64;
-    let next = AtomicU64::new(0);
+    let dealer = Dealer::new(options);
     // Host time bounds the sweep; it is read only here, outside every simulation.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
@@ -406,7 +520,7 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
             let tx = tx.clone();
-            let (pairs, next, interrupted, over_budget) = (&pairs, &next, &interrupted, &over_budget);
+            let (dealer, interrupted, over_budget) = (&dealer, &interrupted, &over_budget);
             // Worker threads only hand seeds out; each seed still runs on a fresh thread of its own.
             #[allow(clippy::disallowed_methods)]
             scope.spawn(move || loop {
@@ -418,11 +532,7 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option
                     over_budget.store(true, Ordering::SeqCst);
                     break;
                 }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(&(scenario, seed)) = pairs.get(i as usize) else { break };
-                if options.skip[scenario].load(Ordering::SeqCst) {
-                    continue;
-                }
+                let Some((scenario, seed)) = dealer.next(&options.skip) else { break };
                 let loaded = &options.scenarios[scenario];
                 let checked_determinism = sampled(seed, options.determinism_percent);
                 let (result, nondeterministic) = if checked_determinism {
@@ -445,8 +555,7 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option
             }
         }
     });
-    let done = next.load(Ordering::SeqCst).min(total);
-    if done >= total {
+    if dealer.exhausted(&options.skip) {
         None
     } else if failed_fast.load(Ordering::SeqCst) {
         Some(Stop::FailFast)
@@ -456,5 +565,43 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option
         Some(Stop::TimeBudget)
     } else {
         None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seeds(lane: Lane) -> Vec<u64> {
+        (0..lane.count).map(|k| lane.seed(k)).collect()
+    }
+
+    #[test]
+    fn a_shard_owns_every_nth_seed_of_the_range() {
+        for start in 0..9u64 {
+            for count in 1..14u64 {
+                for n in 1..5u64 {
+                    let mut all = Vec::new();
+                    for k in 1..=n {
+                        let lane = Lane::new(start, count, Some(Shard { index: k, count: n }));
+                        let expected: Vec<u64> = (start..start + count).filter(|s| s % n == k - 1).collect();
+                        assert_eq!(seeds(lane), expected, "start {start} count {count} shard {k}/{n}");
+                        all.extend(expected);
+                    }
+                    all.sort();
+                    assert_eq!(all, (start..start + count).collect::<Vec<_>>());
+                }
+            }
+        }
+        assert_eq!(Lane::new(0, 2, Some(Shard { index: 3, count: 4 })).count, 0, "a shard may own no seed");
+    }
+
+    #[test]
+    fn a_range_of_a_billion_seeds_is_not_listed() {
+        let lane = Lane::new(0, 1_000_000_000, None);
+        assert_eq!(lane.count, 1_000_000_000);
+        assert_eq!(lane.seed(999_999_999), 999_999_999);
+        let near_end = Lane::new(u64::MAX - 10, 10, Some(Shard { index: 2, count: 3 }));
+        assert_eq!(seeds(near_end), (u64::MAX - 10..u64::MAX).filter(|s| s % 3 == 1).collect::<Vec<_>>());
     }
 }

@@ -91,6 +91,7 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
                 }
             };
             target.seeds_run += s.seeds_run;
+            target.seeds_planned += s.seeds_planned;
             target.seeds_passed += s.seeds_passed;
             target.determinism_checked += s.determinism_checked;
             target.simulated_ms += s.simulated_ms;

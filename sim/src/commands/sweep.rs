@@ -213,8 +213,10 @@ pub fn sweep(args: SweepArgs) -> u8 {
     };
     let mut reports: Vec<ScenarioReport> = scenarios
         .iter()
-        .map(|s| ScenarioReport {
+        .enumerate()
+        .map(|(i, s)| ScenarioReport {
             scenario: s.name.clone(),
+            seeds_planned: options.planned(i),
             marks_required: s.scenario.coverage.requires.clone(),
             marks_within_seeds: s.scenario.coverage.within_seeds.get(),
             canary: s.scenario.canary.as_ref().filter(|_| canary_mode).map(|c| CanaryReport {
@@ -225,7 +227,7 @@ pub fn sweep(args: SweepArgs) -> u8 {
             ..Default::default()
         })
         .collect();
-    let expected: u64 = (0..scenarios.len()).map(|i| options.seeds_of(i).len() as u64).sum();
+    let expected: u64 = (0..scenarios.len()).map(|i| options.planned(i)).fold(0, u64::saturating_add);
     let progress = Progress::new(expected);
     // The lowest failing seed of each new signature, saved (and shrunk) when the sweep ends, so that the same sweep
     // always saves the same files whatever order the seeds finished in. A hunted canary's failures are never saved.

@@ -67,14 +67,25 @@ pub fn write_junit(path: &Path, result: &SweepReport) -> std::io::Result<()> {
         for mark in s.marks_missed() {
             problems.push(format!("required coverage mark {mark} never reached in {} seeds\n", s.seeds_run));
         }
-        let status = if problems.is_empty() {
-            TestCaseStatus::success()
-        } else {
+        let cut_short = result.stopped == Some(Stop::Interrupted) && s.seeds_run < s.seeds_planned;
+        let status = if !problems.is_empty() {
             let mut status = TestCaseStatus::non_success(NonSuccessKind::Failure);
             let kinds: Vec<&str> = s.failures.iter().map(|g| g.signature.as_str()).collect();
             status.set_message(if kinds.is_empty() { "failed".to_string() } else { kinds.join(", ") });
             status.set_description(problems.concat());
             status
+        } else if let Some(why) = s.shortfall() {
+            // Not run, or not run enough: a dashboard must not show it as passed.
+            let mut status = TestCaseStatus::skipped();
+            status.set_message(format!("incomplete: {why}"));
+            status
+        } else if cut_short {
+            let mut status = TestCaseStatus::non_success(NonSuccessKind::Error);
+            status
+                .set_message(format!("interrupted after {} of its {} seeds: not a pass", s.seeds_run, s.seeds_planned));
+            status
+        } else {
+            TestCaseStatus::success()
         };
         let mut case = TestCase::new(s.scenario.clone(), status);
         case.set_classname("sweep");
@@ -113,6 +124,16 @@ pub fn summary(result: &SweepReport) -> String {
     if !result.missing_shards.is_empty() {
         let _ = writeln!(out, "  MISSING SHARDS: {}", result.missing_shards.join(", "));
     }
+    let shortfalls = result.shortfalls();
+    if !shortfalls.is_empty() {
+        let names: Vec<&str> = shortfalls.iter().map(|(name, _)| name.as_str()).collect();
+        let _ = writeln!(
+            out,
+            "  NOT VOUCHED FOR ({}): {}; give the sweep more time (--time-budget) or fewer scenarios",
+            names.len(),
+            names.join(", ")
+        );
+    }
     for s in &result.scenarios {
         let speed = s.simulated_ms as f64 / (s.wall_ms.max(1)) as f64;
         let faults: Vec<String> = s.faults.iter().map(|(k, n)| format!("{k}={n}")).collect();
@@ -126,6 +147,9 @@ pub fn summary(result: &SweepReport) -> String {
             s.determinism_checked,
             if faults.is_empty() { String::new() } else { format!(" · faults {}", faults.join(" ")) }
         );
+        if let Some(why) = s.shortfall() {
+            let _ = writeln!(out, "      INCOMPLETE: {why}; this sweep cannot vouch for it");
+        }
         if let Some(c) = &s.canary {
             let _ = match (c.caught_seed, c.caught_after) {
                 (Some(seed), Some(after)) => writeln!(
@@ -257,6 +281,10 @@ pub fn markdown(result: &SweepReport) -> String {
         .collect();
     if !missed.is_empty() {
         let _ = writeln!(out, "### Coverage missed\n\n{}\n", missed.join("\n"));
+    }
+    let short: Vec<String> = result.shortfalls().into_iter().map(|(name, why)| format!("- {name}: {why}")).collect();
+    if !short.is_empty() {
+        let _ = writeln!(out, "### Not run enough (the sweep cannot vouch for these)\n\n{}\n", short.join("\n"));
     }
     out
 }

@@ -397,3 +397,70 @@ fn a_sweep_can_save_each_failures_timeline_beside_its_seed_file() {
         assert!(page.starts_with("<!doctype html>") && page.contains("job-coalesced"));
     }
 }
+
+// ---- every scenario gets its share (issue "No blind spots in a verdict") ----
+
+#[test]
+fn a_time_boxed_sweep_runs_seeds_of_every_scenario_and_is_incomplete_below_a_window() {
+    // Five scenarios, a thousand seeds each, and a budget that covers a small fraction of them: the seeds are dealt
+    // in turn, so every scenario runs some. `swarm` needs 150 seeds before its required marks count, which the
+    // budget cannot give it: the sweep is incomplete (exit 3) and names it (and any other scenario short of its
+    // window), never "passed".
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("sweep.json");
+    let junit = dir.path().join("sweep.xml");
+    let names = ["baseline", "clock-skew", "network-hiccups", "multi-env-burst", "swarm"];
+    let mut a = args(names.iter().map(|s| s.to_string()).collect(), 0, 1_000, &dir.path().join("seeds"));
+    a.time_budget = Some("3s".into());
+    a.json = Some(json.clone());
+    a.junit = Some(junit.clone());
+    assert_eq!(sweep(a), 3, "a sweep below a scenario's coverage window is incomplete");
+    let report: sweeper::SweepReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(report.verdict, Some(sweeper::SweepVerdict::Incomplete));
+    assert_eq!(report.stopped, Some(sweeper::Stop::TimeBudget));
+    let runs: Vec<u64> = report.scenarios.iter().map(|s| s.seeds_run).collect();
+    assert!(runs.iter().all(|&n| n >= 1), "every scenario ran seeds: {runs:?}");
+    assert!(runs.iter().sum::<u64>() < 5_000, "the budget covered a fraction of the seeds: {runs:?}");
+    let (max, min) = (runs.iter().max().unwrap(), runs.iter().min().unwrap());
+    assert!(max - min <= 2, "the seeds were dealt in turn, not scenario after scenario: {runs:?}");
+    let swarm = report.scenarios.iter().find(|s| s.scenario == "swarm").unwrap();
+    assert!(swarm.shortfall().unwrap().contains("fewer than its coverage window of 150"), "{swarm:?}");
+    let summary = sim::report::sweep::summary(&report);
+    assert!(summary.contains("INCOMPLETE (not a pass)") && summary.contains("NOT VOUCHED FOR ("), "{summary}");
+    for (name, _) in report.shortfalls() {
+        assert!(summary.contains("INCOMPLETE: ran ") && summary.contains(&name), "{name}: {summary}");
+    }
+    let xml = std::fs::read_to_string(&junit).unwrap();
+    assert!(xml.contains("<skipped message=\"incomplete: ran "), "swarm is skipped, not passed: {xml}");
+}
+
+#[test]
+fn a_sweep_that_ran_nothing_is_never_a_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    // No time at all: no seed runs.
+    let mut a = args(vec!["baseline".into()], 0, 5, &dir.path().join("seeds"));
+    a.time_budget = Some("1ns".into());
+    assert_eq!(sweep(a), 3);
+    // A shard that owns none of the range's seeds.
+    let json = dir.path().join("sweep.json");
+    let mut a = args(vec!["baseline".into()], 0, 2, &dir.path().join("seeds"));
+    a.shard = Some("3/4".into());
+    a.json = Some(json.clone());
+    assert_eq!(sweep(a), 3);
+    let report: sweeper::SweepReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert!(report.scenarios[0].shortfall().unwrap().contains("this shard of the range holds none"), "{report:?}");
+}
+
+#[test]
+fn a_canary_neither_caught_nor_cleared_leaves_the_sweep_incomplete() {
+    let report = sweeper::ScenarioReport {
+        scenario: "canaries/x".into(),
+        seeds_run: 2,
+        seeds_planned: 10,
+        canary: Some(sweeper::CanaryReport { within_seeds: 10, seeds_tried: 2, ..Default::default() }),
+        ..Default::default()
+    };
+    let whole = sweeper::SweepReport { scenarios: vec![report], ..Default::default() };
+    assert!(!whole.failed(), "not missed: its budget was not spent");
+    assert_eq!(whole.computed_verdict(), sweeper::SweepVerdict::Incomplete);
+}
