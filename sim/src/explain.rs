@@ -2,11 +2,18 @@
 //! rather than substrings: the client's requests, the versions the store kept, the jobs enqueued for the view, a
 //! coalescing into another job (and whose environment), that job's leases (tokens, workers, expiries,
 //! redeliveries), the view writes and refusals, and what the readers saw, each step with the faults active at
-//! the time. The step where things went wrong is marked.
+//! the time. The step where things went wrong is marked with a typed [`Cause`].
+//!
+//! Every decision here reads typed trace records (their variants and fields), never their rendered text: the text
+//! of a step is made by a renderer handed in, used only for display (tested: a renderer that prints nonsense
+//! changes no step and no cause). A cause that follows from one event alone is stated as a finding; one that
+//! is a guess from what is absent (no job followed, the lease came late) is labelled a heuristic.
 //!
 //! Explanations read the system's events: they explain a verdict, they never make one (the oracle judges from
-//! clients, readers and the network alone).
+//! clients, readers and the network alone). The same chains give a failure its [`fingerprint`], which groups
+//! failures by mechanism in a sweep.
 
+use crate::faults::FaultSpec;
 use crate::outcome::{Violation, ViolationKind};
 use crate::trace::{HarnessEvent, Record, TraceEvent};
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,16 +24,135 @@ use system::events::Event;
 /// Steps shown per violation at most: one screen.
 pub const STEPS_MAX: usize = 24;
 
+/// Why a step is where things went wrong. The variants up to `StoredWithoutJob` follow from the marked event
+/// itself; the rest are heuristics drawn from what did or did not follow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cause {
+    /// The store crashed with acknowledged writes not yet synced: it lost them.
+    StoreCrashLostUnsynced { lost_bytes: u64 },
+    /// The store kept the content, then the queue answered busy and the client was told busy.
+    BusyAfterStore,
+    /// A job was coalesced into another environment's job.
+    CoalescedAcrossEnvironments { into_job: u64, into_env: String },
+    /// An update was coalesced into a job a worker was already processing with the older source.
+    CoalescedIntoLeased { into_job: u64 },
+    /// The store replaced a view with one rendered from an older source.
+    OlderViewReplacedNewer { newer: u64, older: String },
+    /// The store refused a newer view because it holds an older one.
+    NewerViewRefused { newer: String, older: String },
+    /// Heuristic: the version was stored, and no job for the view was queued after it.
+    StoredWithoutJob,
+    /// Heuristic: the version was stored and jobs followed, but no view of it was ever written.
+    StoredJobsButNoView,
+    /// Heuristic: the last view written; nothing newer followed.
+    LastViewWritten,
+    /// Heuristic: the job was leased only after a long wait in the queue.
+    LeasedLate { waited: Option<Duration> },
+    /// Heuristic: acknowledged to the client, and the store did not keep it.
+    AckedNotKept,
+    /// Heuristic: callers kept retrying a queue that answered busy.
+    BusyStorm { peak: u64, total: u64 },
+}
+
+impl Cause {
+    /// A stable name, for fingerprints and tests.
+    pub fn id(&self) -> &'static str {
+        match self {
+            Cause::StoreCrashLostUnsynced { .. } => "store-crash-lost-unsynced",
+            Cause::BusyAfterStore => "busy-after-store",
+            Cause::CoalescedAcrossEnvironments { .. } => "coalesced-across-environments",
+            Cause::CoalescedIntoLeased { .. } => "coalesced-into-leased",
+            Cause::OlderViewReplacedNewer { .. } => "older-view-replaced-newer",
+            Cause::NewerViewRefused { .. } => "newer-view-refused",
+            Cause::StoredWithoutJob => "stored-without-job",
+            Cause::StoredJobsButNoView => "stored-jobs-but-no-view",
+            Cause::LastViewWritten => "last-view-written",
+            Cause::LeasedLate { .. } => "leased-late",
+            Cause::AckedNotKept => "acked-not-kept",
+            Cause::BusyStorm { .. } => "busy-storm",
+        }
+    }
+
+    /// Whether the cause is a guess from what is absent rather than a finding from the marked event.
+    pub fn heuristic(&self) -> bool {
+        matches!(
+            self,
+            Cause::StoredWithoutJob
+                | Cause::StoredJobsButNoView
+                | Cause::LastViewWritten
+                | Cause::LeasedLate { .. }
+                | Cause::AckedNotKept
+                | Cause::BusyStorm { .. }
+        )
+    }
+
+    /// What went wrong, in words.
+    pub fn describe(&self) -> String {
+        match self {
+            Cause::StoreCrashLostUnsynced { lost_bytes } => format!(
+                "the store crashed and lost {lost_bytes} bytes of writes it had not synced, though it may already \
+                 have acknowledged them"
+            ),
+            Cause::BusyAfterStore => "the store had kept the content, then the queue answered busy and the client \
+                                      was told busy: nothing owes this version its jobs any more"
+                .to_string(),
+            Cause::CoalescedAcrossEnvironments { into_job, into_env } => format!(
+                "the job was coalesced into job #{into_job} of another environment ({into_env}): that job renders \
+                 {into_env}'s view, so this environment's is never made"
+            ),
+            Cause::CoalescedIntoLeased { into_job } => format!(
+                "the update was coalesced into job #{into_job}, which a worker was already processing with the \
+                 older source: the update is lost"
+            ),
+            Cause::OlderViewReplacedNewer { newer, older } => format!(
+                "the store replaced the view of v{newer} with one of the older {older}: a write that should have \
+                 been refused"
+            ),
+            Cause::NewerViewRefused { newer, older } => {
+                format!("the store refused {newer} although it holds the older {older}: the newer view is lost")
+            }
+            Cause::StoredWithoutJob => {
+                "this version was stored, and no job for this view was ever queued after it".into()
+            }
+            Cause::StoredJobsButNoView => {
+                "this version was stored and jobs followed, but no view of it was ever written".into()
+            }
+            Cause::LastViewWritten => "the last view written; nothing newer followed".into(),
+            Cause::LeasedLate { waited } => match waited {
+                Some(w) => format!("the job was leased only now, after waiting {:.3}s in the queue", w.as_secs_f64()),
+                None => "the job was leased only now".into(),
+            },
+            Cause::AckedNotKept => "acknowledged to the client; the store did not keep it".into(),
+            Cause::BusyStorm { .. } => {
+                "callers kept retrying a queue that answered busy, instead of passing busy back and backing off".into()
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.heuristic() {
+            write!(f, "(heuristic) {}", self.describe())
+        } else {
+            f.write_str(&self.describe())
+        }
+    }
+}
+
 /// One step of a chain.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Step {
     pub at: Duration,
     pub node: String,
+    /// The trace record the step shows; `None` for a step that sums several (a busy storm).
+    pub record: Option<usize>,
+    /// The record as rendered, for display only.
     pub line: String,
     /// Faults active when the step happened.
     pub faults: Vec<String>,
     /// Why this is the step where things went wrong, if it is.
-    pub wrong: Option<String>,
+    pub wrong: Option<Cause>,
 }
 
 /// The causal chain of one violation.
@@ -83,31 +209,47 @@ impl Focus<'_> {
     }
 }
 
+/// A record rendered for display.
+pub type Render<'r> = &'r dyn Fn(&Record) -> String;
+
+/// The trace's own rendering of a record's event.
+pub fn render_event(record: &Record) -> String {
+    record.event.to_string()
+}
+
 /// The chain of one violation, or `None` for a violation that concerns no entity (and is not about work).
 pub fn explain(trace: &[Record], violation: &Violation) -> Option<Chain> {
+    explain_with(trace, violation, &render_event)
+}
+
+/// [`explain`] with the steps' text made by `render`: display only, no decision reads it.
+pub fn explain_with(trace: &[Record], violation: &Violation, render: Render) -> Option<Chain> {
     match (&violation.env, &violation.entity) {
         (Some(env), Some(entity)) => {
             let focus = Focus { env, entity, schema: violation.schema.as_deref() };
-            Some(entity_chain(trace, violation, &focus))
+            Some(entity_chain(trace, violation, &focus, render))
         }
-        _ if violation.kind == ViolationKind::UnboundedWork => Some(work_chain(trace, violation)),
+        _ if violation.kind == ViolationKind::UnboundedWork => Some(work_chain(trace, violation, render)),
         _ => None,
     }
 }
 
-/// Faults active at each point of the trace, as their descriptions.
-struct ActiveFaults(BTreeMap<String, u32>);
+/// Faults active at each point of the trace, matched by value (the spec a fault started with heals it).
+#[derive(Default)]
+struct ActiveFaults(Vec<(FaultSpec, u32)>);
 
 impl ActiveFaults {
     fn see(&mut self, event: &HarnessEvent) {
         match event {
-            HarnessEvent::FaultStarted { spec } => *self.0.entry(spec.to_string()).or_insert(0) += 1,
+            HarnessEvent::FaultStarted { spec } => match self.0.iter_mut().find(|(s, _)| *s == **spec) {
+                Some((_, n)) => *n += 1,
+                None => self.0.push(((**spec).clone(), 1)),
+            },
             HarnessEvent::FaultHealed { spec } => {
-                let key = spec.to_string();
-                if let Some(n) = self.0.get_mut(&key) {
-                    *n -= 1;
-                    if *n == 0 {
-                        self.0.remove(&key);
+                if let Some(i) = self.0.iter().position(|(s, _)| *s == **spec) {
+                    self.0[i].1 -= 1;
+                    if self.0[i].1 == 0 {
+                        self.0.remove(i);
                     }
                 }
             }
@@ -117,13 +259,14 @@ impl ActiveFaults {
     }
 
     fn now(&self) -> Vec<String> {
-        self.0.keys().cloned().collect()
+        let mut names: Vec<String> = self.0.iter().map(|(s, _)| s.to_string()).collect();
+        names.sort();
+        names
     }
 }
 
-fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain {
-    let expected = violation.expected_version;
-    let mut faults = ActiveFaults(BTreeMap::new());
+fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus, render: Render) -> Chain {
+    let mut faults = ActiveFaults::default();
     let mut steps: Vec<Step> = Vec::new();
     // Identifiers followed: jobs of this view (its own, and those it was coalesced into), their lease tokens.
     let mut jobs: BTreeSet<u64> = BTreeSet::new();
@@ -133,7 +276,7 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
     let mut job_of_token: BTreeMap<u64, u64> = BTreeMap::new();
     let mut last_read: Option<Option<u64>> = None;
     let mut newest_written: Option<u64> = None;
-    for record in trace {
+    for (index, record) in trace.iter().enumerate() {
         let mut wrong = None;
         let relevant = match &record.event {
             TraceEvent::Harness(event) => {
@@ -154,9 +297,7 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
                         let lost = cached_bytes - kept_bytes;
                         let kinds = matches!(violation.kind, ViolationKind::LostIngest | ViolationKind::ViewRegressed);
                         if kinds && node == "store" && lost > 0 {
-                            wrong.get_or_insert_with(|| {
-                                format!("the store crashed and lost {lost} bytes of writes it had not synced, though it may already have acknowledged them")
-                            });
+                            wrong = Some(Cause::StoreCrashLostUnsynced { lost_bytes: lost });
                         }
                         node == "store"
                     }
@@ -166,11 +307,7 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
             TraceEvent::System(event) => match event {
                 Event::IngestBusy { env, entity, .. } if focus.entity(env, entity) => {
                     if matches!(violation.kind, ViolationKind::MissingView | ViolationKind::StaleView) {
-                        wrong = Some(
-                            "the store had kept the content, then the queue answered busy and the client was told \
-                             busy: nothing owes this version its jobs any more"
-                                .to_string(),
-                        );
+                        wrong = Some(Cause::BusyAfterStore);
                     }
                     true
                 }
@@ -183,15 +320,12 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
                 {
                     jobs.insert(*into_job);
                     if into_env != env {
-                        wrong = Some(format!(
-                            "the job was coalesced into job #{into_job} of another environment ({into_env}): that job \
-                             renders {into_env}'s view, so {env}'s is never made"
-                        ));
+                        wrong = Some(Cause::CoalescedAcrossEnvironments {
+                            into_job: *into_job,
+                            into_env: into_env.to_string(),
+                        });
                     } else if leased.contains_key(into_job) {
-                        wrong = Some(format!(
-                            "the update was coalesced into job #{into_job}, which a worker was already processing \
-                             with the older source: the update is lost"
-                        ));
+                        wrong = Some(Cause::CoalescedIntoLeased { into_job: *into_job });
                     }
                     true
                 }
@@ -218,12 +352,8 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
                     focus.view(env, entity, schema) || tokens.contains(token)
                 }
                 Event::ViewWritten { env, entity, schema, source_version, .. } if focus.view(env, entity, schema) => {
-                    if newest_written.is_some_and(|n| source_version.0 < n) && wrong.is_none() {
-                        wrong = Some(format!(
-                            "the store replaced the view of v{} with one of the older {source_version}: a write \
-                             that should have been refused",
-                            newest_written.unwrap_or_default()
-                        ));
+                    if let Some(newer) = newest_written.filter(|&n| source_version.0 < n) {
+                        wrong = Some(Cause::OlderViewReplacedNewer { newer, older: source_version.to_string() });
                     }
                     newest_written = newest_written.max(Some(source_version.0));
                     true
@@ -232,10 +362,10 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
                     if focus.view(env, entity, schema) =>
                 {
                     if source_version > current_version {
-                        wrong = Some(format!(
-                            "the store refused {source_version} although it holds the older {current_version}: \
-                             the newer view is lost"
-                        ));
+                        wrong = Some(Cause::NewerViewRefused {
+                            newer: source_version.to_string(),
+                            older: current_version.to_string(),
+                        });
                     }
                     true
                 }
@@ -247,13 +377,14 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
             steps.push(Step {
                 at: record.at,
                 node: record.node.to_string(),
-                line: record.event.to_string(),
+                record: Some(index),
+                line: render(record),
                 faults: faults.now(),
                 wrong,
             });
         }
     }
-    mark_fallback(&mut steps, violation, expected);
+    mark_fallback(trace, &mut steps, violation);
     // Only the first wrong step is the one to look at.
     let mut seen = false;
     for step in &mut steps {
@@ -267,50 +398,52 @@ fn entity_chain(trace: &[Record], violation: &Violation, focus: &Focus) -> Chain
     fit(violation, steps)
 }
 
-/// Where no single event is wrong in itself, the chain still names the step a reader should look at.
-fn mark_fallback(steps: &mut [Step], violation: &Violation, expected: Option<u64>) {
+/// The system event a step shows, if it shows one.
+fn system_event<'t>(trace: &'t [Record], step: &Step) -> Option<&'t Event> {
+    match &trace[step.record?].event {
+        TraceEvent::System(event) => Some(event),
+        TraceEvent::Harness(_) => None,
+    }
+}
+
+/// Whether a step shows the store keeping `version` of the source.
+fn stores(trace: &[Record], step: &Step, version: Option<u64>) -> bool {
+    matches!(system_event(trace, step), Some(Event::SourceStored { version: v, .. }) if Some(v.0) == version)
+}
+
+/// Where no single event is wrong in itself, the chain still names the step a reader should look at: a guess,
+/// labelled as one.
+fn mark_fallback(trace: &[Record], steps: &mut [Step], violation: &Violation) {
     if steps.iter().any(|s| s.wrong.is_some()) {
         return;
     }
-    let stored = expected.map(|v| format!(" v{v} "));
+    let expected = violation.expected_version;
+    let is = |step: &Step, name: &str| system_event(trace, step).is_some_and(|e| e.name() == name);
     match violation.kind {
         ViolationKind::MissingView | ViolationKind::StaleView => {
             // The version the view should show was stored, and no job for it followed.
-            let at = stored.as_ref().and_then(|v| {
-                steps.iter().rposition(|s| s.line.starts_with("source-stored") && s.line.contains(v.as_str()))
-            });
-            if let Some(i) = at {
-                let followed = steps[i + 1..]
-                    .iter()
-                    .any(|s| s.line.starts_with("job-enqueued") || s.line.starts_with("job-coalesced"));
-                steps[i].wrong = Some(if followed {
-                    "this version was stored and jobs followed, but no view of it was ever written".to_string()
-                } else {
-                    "this version was stored, and no job for this view was ever queued after it".to_string()
-                });
-            } else if let Some(last) = steps.iter_mut().rev().find(|s| s.line.starts_with("view-written")) {
-                last.wrong = Some("the last view written; nothing newer followed".to_string());
+            if let Some(i) = steps.iter().rposition(|s| stores(trace, s, expected)) {
+                let followed = steps[i + 1..].iter().any(|s| is(s, "job-enqueued") || is(s, "job-coalesced"));
+                steps[i].wrong = Some(if followed { Cause::StoredJobsButNoView } else { Cause::StoredWithoutJob });
+            } else if let Some(last) = steps.iter_mut().rev().find(|s| is(s, "view-written")) {
+                last.wrong = Some(Cause::LastViewWritten);
             }
         }
         ViolationKind::Starvation => {
             // The lease that came late: the first after the version was stored, after its job waited in the queue.
-            let from = stored
-                .as_ref()
-                .and_then(|v| {
-                    steps.iter().position(|s| s.line.starts_with("source-stored") && s.line.contains(v.as_str()))
-                })
-                .unwrap_or(0);
-            if let Some(i) = steps.iter().skip(from).position(|s| s.line.starts_with("job-leased")).map(|i| i + from) {
-                let queued = steps[..i].iter().rev().find(|s| s.line.starts_with("job-enqueued")).map(|s| s.at);
-                let waited = queued.map_or(String::new(), |q| {
-                    format!(" after waiting {:.3}s in the queue", (steps[i].at - q).as_secs_f64())
-                });
-                steps[i].wrong = Some(format!("the job was leased only now{waited}"));
+            let from = steps.iter().position(|s| stores(trace, s, expected)).unwrap_or(0);
+            if let Some(i) = steps.iter().skip(from).position(|s| is(s, "job-leased")).map(|i| i + from) {
+                let queued = steps[..i].iter().rev().find(|s| is(s, "job-enqueued")).map(|s| s.at);
+                steps[i].wrong = Some(Cause::LeasedLate { waited: queued.map(|q| steps[i].at - q) });
             }
         }
         ViolationKind::LostIngest => {
-            if let Some(step) = steps.iter_mut().rev().find(|s| s.line.starts_with("client-acked")) {
-                step.wrong = Some("acknowledged to the client; the store did not keep it".to_string());
+            let acked = |s: &Step| {
+                s.record
+                    .is_some_and(|r| matches!(trace[r].event, TraceEvent::Harness(HarnessEvent::ClientAcked { .. })))
+            };
+            if let Some(step) = steps.iter_mut().rev().find(|s| acked(s)) {
+                step.wrong = Some(Cause::AckedNotKept);
             }
         }
         _ => {}
@@ -335,11 +468,11 @@ fn fit(violation: &Violation, mut steps: Vec<Step>) -> Chain {
 }
 
 /// Unbounded work concerns no entity: the chain is where the extra messages came from, per kind of event.
-fn work_chain(trace: &[Record], violation: &Violation) -> Chain {
+fn work_chain(trace: &[Record], violation: &Violation, render: Render) -> Chain {
     let mut busy_per_second: BTreeMap<u64, u64> = BTreeMap::new();
-    let mut faults = ActiveFaults(BTreeMap::new());
+    let mut faults = ActiveFaults::default();
     let mut steps = Vec::new();
-    for record in trace {
+    for (index, record) in trace.iter().enumerate() {
         match &record.event {
             TraceEvent::Harness(event) => {
                 faults.see(event);
@@ -347,7 +480,8 @@ fn work_chain(trace: &[Record], violation: &Violation) -> Chain {
                     steps.push(Step {
                         at: record.at,
                         node: record.node.to_string(),
-                        line: record.event.to_string(),
+                        record: Some(index),
+                        line: render(record),
                         faults: Vec::new(),
                         wrong: None,
                     });
@@ -364,13 +498,54 @@ fn work_chain(trace: &[Record], violation: &Violation) -> Chain {
         steps.push(Step {
             at: Duration::from_secs(second),
             node: "queue".into(),
+            record: None,
             line: format!("enqueue-busy x{count} in this second ({total} in all)"),
             faults: faults.now(),
-            wrong: Some(
-                "callers kept retrying a queue that answered busy, instead of passing busy back and backing off".into(),
-            ),
+            wrong: Some(Cause::BusyStorm { peak: count, total }),
         });
         steps.sort_by_key(|s| s.at);
     }
     fit(violation, steps)
+}
+
+/// Violations of each kind explained to find a failure's fingerprint: the first is enough to name its mechanism,
+/// and explaining every violation of a large failure would cost a sweep more than its seeds.
+const FINGERPRINT_PER_KIND: usize = 1;
+
+/// How a run failed, as one stable name, so that a sweep groups failures by mechanism rather than by the mix of
+/// violation kinds each seed happened to show. A crash is its kind (and a panic its location). Otherwise each
+/// kind's first violation is explained; the earliest step marked wrong by a finding (or, failing any, by a
+/// heuristic) names the failure: its class, its cause and the type of its event
+/// (`correctness:coalesced-across-environments@job-coalesced`). A failure no chain explains is named by its
+/// first violation's class and kind (`liveness:not-converged`).
+pub fn fingerprint(trace: &[Record], violations: &[Violation]) -> Option<String> {
+    let first = violations.first()?;
+    if let Some(crash) = violations.iter().find(|v| v.kind.class() == "crash") {
+        return Some(match crash.kind {
+            ViolationKind::Panic => match crash.detail.rsplit_once(" at ") {
+                Some((_, location)) => format!("crash:panic@{location}"),
+                None => "crash:panic".to_string(),
+            },
+            kind => format!("crash:{kind}"),
+        });
+    }
+    let mut seen: BTreeMap<ViolationKind, usize> = BTreeMap::new();
+    // (heuristic, time, order) of each marked step, the smallest winning: findings before guesses, then earliest.
+    let mut best: Option<((bool, Duration, usize), String)> = None;
+    for (order, violation) in violations.iter().enumerate() {
+        let n = seen.entry(violation.kind).or_default();
+        if *n >= FINGERPRINT_PER_KIND {
+            continue;
+        }
+        *n += 1;
+        let Some(chain) = explain_with(trace, violation, &|_| String::new()) else { continue };
+        let Some(step) = chain.wrong_step() else { continue };
+        let cause = step.wrong.as_ref().expect("a wrong step has a cause");
+        let event = step.record.map_or("summary", |r| trace[r].event.name());
+        let key = (cause.heuristic(), step.at, order);
+        if best.as_ref().is_none_or(|(k, _)| key < *k) {
+            best = Some((key, format!("{}:{}@{event}", violation.kind.class(), cause.id())));
+        }
+    }
+    Some(best.map_or_else(|| format!("{}:{}", first.kind.class(), first.kind), |(_, name)| name))
 }

@@ -221,6 +221,10 @@ pub struct Outcome {
     pub violations: Vec<Violation>,
     pub stats: Stats,
     pub trace_hash: String,
+    /// How it failed, as a stable name (see [`crate::explain::fingerprint`]): what a sweep groups failures by.
+    /// Drawn from the explanations, which read the system's events: it groups failures, it never decides one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
     /// The fault plan the run executed, in order.
     pub fault_plan: Vec<crate::faults::FaultSpec>,
 }
@@ -228,5 +232,14 @@ pub struct Outcome {
 impl Outcome {
     pub fn passed(&self) -> bool {
         self.verdict == Verdict::Pass
+    }
+
+    /// The kinds of violation the run showed, sorted and joined (`missing-view+stale-view`): for people; a sweep
+    /// groups by [`Outcome::fingerprint`].
+    pub fn kinds(&self) -> String {
+        let mut kinds: Vec<&str> = self.violations.iter().map(|v| v.kind.name()).collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds.join("+")
     }
 }

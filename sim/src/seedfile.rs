@@ -32,8 +32,11 @@ pub struct SeedMeta {
     pub seed: u64,
     /// The scenario the seed came from (its name in the catalog, or its path).
     pub scenario: String,
-    /// The failure's signature: what failed, not which seed.
+    /// The failure's fingerprint: how it failed (its mechanism), not which seed (see `explain::fingerprint`).
     pub signature: String,
+    /// The violation kinds the saved run showed (`missing-view+stale-view`), for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kinds: Option<String>,
     pub harness_version: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub git_commit: Option<String>,
@@ -157,6 +160,7 @@ impl SeedFile {
                 seed: outcome.seed,
                 scenario: scenario.name.clone(),
                 signature: signature.to_string(),
+                kinds: Some(outcome.kinds()),
                 harness_version: build.harness_version,
                 git_commit: build.git_commit,
                 madsim_version: build.madsim_version,

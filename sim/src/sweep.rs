@@ -8,7 +8,7 @@
 //! every result so far.
 
 use crate::determinism;
-use crate::outcome::{Outcome, ViolationKind};
+use crate::outcome::Outcome;
 use crate::scenario::LoadedScenario;
 use crate::world::{run_seed_with, RunOptions, RunResult};
 use serde::{Deserialize, Serialize};
@@ -138,25 +138,14 @@ impl CanaryReport {
     }
 }
 
-/// A failure's identity across seeds: the kinds of violation, plus the panic location for crashes.
+/// A failure's identity across seeds: its fingerprint (how it failed, see [`crate::explain::fingerprint`]), so
+/// that one mechanism is one failure whatever mix of violation kinds its seeds show, and two mechanisms that show
+/// the same kinds are two.
 pub fn signature(outcome: &Outcome) -> Option<String> {
     if outcome.passed() {
         return None;
     }
-    let mut parts: Vec<String> = outcome
-        .violations
-        .iter()
-        .map(|v| match v.kind {
-            ViolationKind::Panic => match v.detail.rsplit_once(" at ") {
-                Some((_, location)) => format!("panic@{location}"),
-                None => "panic".to_string(),
-            },
-            kind => kind.name().to_string(),
-        })
-        .collect();
-    parts.sort();
-    parts.dedup();
-    Some(parts.join("+"))
+    Some(outcome.fingerprint.clone().unwrap_or_else(|| outcome.kinds()))
 }
 
 /// The result of one seed, as a sweep keeps it.
@@ -182,7 +171,13 @@ pub struct FailureGroup {
     /// The first violations of the lowest failing seed, as printed.
     #[serde(default)]
     pub violations: Vec<String>,
+    /// The mixes of violation kinds its seeds showed (`missing-view+stale-view`), at most `KINDS_PER_GROUP_MAX`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kinds: Vec<String>,
 }
+
+/// Mixes of kinds a failure group keeps.
+pub const KINDS_PER_GROUP_MAX: usize = 8;
 
 /// Violations of a failure group's lowest seed kept in reports.
 pub const VIOLATIONS_PER_GROUP_MAX: usize = 3;
@@ -323,6 +318,11 @@ impl ScenarioReport {
             }
         };
         group.count += 1;
+        let kinds = o.kinds();
+        if !group.kinds.contains(&kinds) && group.kinds.len() < KINDS_PER_GROUP_MAX {
+            group.kinds.push(kinds);
+            group.kinds.sort();
+        }
         if group.seeds.first().is_none_or(|&lowest| o.seed < lowest) {
             group.repro = repro;
             group.violations = o

@@ -15,8 +15,9 @@ use system::events::{Event, EventSink};
 use system::model::Name;
 
 /// Something the harness itself did or saw.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(tag = "event", rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum HarnessEvent {
     PhaseStarted {
         phase: &'static str,
@@ -142,6 +143,16 @@ impl fmt::Display for HarnessEvent {
 pub enum TraceEvent {
     System(Event),
     Harness(HarnessEvent),
+}
+
+impl TraceEvent {
+    /// The event's type, as the trace's canonical encoding names it (`job-coalesced`, `node-crashed`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            TraceEvent::System(e) => e.name(),
+            TraceEvent::Harness(e) => e.into(),
+        }
+    }
 }
 
 impl fmt::Display for TraceEvent {

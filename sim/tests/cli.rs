@@ -99,7 +99,8 @@ fn a_closed_pipe_is_a_normal_end() {
     let (code, stderr) = with_closed_pipe(&["run", "--scenario", "baseline", "--seed", "1", "--trace"], 2);
     assert_eq!(code, Some(0), "the verdict's code: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
-    let seed = "../seeds/canaries-dedup-ignores-environment--missing-view+stale-view.toml";
+    let seed =
+        "../seeds/canaries-dedup-ignores-environment--correctness-coalesced-across-environments-job-coalesced.toml";
     let (code, stderr) = with_closed_pipe(&["repro", seed, "--trace", "--no-determinism-check"], 2);
     assert_eq!(code, Some(1), "the seed still fails: {stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
@@ -225,7 +226,8 @@ fn a_scenario_given_to_repro_gets_a_hint_to_use_run() {
 #[test]
 fn repro_says_when_a_seed_file_was_edited_by_hand() {
     let dir = tempfile::tempdir().unwrap();
-    let original = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds/canaries-fifo-queue--starvation.toml");
+    let original = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../seeds/canaries-fifo-queue--liveness-leased-late-job-leased.toml");
     let text = std::fs::read_to_string(&original).unwrap();
     let copy = dir.path().join("copy.toml");
     std::fs::write(&copy, &text).unwrap();
@@ -295,7 +297,8 @@ fn check_determinism_reports_the_planted_negative_control() {
 
 #[test]
 fn the_readmes_filter_example_prints_the_entitys_trace() {
-    let seed = "../seeds/canaries-dedup-ignores-environment--missing-view+stale-view.toml";
+    let seed =
+        "../seeds/canaries-dedup-ignores-environment--correctness-coalesced-across-environments-job-coalesced.toml";
     let output = sim()
         .args(["repro", seed, "--trace", "--filter", "globex/page-0028", "--no-determinism-check"])
         .output()
@@ -354,7 +357,8 @@ fn log_directives_filter_the_trace_as_rust_log_would() {
 fn run_and_repro_write_a_self_contained_timeline() {
     let dir = tempfile::tempdir().unwrap();
     let page = dir.path().join("t.html");
-    let seed = "../seeds/canaries-dedup-ignores-environment--missing-view+stale-view.toml";
+    let seed =
+        "../seeds/canaries-dedup-ignores-environment--correctness-coalesced-across-environments-job-coalesced.toml";
     let output = sim().args(["repro", seed, "--no-determinism-check", "--html"]).arg(&page).output().unwrap();
     assert_eq!(output.status.code(), Some(1), "the seed still fails");
     let html = std::fs::read_to_string(&page).unwrap();

@@ -10,9 +10,11 @@ use crate::model::{EntityId, Env, JobKind, SchemaName, Version};
 use serde::Serialize;
 use std::fmt;
 
-/// One thing that happened on a node.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// One thing that happened on a node. Its type's name (`job-coalesced`, ...) is the serde tag, and `name()`
+/// gives the same name from strum, for code that must tell events apart without reading their text.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, strum::IntoStaticStr)]
 #[serde(tag = "event", rename_all = "kebab-case")]
+#[strum(serialize_all = "kebab-case")]
 pub enum Event {
     /// A node's services started (after boot or restart).
     NodeStarted { role: &'static str },
@@ -155,6 +157,11 @@ impl fmt::Display for Event {
 }
 
 impl Event {
+    /// The event's type, as the trace names it (`job-coalesced`).
+    pub fn name(&self) -> &'static str {
+        self.into()
+    }
+
     /// What the event is about: its environment and entity, and for view and job events the view's schema.
     pub fn subject(&self) -> Option<(&str, &str, Option<&str>)> {
         use Event::*;

@@ -35,6 +35,11 @@ pub struct ReproArgs {
     /// event, each violation's causal chain highlighted; zoom, pan, click, filter).
     #[arg(long)]
     pub html: Option<std::path::PathBuf>,
+    /// Write the seed file anew from this replay (same scenario and plan; this build's outcome, fingerprint and
+    /// stamp), under the name of its current fingerprint, after a change to the harness or the system. Refused
+    /// if the seed no longer fails (exit 1): a fixed bug's seed is removed, not re-saved.
+    #[arg(long, conflicts_with_all = ["json", "explain"])]
+    pub resave: bool,
 }
 
 pub fn repro(args: ReproArgs) -> u8 {
@@ -87,10 +92,17 @@ pub fn repro(args: ReproArgs) -> u8 {
         crate::out!("{}", report::explanations(&result.trace, outcome, report::EXPLAINED_MAX));
     }
     let now = sweep::signature(outcome);
+    let saved_kinds = file.seed.kinds.as_deref().map_or(String::new(), |k| format!(", kinds {k}"));
     let verdict = match &now {
-        Some(sig) if *sig == file.seed.signature => format!("reproduced: fails with the same signature `{sig}`"),
-        Some(sig) => format!("fails differently: signature `{sig}`, saved as `{}`", file.seed.signature),
-        None => format!("no longer fails (saved as `{}`)", file.seed.signature),
+        Some(sig) if *sig == file.seed.signature => {
+            format!("reproduced: fails the same way, fingerprint `{sig}` (kinds {})", outcome.kinds())
+        }
+        Some(sig) => format!(
+            "fails differently: fingerprint `{sig}` (kinds {}), saved as `{}`{saved_kinds}",
+            outcome.kinds(),
+            file.seed.signature
+        ),
+        None => format!("no longer fails (saved as `{}`{saved_kinds})", file.seed.signature),
     };
     crate::outln!("repro: {verdict}");
     let edited = seedfile::unedited(&text, &file) == Some(false);
@@ -114,6 +126,7 @@ pub fn repro(args: ReproArgs) -> u8 {
             crate::errln!("nondeterminism: {d}");
             return 1;
         }
+        None if args.resave => return resave(path, &file, &loaded, outcome, now.as_deref()),
         None if !args.no_determinism_check => crate::outln!("  determinism: three replays gave identical traces, and two of them identical draws from madsim's generator"),
         None => {}
     }
@@ -122,4 +135,36 @@ pub fn repro(args: ReproArgs) -> u8 {
     } else {
         1
     }
+}
+
+/// Writes the seed file anew from a replay; exit 0 once written, 1 if the seed no longer fails, 4 if the file
+/// could not be written.
+fn resave(
+    path: &Path,
+    file: &seedfile::SeedFile,
+    loaded: &crate::scenario::LoadedScenario,
+    outcome: &crate::outcome::Outcome,
+    fingerprint: Option<&str>,
+) -> u8 {
+    let Some(fingerprint) = fingerprint else {
+        crate::errln!("error: {} no longer fails: nothing to re-save (remove it if its bug is fixed)", path.display());
+        return 1;
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let target = seedfile::path_for(dir, &file.seed.scenario, fingerprint);
+    let fresh = seedfile::SeedFile::new(loaded, outcome, fingerprint);
+    if let Err(e) = crate::report::files::write_atomically(&target, &fresh.to_toml(&target)) {
+        crate::errln!("error: could not write {}: {e}", target.display());
+        return super::EXIT_OUTPUT_LOST;
+    }
+    if target != path {
+        if let Err(e) = std::fs::remove_file(path) {
+            crate::errln!("error: wrote {} but could not remove {}: {e}", target.display(), path.display());
+            return super::EXIT_OUTPUT_LOST;
+        }
+        crate::outln!("re-saved as {} (its fingerprint changed; {} removed)", target.display(), path.display());
+    } else {
+        crate::outln!("re-saved {}", target.display());
+    }
+    0
 }

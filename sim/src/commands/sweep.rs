@@ -3,7 +3,7 @@
 
 use super::{bad_input, EXIT_OUTPUT_LOST};
 use crate::outcome::Outcome;
-use crate::report::files::{check_writable_dir, check_writable_file, write_new};
+use crate::report::files::{check_writable_dir, check_writable_file, write_atomically, write_new};
 use crate::report::sweep::{stamp, summary, write_reports};
 use crate::scenario::LoadedScenario;
 use crate::seedfile::{self, SeedFile};
@@ -229,9 +229,7 @@ pub fn sweep(args: SweepArgs) -> u8 {
         .collect();
     let expected: u64 = (0..scenarios.len()).map(|i| options.planned(i)).fold(0, u64::saturating_add);
     let progress = Progress::new(expected);
-    // The lowest failing seed of each new signature, saved (and shrunk) when the sweep ends, so that the same sweep
-    // always saves the same files whatever order the seeds finished in. A hunted canary's failures are never saved.
-    let mut to_save: BTreeMap<(usize, String), Outcome> = BTreeMap::new();
+    let mut saver = Saver::new(&args.save_dir);
     // Host time, outside every simulation: the report's start time and the sweep's wall time, nothing more.
     #[allow(clippy::disallowed_methods)]
     let started_at = std::time::SystemTime::now();
@@ -247,21 +245,9 @@ pub fn sweep(args: SweepArgs) -> u8 {
         if caught && !options.skip[done.scenario].swap(true, Ordering::SeqCst) {
             progress.println(format!("caught canary {name} at seed {seed}"));
         }
+        // A hunted canary's failures are the flaw's doing: never saved.
         if let Some(sig) = done.signature.as_ref().filter(|_| !hunted) {
-            let key = (done.scenario, sig.clone());
-            match to_save.get(&key) {
-                None => {
-                    progress.println(format!(
-                        "FAIL {name} seed {seed}: {sig}\n  reproduce: {}",
-                        report::repro_command(name, seed)
-                    ));
-                    to_save.insert(key, done.result.outcome.clone());
-                }
-                Some(kept) if seed < kept.seed => {
-                    to_save.insert(key, done.result.outcome.clone());
-                }
-                Some(_) => {}
-            }
+            saver.found(&scenarios[done.scenario], done.scenario, sig, &done.result.outcome, &progress);
         }
         if let Some(d) = &done.nondeterministic {
             progress.println(format!("NONDETERMINISM {name} seed {seed}: {d}"));
@@ -269,17 +255,16 @@ pub fn sweep(args: SweepArgs) -> u8 {
         let failures: u64 = reports.iter().map(|r| r.failed_seeds()).sum();
         progress.tick(failures);
     });
-    // After an interrupt or the time budget, failures are saved as found: shrinking is work the user did not
-    // wait for, and its replays would outlast the budget.
+    // After an interrupt or the time budget, failures stay as found: shrinking is work the user did not wait for,
+    // and its replays would outlast the budget.
     let shrink_now = !args.no_shrink && stopped.is_none();
     let mut output_lost = false;
-    for ((index, sig), outcome) in &to_save {
-        let saved = save_failure(&scenarios[*index], outcome, sig, &args.save_dir, shrink_now, &stop, &progress);
+    for ((index, sig), saved) in saver.finish(&scenarios, shrink_now, &stop, &progress) {
         output_lost |= saved.is_err();
         if let (true, Ok(path)) = (args.timelines, &saved) {
             output_lost |= !save_timeline(path, &progress);
         }
-        if let Some(group) = reports[*index].failures.iter_mut().find(|g| &g.signature == sig) {
+        if let Some(group) = reports[index].failures.iter_mut().find(|g| g.signature == sig) {
             group.saved = saved.ok().map(|p| p.display().to_string());
         }
     }
@@ -312,47 +297,119 @@ pub fn sweep(args: SweepArgs) -> u8 {
     result.computed_verdict().exit_code()
 }
 
-/// Saves a new failure as a seed file (shrunk if `shrink_it`), unless a file for its signature exists.
-fn save_failure(
-    scenario: &LoadedScenario,
-    outcome: &Outcome,
-    signature: &str,
-    dir: &std::path::Path,
-    shrink_it: bool,
-    stop: &AtomicBool,
-    progress: &Progress,
-) -> Result<PathBuf, std::io::Error> {
-    let path = seedfile::path_for(dir, &scenario.name, signature);
-    if path.exists() {
-        progress.println(format!("  known: {} already holds this signature", path.display()));
-        return Ok(path);
+/// Saves failures as seed files: each new fingerprint at once, unshrunk, the moment its first seed fails (so
+/// that a sweep killed at any point keeps what it found), then, when the sweep ends, the lowest failing seed of
+/// each, shrunk, into the same file. A file that held the fingerprint before this sweep began is known: left
+/// alone. The files this sweep wrote are its own to replace; nobody else's are ever overwritten.
+pub struct Saver {
+    dir: PathBuf,
+    kept: BTreeMap<(usize, String), Kept>,
+}
+
+struct Kept {
+    outcome: Outcome,
+    path: PathBuf,
+    /// `Ok(true)`: this sweep wrote the file. `Ok(false)`: the file was there already (known, or saved by another
+    /// sweep meanwhile). `Err`: it could not be written.
+    written: Result<bool, String>,
+}
+
+impl Saver {
+    pub fn new(dir: &std::path::Path) -> Saver {
+        Saver { dir: dir.to_path_buf(), kept: BTreeMap::new() }
     }
-    let mut file = SeedFile::new(scenario, outcome, signature);
-    progress.println(format!("saving seed {} of {} ({signature})", outcome.seed, scenario.name));
-    if shrink_it {
-        progress.println(format!("  shrinking (at most {} replays; --no-shrink to skip) ...", shrink::REPLAYS_MAX));
-        let shrunk = shrink::shrink(&file, &path, stop);
-        progress.println(format!("  shrunk from {} to {}", shrunk.before, shrunk.after));
-        file = shrunk.file;
+
+    /// Sees a failing seed of scenario `index` with fingerprint `sig`: a new fingerprint is written at once; a
+    /// lower seed of one this sweep wrote replaces it.
+    pub fn found(
+        &mut self,
+        scenario: &LoadedScenario,
+        index: usize,
+        sig: &str,
+        outcome: &Outcome,
+        progress: &Progress,
+    ) {
+        let key = (index, sig.to_string());
+        match self.kept.get_mut(&key) {
+            None => {
+                progress.println(format!(
+                    "FAIL {} seed {}: {sig} ({})\n  reproduce: {}",
+                    scenario.name,
+                    outcome.seed,
+                    outcome.kinds(),
+                    report::repro_command(&scenario.name, outcome.seed)
+                ));
+                let path = seedfile::path_for(&self.dir, &scenario.name, sig);
+                let file = SeedFile::new(scenario, outcome, sig);
+                let written = write_new(&path, &file.to_toml(&path)).map_err(|e| e.to_string());
+                match &written {
+                    Ok(true) => progress.println(format!("  saved (unshrunk so far) {}", path.display())),
+                    Ok(false) => {
+                        progress.println(format!("  known: {} already holds this fingerprint", path.display()))
+                    }
+                    Err(e) => progress.println(format!("  error: could not save {}: {e}", path.display())),
+                }
+                self.kept.insert(key, Kept { outcome: outcome.clone(), path, written });
+            }
+            Some(kept) if outcome.seed < kept.outcome.seed => {
+                kept.outcome = outcome.clone();
+                if kept.written == Ok(true) {
+                    let file = SeedFile::new(scenario, outcome, sig);
+                    if let Err(e) = write_atomically(&kept.path, &file.to_toml(&kept.path)) {
+                        kept.written = Err(e.to_string());
+                    }
+                }
+            }
+            Some(_) => {}
+        }
     }
-    match write_new(&path, &file.to_toml(&path)) {
-        Ok(true) => {
-            progress.println(format!("  saved {} · replay: cargo sim repro {}", path.display(), path.display()));
-            Ok(path)
+
+    /// Finishes every file this sweep wrote (shrunk if `shrink_it`); returns, per (scenario, fingerprint), where
+    /// its reproduction is, or why it could not be written.
+    pub fn finish(
+        self,
+        scenarios: &[LoadedScenario],
+        shrink_it: bool,
+        stop: &AtomicBool,
+        progress: &Progress,
+    ) -> Vec<((usize, String), Result<PathBuf, std::io::Error>)> {
+        let mut out = Vec::new();
+        for ((index, sig), kept) in self.kept {
+            let result = match kept.written {
+                Err(e) => Err(std::io::Error::other(e)),
+                Ok(false) => Ok(kept.path),
+                Ok(true) => {
+                    let scenario = &scenarios[index];
+                    let mut file = SeedFile::new(scenario, &kept.outcome, &sig);
+                    progress.println(format!("seed {} of {} ({sig})", kept.outcome.seed, scenario.name));
+                    if shrink_it && !stop.load(Ordering::SeqCst) {
+                        progress.println(format!(
+                            "  shrinking (at most {} replays; --no-shrink to skip) ...",
+                            shrink::REPLAYS_MAX
+                        ));
+                        let shrunk = shrink::shrink(&file, &kept.path, stop);
+                        progress.println(format!("  shrunk from {} to {}", shrunk.before, shrunk.after));
+                        file = shrunk.file;
+                    }
+                    match write_atomically(&kept.path, &file.to_toml(&kept.path)) {
+                        Ok(()) => {
+                            progress.println(format!(
+                                "  saved {} · replay: cargo sim repro {}",
+                                kept.path.display(),
+                                kept.path.display()
+                            ));
+                            Ok(kept.path)
+                        }
+                        Err(e) => {
+                            progress.println(format!("  error: could not save {}: {e}", kept.path.display()));
+                            Err(e)
+                        }
+                    }
+                }
+            };
+            out.push(((index, sig), result));
         }
-        Ok(false) => {
-            // Another sweep saved the same signature into this folder meanwhile: its file stays as it is.
-            progress.println(format!(
-                "  known: {} was saved by another sweep meanwhile; this sweep's seed {} is in its report",
-                path.display(),
-                outcome.seed
-            ));
-            Ok(path)
-        }
-        Err(e) => {
-            progress.println(format!("  error: could not save {}: {e}", path.display()));
-            Err(e)
-        }
+        out
     }
 }
 
@@ -379,7 +436,7 @@ fn save_timeline(seed_file: &std::path::Path, progress: &Progress) -> bool {
 }
 
 /// A progress bar on a terminal; plain lines every few seconds otherwise (CI logs).
-struct Progress {
+pub struct Progress {
     bar: Option<ProgressBar>,
     total: u64,
     done: std::cell::Cell<u64>,
@@ -392,7 +449,7 @@ const PLAIN_PROGRESS_EVERY: Duration = Duration::from_secs(10);
 
 impl Progress {
     #[allow(clippy::disallowed_methods)]
-    fn new(total: u64) -> Progress {
+    pub fn new(total: u64) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(total);
             bar.set_style(

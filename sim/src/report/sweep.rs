@@ -51,7 +51,8 @@ pub fn write_junit(path: &Path, result: &SweepReport) -> std::io::Result<()> {
         let mut problems = Vec::new();
         for g in &s.failures {
             let seeds: Vec<String> = g.seeds.iter().map(|x| x.to_string()).collect();
-            let mut text = format!("{} on {} seed(s): {}\n", g.signature, g.count, seeds.join(", "));
+            let mut text =
+                format!("{} ({}) on {} seed(s): {}\n", g.signature, g.kinds.join(", "), g.count, seeds.join(", "));
             for v in &g.violations {
                 let _ = writeln!(text, "  {v}");
             }
@@ -201,7 +202,14 @@ pub fn summary(result: &SweepReport) -> String {
         }
         for g in &s.failures {
             let seeds: Vec<String> = g.seeds.iter().map(|s| s.to_string()).collect();
-            let _ = writeln!(out, "      {} x{} (seeds {})", g.signature, g.count, seeds.join(", "));
+            let _ = writeln!(
+                out,
+                "      {} x{} (seeds {}) · kinds {}",
+                g.signature,
+                g.count,
+                seeds.join(", "),
+                g.kinds.join(", ")
+            );
             if let Some(saved) = &g.saved {
                 let _ = writeln!(out, "        saved: {saved} · replay: cargo sim repro {saved}");
             }
@@ -240,9 +248,10 @@ pub fn markdown(result: &SweepReport) -> String {
                 let seeds: Vec<String> = g.seeds.iter().map(|x| x.to_string()).collect();
                 let _ = writeln!(
                     out,
-                    "- **{}** `{}` on {} seed(s): {}",
+                    "- **{}** `{}` ({}) on {} seed(s): {}",
                     s.scenario,
                     g.signature,
+                    g.kinds.join(", "),
                     g.count,
                     seeds.join(", ")
                 );

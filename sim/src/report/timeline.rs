@@ -135,7 +135,12 @@ pub fn html(outcome: &Outcome, trace: &[Record]) -> String {
                     .steps
                     .iter()
                     .map(|s| {
-                        (s.at.as_micros() as u64, lane(&s.node), s.line.clone(), s.wrong.clone().unwrap_or_default())
+                        (
+                            s.at.as_micros() as u64,
+                            lane(&s.node),
+                            s.line.clone(),
+                            s.wrong.as_ref().map(|c| c.to_string()).unwrap_or_default(),
+                        )
                     })
                     .collect(),
             })

@@ -190,6 +190,7 @@ fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunRes
              runtime): hash iteration order differs from run to run, so this run cannot be replayed",
         ));
         run.outcome.verdict = Verdict::Fail;
+        run.outcome.fingerprint = Some("crash:nondeterminism".to_string());
     }
     run
 }
@@ -253,6 +254,7 @@ pub fn finish(
         scenario: scenario.name.clone(),
         seed,
         verdict: if violations.is_empty() { Verdict::Pass } else { Verdict::Fail },
+        fingerprint: crate::explain::fingerprint(&trace, &violations),
         violations,
         stats,
         trace_hash: trace::hash(&trace),

@@ -1,8 +1,9 @@
 //! Events explain, they never judge (an architecture invariant): with the system's event sink muted (coverage
 //! marks aside), every verdict stays the same. Each canary is still caught on the same seed with the same
-//! signature, every saved seed still fails as saved, and the catalog still passes.
+//! violations, every saved seed still fails with the violations it was saved with, and the catalog still passes.
+//! (A fingerprint is drawn from the explanations, which read the events: muted, it may name the mechanism less
+//! well, so the comparison is of verdicts and violation kinds, which is what the oracle decides.)
 
-use sim::sweep::signature;
 use sim::world::{run_seed, run_seed_with, RunOptions};
 
 const MUTED: RunOptions = RunOptions { mute_system_events: true, plant_nondeterminism: false, outcome_only: false };
@@ -20,7 +21,8 @@ fn muting_the_system_events_changes_no_canary_verdict() {
         let heard = run_seed(&loaded, seed);
         let muted = run_seed_with(&loaded, seed, MUTED);
         assert!(muted.trace.len() < heard.trace.len(), "{}: muting dropped no event", loaded.name);
-        assert_eq!(signature(&muted.outcome), signature(&heard.outcome), "{} seed {seed}", loaded.name);
+        assert_eq!(muted.outcome.verdict, heard.outcome.verdict, "{} seed {seed}", loaded.name);
+        assert_eq!(muted.outcome.kinds(), heard.outcome.kinds(), "{} seed {seed}", loaded.name);
         checked += 1;
     }
     assert_eq!(checked, system::flaws::Flaw::ALL.len());
@@ -31,8 +33,10 @@ fn muting_the_system_events_changes_no_saved_seed_verdict() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
     for path in sim::catalog::list(&dir) {
         let file = sim::seedfile::load(&path).unwrap();
+        let heard = run_seed(&file.to_loaded(&path), file.seed.seed);
         let muted = run_seed_with(&file.to_loaded(&path), file.seed.seed, MUTED);
-        assert_eq!(signature(&muted.outcome).as_deref(), Some(file.seed.signature.as_str()), "{}", path.display());
+        assert!(!muted.outcome.passed(), "{}", path.display());
+        assert_eq!(muted.outcome.kinds(), heard.outcome.kinds(), "{}", path.display());
     }
 }
 

@@ -68,6 +68,7 @@ fn a_canary_sweep_fails_saves_one_file_per_signature_and_the_file_replays_identi
         explain: false,
         log: None,
         html: None,
+        resave: false,
     };
     assert_eq!(repro(r), 1, "repro exits 1 while the seed still fails");
 }
@@ -175,7 +176,8 @@ fn shards_split_the_seeds_without_overlap() {
 
 fn canary_seed_text() -> (PathBuf, String) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
-    let path = dir.join("canaries-dedup-ignores-environment--missing-view+stale-view.toml");
+    let path =
+        dir.join("canaries-dedup-ignores-environment--correctness-coalesced-across-environments-job-coalesced.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     (path, text)
 }
@@ -224,6 +226,7 @@ fn repro_of_a_corrupt_file_exits_2() {
         explain: false,
         log: None,
         html: None,
+        resave: false,
     };
     assert_eq!(repro(r), 2);
     let missing = ReproArgs {
@@ -235,6 +238,7 @@ fn repro_of_a_corrupt_file_exits_2() {
         explain: false,
         log: None,
         html: None,
+        resave: false,
     };
     assert_eq!(repro(missing), 2);
 }
@@ -463,4 +467,54 @@ fn a_canary_neither_caught_nor_cleared_leaves_the_sweep_incomplete() {
     let whole = sweeper::SweepReport { scenarios: vec![report], ..Default::default() };
     assert!(!whole.failed(), "not missed: its budget was not spent");
     assert_eq!(whole.computed_verdict(), sweeper::SweepVerdict::Incomplete);
+}
+
+// ---- fingerprints: failures grouped by how they failed ----
+
+#[test]
+fn one_mechanism_whose_seeds_show_different_mixes_of_kinds_is_saved_once() {
+    // ack-before-durable's seeds 0, 1 and 3 show three different mixes of violation kinds, all from the same
+    // store crash losing acknowledged writes: one fingerprint, one saved seed file.
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("sweep.json");
+    let mut a = args(vec!["canaries/ack-before-durable".into()], 0, 4, &dir.path().join("seeds"));
+    a.json = Some(json.clone());
+    assert_eq!(sweep(a), 1);
+    let report: sweeper::SweepReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let groups = &report.scenarios[0].failures;
+    assert_eq!(groups.len(), 1, "{groups:#?}");
+    assert!(groups[0].kinds.len() >= 2, "the seeds showed different mixes of kinds: {:?}", groups[0].kinds);
+    assert_eq!(groups[0].signature, "correctness:store-crash-lost-unsynced@node-crashed");
+    assert_eq!(seed_files(&dir.path().join("seeds")).len(), 1);
+}
+
+#[test]
+fn two_mechanisms_with_the_same_kinds_are_saved_apart() {
+    // Two flaws whose seeds both show exactly `stale-view`: a coalescing into a leased job, and a store that keeps
+    // the view with the latest wall clock. Seen in one sweep of one scenario, they are two failures, two files.
+    let leased = run_seed(&tests::scenario("canaries/dedup-against-leased"), 0).outcome;
+    let wall_clock = run_seed(&tests::scenario("canaries/newest-wins-by-wall-clock"), 0).outcome;
+    assert_eq!(leased.kinds(), "stale-view");
+    assert_eq!(wall_clock.kinds(), "stale-view");
+    let scenario = tests::scenario("canaries/dedup-against-leased");
+    let dir = tempfile::tempdir().unwrap();
+    let progress = sim::commands::sweep::Progress::new(2);
+    let mut saver = sim::commands::sweep::Saver::new(dir.path());
+    let mut report = sweeper::ScenarioReport::default();
+    for outcome in [leased, wall_clock] {
+        let sig = sweeper::signature(&outcome).unwrap();
+        let done = sweeper::SeedDone {
+            scenario: 0,
+            signature: Some(sig.clone()),
+            result: sim::world::RunResult { outcome: outcome.clone(), trace: Vec::new(), leaked_references: 0 },
+            nondeterministic: None,
+            checked_determinism: false,
+        };
+        report.record(&done, String::new(), false, 0);
+        saver.found(&scenario, 0, &sig, &outcome, &progress);
+    }
+    assert_eq!(report.failures.len(), 2, "{:#?}", report.failures);
+    let saved = saver.finish(std::slice::from_ref(&scenario), false, &AtomicBool::new(false), &progress);
+    assert_eq!(saved.len(), 2);
+    assert_eq!(seed_files(dir.path()).len(), 2, "two files for two mechanisms");
 }
