@@ -40,6 +40,8 @@ pub enum Cause {
     OlderViewReplacedNewer { newer: u64, older: String },
     /// The store refused a newer view because it holds an older one.
     NewerViewRefused { newer: String, older: String },
+    /// The operator sent a deploy and never got an answer.
+    DeployUnanswered,
     /// Heuristic: the version was stored, and no job for the view was queued after it.
     StoredWithoutJob,
     /// Heuristic: the version was stored and jobs followed, but no view of it was ever written.
@@ -64,6 +66,7 @@ impl Cause {
             Cause::CoalescedIntoLeased { .. } => "coalesced-into-leased",
             Cause::OlderViewReplacedNewer { .. } => "older-view-replaced-newer",
             Cause::NewerViewRefused { .. } => "newer-view-refused",
+            Cause::DeployUnanswered => "deploy-unanswered",
             Cause::StoredWithoutJob => "stored-without-job",
             Cause::StoredJobsButNoView => "stored-jobs-but-no-view",
             Cause::LastViewWritten => "last-view-written",
@@ -110,6 +113,9 @@ impl Cause {
             ),
             Cause::NewerViewRefused { newer, older } => {
                 format!("the store refused {newer} although it holds the older {older}: the newer view is lost")
+            }
+            Cause::DeployUnanswered => {
+                "the operator sent this deploy and the system never answered it, through every retry".into()
             }
             Cause::StoredWithoutJob => {
                 "this version was stored, and no job for this view was ever queued after it".into()
@@ -217,7 +223,8 @@ pub fn render_event(record: &Record) -> String {
     record.event.to_string()
 }
 
-/// The chain of one violation, or `None` for a violation that concerns no entity (and is not about work).
+/// The chain of one violation, or `None` for a violation that concerns neither an entity nor a deploy (and is not
+/// about work).
 pub fn explain(trace: &[Record], violation: &Violation) -> Option<Chain> {
     explain_with(trace, violation, &render_event)
 }
@@ -229,9 +236,56 @@ pub fn explain_with(trace: &[Record], violation: &Violation, render: Render) -> 
             let focus = Focus { env, entity, schema: violation.schema.as_deref() };
             Some(entity_chain(trace, violation, &focus, render))
         }
+        (Some(env), None) if violation.schema.is_some() => {
+            Some(deploy_chain(trace, violation, env, violation.schema.as_deref().unwrap_or_default(), render))
+        }
         _ if violation.kind == ViolationKind::UnboundedWork => Some(work_chain(trace, violation, render)),
         _ => None,
     }
+}
+
+/// A deploy's chain: what the operator sent and was told, and what the system did with the schema.
+fn deploy_chain(trace: &[Record], violation: &Violation, env: &str, schema: &str, render: Render) -> Chain {
+    let mut faults = ActiveFaults::default();
+    let mut steps: Vec<Step> = Vec::new();
+    let mut unanswered: Option<usize> = None;
+    for (index, record) in trace.iter().enumerate() {
+        let relevant = match &record.event {
+            TraceEvent::Harness(event) => {
+                faults.see(event);
+                match event {
+                    HarnessEvent::DeploySent { env: e, schema: s } if e == env && s == schema => {
+                        unanswered.get_or_insert(steps.len());
+                        true
+                    }
+                    HarnessEvent::DeployDone { env: e, schema: s, .. } if e == env && s == schema => {
+                        unanswered = None;
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            TraceEvent::System(
+                Event::DeployAcked { env: e, schema: s, .. } | Event::SchemaStored { env: e, schema: s, .. },
+            ) => e == env && s == schema,
+            TraceEvent::System(_) => false,
+        };
+        if relevant {
+            let line = render(record);
+            steps.push(Step {
+                at: record.at,
+                node: record.node.to_string(),
+                record: Some(index),
+                line,
+                faults: faults.now(),
+                wrong: None,
+            });
+        }
+    }
+    if let Some(i) = unanswered {
+        steps[i].wrong = Some(Cause::DeployUnanswered);
+    }
+    fit(violation, steps)
 }
 
 /// Faults active at each point of the trace, matched by value (the spec a fault started with heals it).

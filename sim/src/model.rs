@@ -22,6 +22,8 @@ pub struct DeployRecord {
     pub sent_at: Duration,
     /// The version the reply named, and when it arrived; `None` if it was never answered.
     pub acked: Option<(u64, Duration)>,
+    /// Attempts the operator made (bounded: a deploy never answered stops at its deadline).
+    pub attempts: u32,
 }
 
 /// Renders a content into a schema's fields, as the specification says: each field of the schema, with the

@@ -125,6 +125,13 @@ impl Violation {
         self
     }
 
+    /// A violation about a schema of an environment, not an entity (a deploy).
+    pub fn on_schema(mut self, env: &str, schema: &str) -> Self {
+        self.env = Some(env.to_string());
+        self.schema = Some(schema.to_string());
+        self
+    }
+
     pub fn versions(mut self, expected: Option<u64>, actual: Option<u64>) -> Self {
         self.expected_version = expected;
         self.actual_version = actual;
@@ -140,11 +147,15 @@ impl Violation {
 impl fmt::Display for Violation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.kind)?;
-        if let (Some(env), Some(entity)) = (&self.env, &self.entity) {
-            write!(f, " {env}/{entity}")?;
-            if let Some(schema) = &self.schema {
-                write!(f, "/{schema}")?;
+        match (&self.env, &self.entity, &self.schema) {
+            (Some(env), Some(entity), schema) => {
+                write!(f, " {env}/{entity}")?;
+                if let Some(schema) = schema {
+                    write!(f, "/{schema}")?;
+                }
             }
+            (Some(env), None, Some(schema)) => write!(f, " {env} schema {schema}")?,
+            _ => {}
         }
         if self.expected_version.is_some() || self.actual_version.is_some() {
             let show = |v: Option<u64>| v.map_or("none".to_string(), |v| format!("v{v}"));

@@ -13,7 +13,7 @@ use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use system::model::{Name, Version, View};
@@ -76,8 +76,6 @@ impl Follows {
 #[derive(Default)]
 pub struct ReadLog {
     pub reads: Mutex<Vec<Read>>,
-    /// Messages readers sent and received (two per attempt): not the system's work.
-    pub messages: AtomicU64,
     /// Set when the final reading starts: readers stop.
     pub stop: AtomicBool,
 }
@@ -86,6 +84,8 @@ pub struct Reader {
     pub env: Name,
     pub node: Arc<str>,
     pub ep: Endpoint,
+    /// The link layer every actor's messages pass (loss, latency).
+    pub links: Arc<crate::faults::net::FaultNet>,
     pub store: SocketAddr,
     pub entities: Vec<Name>,
     pub hot_entities: usize,
@@ -129,15 +129,14 @@ impl Reader {
     }
 
     /// Reads every view of `entity` once; records and returns what came back. The reader is a client outside the
-    /// system: it calls madsim directly, so madsim's faults apply beneath it and the system's seam plays no part.
-    #[allow(clippy::disallowed_methods)]
+    /// system: it meets the same faults as everyone (`wiretap::call_outside`), and madsim counts its messages.
     async fn read(&self, entity: &Name) -> Option<Vec<View>> {
         if self.log.stop.load(Ordering::SeqCst) {
             return None;
         }
-        self.log.messages.fetch_add(2, Ordering::Relaxed);
         let request = GetViews { env: self.env.clone(), entity: entity.clone() };
-        let views = self.ep.call_timeout(self.store, request, READ_TIMEOUT).await.ok()?;
+        let views =
+            crate::world::wiretap::call_outside(&self.ep, &self.links, self.store, request, READ_TIMEOUT).await?;
         if self.log.stop.load(Ordering::SeqCst) {
             // The final reading has begun: what arrives now belongs to no phase the oracle judges.
             return None;

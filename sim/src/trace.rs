@@ -82,11 +82,14 @@ pub enum HarnessEvent {
     },
     /// Every fault healed before the liveness phase.
     HealAll,
-    /// The checker found the system quiescent (or ran out of budget) and took its final reading.
+    /// The checker judged the system done, from outside: for `quiet_ms` the network carried only observers'
+    /// messages and idle polls, and two full readings were the same.
+    QuietJudged {
+        quiet_ms: u64,
+    },
+    /// The checker took its final reading: after the system was judged done, or when the budget ran out.
     FinalRead {
         quiescent: bool,
-        pending: u64,
-        leased: u64,
     },
 }
 
@@ -131,9 +134,10 @@ impl fmt::Display for HarnessEvent {
                 Ok(())
             }
             HealAll => write!(f, "fault heal-all before liveness"),
-            FinalRead { quiescent, pending, leased } => {
-                write!(f, "final-read quiescent={quiescent} pending={pending} leased={leased}")
+            QuietJudged { quiet_ms } => {
+                write!(f, "quiet-judged after {quiet_ms}ms of idle traffic and unchanged readings")
             }
+            FinalRead { quiescent } => write!(f, "final-read quiescent={quiescent}"),
         }
     }
 }

@@ -37,6 +37,32 @@ pub struct SystemConfig {
     /// compaction, so that it never grows without bound.
     pub log_compact_bytes: u64,
     pub flaws: Flaws,
+    /// Whether the statistics endpoints (`GetQueueStats`, `GetStoreStats`) tell the truth. Only a harness's
+    /// evidence test makes them lie, to show that no verdict rests on what the system says of its own work.
+    pub stats: StatsHonesty,
+}
+
+/// What the statistics endpoints say.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StatsHonesty {
+    /// The truth.
+    #[default]
+    Honest,
+    /// Nothing is ever pending, leased or owed.
+    AlwaysQuiet,
+    /// Something is always pending, leased and owed.
+    NeverQuiet,
+}
+
+impl StatsHonesty {
+    /// A count as this endpoint reports it.
+    pub fn report(self, truth: usize) -> usize {
+        match self {
+            StatsHonesty::Honest => truth,
+            StatsHonesty::AlwaysQuiet => 0,
+            StatsHonesty::NeverQuiet => truth.max(1),
+        }
+    }
 }
 
 impl Default for SystemConfig {
@@ -59,6 +85,7 @@ impl Default for SystemConfig {
             request_memory_max: 8,
             log_compact_bytes: 256 * 1024,
             flaws: Flaws::none(),
+            stats: StatsHonesty::Honest,
         }
     }
 }

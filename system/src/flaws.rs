@@ -55,6 +55,9 @@ pub enum Flaw {
     /// is trusted to retry. A sender that gives up (webhooks do) leaves stored content that never reaches its
     /// views. The system had this gap until give-up clients found it.
     NoOutbox,
+    /// The deploy handler waits on a lock it already holds: no deploy is ever answered, or takes effect. (A
+    /// handler deadlock; the operator's retries are all that show it, so the harness must bound its waits.)
+    DeployNeverAnswers,
 }
 
 impl Flaw {
@@ -87,6 +90,7 @@ impl Flaw {
             Flaw::NoOutbox => {
                 "no outbox: content stored before the queue answered busy gets no jobs unless its client retries"
             }
+            Flaw::DeployNeverAnswers => "the deploy handler deadlocks: no schema deploy is ever answered or takes effect",
         }
     }
 }

@@ -105,6 +105,10 @@ async fn ingest(ctx: &NodeContext, rpc: &Rpc, req: Ingest) -> IngestReply {
 
 /// Stores the schema, then enqueues one bulk job per entity of the environment, a page at a time.
 async fn deploy(ctx: &NodeContext, rpc: &Rpc, req: DeploySchema) -> DeployReply {
+    if ctx.config.flaws.has(crate::flaws::Flaw::DeployNeverAnswers) {
+        // The flaw: waiting for a lock this handler holds itself.
+        return std::future::pending().await;
+    }
     let topology = &ctx.topology;
     let put = PutSchema { env: req.env.clone(), name: req.name.clone(), fields: req.fields };
     let Ok(def) = rpc.call_retrying(topology.store, put).await else {

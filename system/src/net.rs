@@ -123,7 +123,9 @@ impl Rpc {
     }
 }
 
-async fn deliver(fate: Fate) {
+/// Waits out what a link does to one message: its extra delay, or forever if it is lost (the caller's timeout
+/// then ends the attempt, as over a real network).
+pub async fn deliver(fate: Fate) {
     match fate {
         Fate::Deliver(delay) if delay.is_zero() => {}
         Fate::Deliver(delay) => madsim::time::sleep(delay).await,

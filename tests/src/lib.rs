@@ -183,6 +183,21 @@ pub mod mini {
                 .unwrap()
         }
 
+        /// One ping from `from` to `to` as the harness's own actors call (readers, the checker, the operator):
+        /// through the link layer every actor's messages pass, with its loss and latency (timeout 1 s).
+        pub async fn outside_ping(&self, from: &'static str, to: &'static str) -> Option<u64> {
+            let dst = addr(to);
+            let here = addr(from).ip();
+            let net = self.net.clone();
+            self.nodes[from]
+                .spawn(async move {
+                    let ep = Endpoint::bind(SocketAddr::new(here, 0)).await.unwrap();
+                    sim::world::wiretap::call_outside(&ep, &net, dst, Ping, Duration::from_secs(1)).await
+                })
+                .await
+                .unwrap()
+        }
+
         pub fn received(&self, name: &str) -> u64 {
             self.received[name].load(Ordering::SeqCst)
         }

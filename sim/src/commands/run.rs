@@ -89,7 +89,7 @@ pub fn run(args: RunArgs) -> u8 {
     let options = world::RunOptions {
         mute_system_events: args.mute_system_events,
         plant_nondeterminism: args.plant_nondeterminism,
-        outcome_only: false,
+        ..world::RunOptions::default()
     };
     let (result, divergence) = if args.check_determinism {
         determinism::run_twice_with(&scenario, args.seed, options)

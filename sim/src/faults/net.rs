@@ -2,9 +2,15 @@
 //!
 //! Partitions (isolate, split, one-way cut) clog madsim links: a clogged message is dropped, as a real
 //! partition drops packets. Every partition is a set of directed links with a count, so overlapping partitions
-//! heal independently. Whole-network loss and latency use madsim's own network settings. Per-node loss and
-//! per-node or per-link latency have no madsim equivalent, so [`FaultNet`] implements the system's
-//! [`LinkShaper`]: every RPC the system (and the load clients) send asks it what happens to the message.
+//! heal independently. Whole-network latency uses madsim's own setting. Loss (on the whole network or to and from
+//! one node) and per-node or per-link latency are decided by [`FaultNet`], which implements the system's
+//! [`LinkShaper`]: every RPC the system and the load clients send asks it what happens to the message, and the
+//! harness's own actors (readers, the checker, the operator) ask it too, so everyone meets the same faults.
+//!
+//! Loss is decided here rather than by madsim's `packet_loss_rate` so that whether a message reaches madsim's
+//! network is known the moment it is sent: madsim then drops only what a clogged link drops, which
+//! [`FaultNet::clogged`] answers exactly. That is what lets the harness count its observers' messages as madsim
+//! counts them (`world::wiretap`), instead of estimating them.
 
 use madsim::net::NetSim;
 use madsim::task::NodeId;
@@ -60,7 +66,8 @@ impl FaultNet {
 
     /// Notes whether any per-node or per-link fault is still active, after a change.
     fn update_active(&self, s: &Shaping) {
-        let active = s.node_loss.values().any(|v| !v.is_empty())
+        let active = !s.network_loss.is_empty()
+            || s.node_loss.values().any(|v| !v.is_empty())
             || s.node_delay.values().any(|v| !v.is_empty())
             || s.link_delay.values().any(|v| !v.is_empty());
         self.shaping_active.store(active, Ordering::Relaxed);
@@ -84,12 +91,16 @@ impl FaultNet {
         self.update_active(&s);
     }
 
-    /// Loss on the whole network: the highest active rate applies.
+    /// Loss on the whole network: the highest active rate applies, to every message of everyone.
     pub fn network_loss(&self, percent: u64, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
         toggle(&mut s.network_loss, percent, on);
-        let rate = s.network_loss.iter().copied().max().unwrap_or(0) as f64 / 100.0;
-        NetSim::current().update_config(|c| c.packet_loss_rate = rate);
+        self.update_active(&s);
+    }
+
+    /// Whether madsim drops what `from` sends to `to` now: a partition holds the link.
+    pub fn clogged(&self, from: NodeId, to: NodeId) -> bool {
+        self.shaping.lock().expect("net lock").clogged.get(&(from, to)).is_some_and(|&n| n > 0)
     }
 
     /// Extra latency on the whole network: the highest active spike applies.
@@ -132,10 +143,7 @@ impl FaultNet {
         }
         *s = Shaping::default();
         self.shaping_active.store(false, Ordering::Relaxed);
-        net.update_config(|c| {
-            c.packet_loss_rate = 0.0;
-            c.send_latency = DEFAULT_LATENCY;
-        });
+        net.update_config(|c| c.send_latency = DEFAULT_LATENCY);
     }
 }
 
@@ -145,7 +153,8 @@ impl LinkShaper for FaultNet {
             return Fate::Deliver(Duration::ZERO);
         }
         let s = self.shaping.lock().expect("net lock");
-        let loss = max_of(s.node_loss.get(&from)).max(max_of(s.node_loss.get(&to)));
+        let network = s.network_loss.iter().copied().max().unwrap_or(0);
+        let loss = max_of(s.node_loss.get(&from)).max(max_of(s.node_loss.get(&to))).max(network);
         if loss > 0 && self.rng.lock().expect("net rng lock").gen_range(0..100) < loss {
             return Fate::Drop;
         }

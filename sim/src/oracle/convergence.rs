@@ -15,6 +15,7 @@ use crate::world::FinalState;
 use system::model::ViewKey;
 
 pub fn check(model: &Model, state: &FinalState, given_up: u64, history: &History, found: &mut Vec<Violation>) {
+    unanswered_deploys(model, found);
     deploys(model, state, found);
     let mut behind: Vec<(ViewKey, Violation)> = Vec::new();
     for (env, env_model) in &model.envs {
@@ -64,14 +65,16 @@ pub fn check(model: &Model, state: &FinalState, given_up: u64, history: &History
     }
     if !state.quiescent || given_up > 0 {
         let sample: Vec<String> = behind.iter().take(5).map(|(k, _)| k.to_string()).collect();
+        // The system's own statistics, asked for only now and only to help a reader: they decide nothing.
+        let said = state.system_said.as_ref().map_or("its statistics did not answer".to_string(), |(q, outbox)| {
+            format!("its statistics said queue pending={} leased={}, outbox={outbox}", q.pending, q.leased)
+        });
         found.push(Violation::new(
             ViolationKind::NotConverged,
             format!(
-                "the budget ran out before the system went quiet: queue pending={} leased={}, outbox={}, client \
-                 requests in flight={}, given up={}, views behind={} (first: {})",
-                state.queue.pending,
-                state.queue.leased,
-                state.outbox,
+                "the budget ran out before the system was seen to go quiet (the network still carried work, the \
+                 readings still changed, or clients still waited): client requests in flight={}, given up={}, \
+                 views behind={} (first: {}); {said}",
                 state.requests_in_flight,
                 given_up,
                 behind.len(),
@@ -81,6 +84,31 @@ pub fn check(model: &Model, state: &FinalState, given_up: u64, history: &History
         return;
     }
     found.extend(behind.into_iter().map(|(_, v)| v));
+}
+
+/// Every deploy is answered: the operator retries a bounded number of times, until the run's budget ends, and a
+/// deploy the system never answered is work it never finished.
+fn unanswered_deploys(model: &Model, found: &mut Vec<Violation>) {
+    for (env, env_model) in &model.envs {
+        for (name, schema) in &env_model.schemas {
+            for deploy in schema.deploys.iter().filter(|d| d.acked.is_none()) {
+                found.push(
+                    Violation::new(
+                        ViolationKind::NotConverged,
+                        format!(
+                            "the deploy of fields {:?} sent at {:.3}s was never answered ({} attempts, until the \
+                             deadline)",
+                            deploy.fields,
+                            deploy.sent_at.as_secs_f64(),
+                            deploy.attempts
+                        ),
+                    )
+                    .on_schema(env, name)
+                    .at_ms(deploy.sent_at.as_millis() as u64),
+                );
+            }
+        }
+    }
 }
 
 /// Every acknowledged deploy is durable: the store lists the schema at the acknowledged version or a later one,

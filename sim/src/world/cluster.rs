@@ -92,9 +92,14 @@ pub struct World {
 type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
 
 impl World {
-    pub fn build(scenario: Arc<Scenario>, recorder: &Arc<Recorder>, seed: u64) -> World {
+    pub fn build(
+        scenario: Arc<Scenario>,
+        recorder: &Arc<Recorder>,
+        seed: u64,
+        stats: system::config::StatsHonesty,
+    ) -> World {
         let handle = Handle::current();
-        let config = Arc::new(system_config(&scenario));
+        let config = Arc::new(SystemConfig { stats, ..system_config(&scenario) });
         let topology = Arc::new(topology(&scenario));
         let net = Arc::new(FaultNet::new(rng::stream(seed, "net-loss", 0)));
         let mut nodes = BTreeMap::new();

@@ -14,6 +14,7 @@ pub mod cluster;
 pub mod phases;
 pub mod reading;
 pub mod run;
+pub mod wiretap;
 
 pub use cluster::system_config;
 pub use reading::{EnvState, FinalState};

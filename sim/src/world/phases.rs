@@ -1,15 +1,18 @@
-//! The phase script of a run, inside the runtime:
-//! 1. setup: every schema deployed in every environment through the public API, before any load;
-//! 2. safety: every environment's client and reader at once, the scheduled deploys, and the fault plan;
-//! 3. liveness: every fault healed, no new load; the system must answer every client, drain its queue and its
-//!    store's outbox within the budget;
-//! 4. the final reading through the public API.
+//! The phase script of a run, inside the runtime, one method per phase:
+//! 1. [`Run::setup`]: every schema deployed in every environment through the public API, before any load;
+//! 2. [`Run::safety`]: every environment's client and reader at once, the scheduled deploys, and the fault plan;
+//! 3. [`Run::liveness`]: every fault healed, no new load; the system must answer every client and go quiet,
+//!    judged from outside, within the budget;
+//! 4. [`Run::final_reading`]: the final reading through the public API, and what the network counted;
+//! 5. [`Run::teardown`]: every node killed, so that nothing of the run outlives it.
 //!
 //! Everything the oracle will judge is recorded here from outside the system: client writes and replies,
-//! deploys and replies, reads, and the network's message count.
+//! deploys and replies, reads, and what the simulated network carried. The system's own statistics decide
+//! nothing; they are asked for only to explain a run that did not go quiet.
 
 use super::cluster::{ip, World, NET_CHECKER, NET_CLIENTS, NET_READERS, PORT};
-use super::reading::{read_final, FinalState};
+use super::reading::{Checker, EnvState, FinalState};
+use super::wiretap::{call_outside, Tally, Wiretap};
 use super::{LoadCounters, Observation};
 use crate::faults::inject::{Cluster, Deployer, Injector};
 use crate::faults::FaultSpec;
@@ -21,18 +24,41 @@ use crate::scenario::Scenario;
 use crate::trace::{HarnessEvent, Recorder};
 use madsim::net::Endpoint;
 use madsim::runtime::Handle;
+use madsim::task::NodeId;
 use madsim::time::Instant;
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use system::model::Name;
+use system::config::SystemConfig;
+use system::model::{Name, SchemaDef, Source, View};
 use system::net::Rpc;
 use system::proto::*;
 
-/// How often the checker looks whether the system has gone quiet during the liveness phase.
+/// How often the checker looks at the clients and the network during the liveness phase.
 const QUIESCENCE_POLL: Duration = Duration::from_millis(200);
 const CHECKER_CALL_TIMEOUT: Duration = Duration::from_secs(1);
+/// The longest the setup deploys may take: a system that never answers one ends setup there, and the oracle
+/// reports the deploy.
+pub const SETUP_BUDGET: Duration = Duration::from_secs(60);
+/// One deploy attempt waits this long for its answer (a deploy lists and enqueues a whole environment).
+const DEPLOY_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// Pause between a deploy's attempts.
+const DEPLOY_RETRY_PAUSE: Duration = Duration::from_millis(200);
+/// Attempts of one deploy at most (its deadline usually ends it first).
+pub const DEPLOY_ATTEMPTS_MAX: u32 = 100;
+
+/// How long the network must carry nothing but observers' messages and idle polls, with the readings unchanged,
+/// before the system counts as done. Longer than any silence a correct system with work left keeps: a lease held
+/// by a node that crashed runs out (`lease`, then a scan), an internal call times out and backs off
+/// (`rpc_timeout`, `backoff_max`), the store's outbox waits out its grace (about a second).
+pub fn quiet_window(c: &SystemConfig) -> Duration {
+    c.lease + c.lease_scan_interval + c.rpc_timeout + c.backoff_max + Duration::from_secs(1)
+}
+
+/// A full reading of every environment through the delivery API (`None` if it could not be taken).
+type Reading = Option<BTreeMap<Name, EnvState>>;
 
 /// The whole run, inside the runtime.
 pub async fn simulate(
@@ -45,118 +71,195 @@ pub async fn simulate(
     if options.plant_nondeterminism {
         plant_nondeterminism();
     }
-    let run_start = Instant::now();
-    let seed = Handle::current().seed();
-    let scenario = Arc::new(scenario);
-    let world = World::build(scenario.clone(), &recorder, seed);
-    let s = &world.scenario;
-    let harness: Arc<str> = "harness".into();
-    let observers = Arc::new(AtomicU64::new(0));
+    let mut run = Run::start(scenario, recorder, options).await;
+    run.setup().await;
+    run.safety(&plan).await;
+    let quiescent = run.liveness().await;
+    let observation = run.final_reading(quiescent, &plan).await;
+    run.teardown().await;
+    observation
+}
 
-    // Setup: deploy every schema in every environment through the public API, before any load.
-    recorder.harness(&harness, HarnessEvent::PhaseStarted { phase: "setup" });
-    madsim::time::sleep(Duration::from_millis(50)).await;
-    let checker_ep = {
-        let checker_addr = SocketAddr::new(ip(NET_CHECKER, 0), PORT);
-        world
-            .checker
-            .spawn(async move { Endpoint::bind(checker_addr).await.expect("checker bind") })
-            .await
-            .expect("bind task")
-    };
-    let deploys_running = Arc::new(AtomicU64::new(0));
-    let deploy_log: Arc<Mutex<Vec<DeployRecord>>> = Arc::default();
-    let deployer: Deployer = {
-        let (ep, ingest, rec, node) =
-            (checker_ep.clone(), world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone());
-        let (checker, running, schemas, log) =
-            (world.checker.clone(), deploys_running.clone(), s.schemas.clone(), deploy_log.clone());
-        Arc::new(move |env: String, schema: String, fields: Option<Vec<String>>| {
-            let fields = fields.unwrap_or_else(|| {
-                schemas.iter().find(|x| x.name == schema).map(|x| x.fields.clone()).unwrap_or_default()
-            });
-            let (ep, ingest, rec, node, running, log) =
-                (ep.clone(), ingest.clone(), rec.clone(), node.clone(), running.clone(), log.clone());
-            running.fetch_add(1, Ordering::SeqCst);
-            checker.spawn(async move {
-                let index = {
-                    let mut log = log.lock().expect("deploy log lock");
-                    log.push(DeployRecord {
-                        env: env.clone(),
-                        schema: schema.clone(),
-                        fields: fields.clone(),
-                        sent_at: run_start.elapsed(),
-                        acked: None,
-                    });
-                    log.len() - 1
+/// One run's world and what its phases share.
+struct Run {
+    world: World,
+    recorder: Arc<Recorder>,
+    harness: Arc<str>,
+    run_start: Instant,
+    seed: u64,
+    wiretap: Arc<Wiretap>,
+    checker: Checker,
+    deployer: Deployer,
+    deploys_running: Arc<AtomicU64>,
+    deploy_log: Arc<Mutex<Vec<DeployRecord>>>,
+    /// Until when the deployer retries a deploy: the end of setup's budget, then the end of the run's.
+    deploy_deadline: Arc<Mutex<Instant>>,
+    load: Arc<LoadState>,
+    reads: Arc<ReadLog>,
+    /// Every node of the run, the clients' and readers' included: all are killed at the end.
+    all: Vec<NodeId>,
+    injector: Option<Arc<Injector>>,
+    load_end: Instant,
+    give_up_at: Instant,
+}
+
+impl Run {
+    /// Builds the cluster and the checker's nodes, and sets the network hooks that count observers and idle polls.
+    async fn start(scenario: Scenario, recorder: Arc<Recorder>, options: super::RunOptions) -> Run {
+        let run_start = Instant::now();
+        let seed = Handle::current().seed();
+        let world = World::build(Arc::new(scenario), &recorder, seed, options.stats);
+        let wiretap = Wiretap::new(world.net.clone());
+        let store_id = world.nodes["store"].id;
+        let queue_id = world.nodes["queue"].id;
+        for name in &world.workers {
+            wiretap.watch_worker(world.nodes[name].id, queue_id);
+        }
+        let handle = Handle::current();
+        let schemas_node = handle.create_node().name("checker-schemas").ip(ip(NET_CHECKER, 1)).build();
+        wiretap.watch_observer::<ListContent, Vec<(Source, Vec<View>)>>(world.checker.id(), store_id);
+        wiretap.watch_observer::<ListSchemas, Vec<SchemaDef>>(schemas_node.id(), store_id);
+        let mut all = world.all.clone();
+        all.push(schemas_node.id());
+        let bind = |node: &madsim::runtime::NodeHandle, addr: SocketAddr| {
+            node.spawn(async move { Endpoint::bind(addr).await.expect("checker bind") })
+        };
+        madsim::time::sleep(Duration::from_millis(50)).await;
+        let content = bind(&world.checker, SocketAddr::new(ip(NET_CHECKER, 0), PORT)).await.expect("bind task");
+        let schemas = bind(&schemas_node, SocketAddr::new(ip(NET_CHECKER, 1), PORT)).await.expect("bind task");
+        let checker =
+            Checker { schemas, content: content.clone(), links: world.net.clone(), store: world.topology.store };
+        let deploys_running = Arc::new(AtomicU64::new(0));
+        let deploy_log: Arc<Mutex<Vec<DeployRecord>>> = Arc::default();
+        let deploy_deadline = Arc::new(Mutex::new(run_start + SETUP_BUDGET));
+        let deployer = operator(&world, &recorder, content, &deploys_running, &deploy_log, &deploy_deadline, run_start);
+        Run {
+            recorder,
+            harness: "harness".into(),
+            run_start,
+            seed,
+            wiretap,
+            checker,
+            deployer,
+            deploys_running,
+            deploy_log,
+            deploy_deadline,
+            load: Arc::new(LoadState::default()),
+            reads: Arc::new(ReadLog::default()),
+            all,
+            injector: None,
+            load_end: run_start,
+            give_up_at: run_start,
+            world,
+        }
+    }
+
+    /// Setup: deploy every schema in every environment through the public API, before any load, waiting at most
+    /// [`SETUP_BUDGET`] (a deploy never answered is the oracle's to report).
+    async fn setup(&mut self) {
+        self.recorder.harness(&self.harness, HarnessEvent::PhaseStarted { phase: "setup" });
+        let s = self.world.scenario.clone();
+        for env in s.env_names() {
+            for schema in &s.schemas {
+                (self.deployer)(env.clone(), schema.name.clone(), None);
+            }
+        }
+        while self.deploys_running.load(Ordering::SeqCst) > 0 {
+            madsim::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Safety: every environment's client and reader at once, the scheduled deploys, and the fault plan.
+    async fn safety(&mut self, plan: &[FaultSpec]) {
+        self.recorder.harness(&self.harness, HarnessEvent::PhaseStarted { phase: "safety" });
+        let s = self.world.scenario.clone();
+        let load_start = Instant::now();
+        self.load_end = load_start + s.run.safety.0;
+        self.give_up_at = self.load_end + s.run.convergence_budget.0;
+        *self.deploy_deadline.lock().expect("deploy deadline lock") = self.give_up_at;
+        let control = Arc::new(LoadControl::default());
+        let entities = s.entity_ids();
+        let store_id = self.world.nodes["store"].id;
+        for (i, env) in s.env_names().iter().enumerate() {
+            let follows = Arc::new(Follows::default());
+            // The reader: the environment's website, reading views through the delivery API (when the scenario
+            // has readers; without them only the final reading judges views).
+            if s.readers.enabled {
+                let reader_name = format!("reader-{env}");
+                let reader_addr = SocketAddr::new(ip(NET_READERS, i), PORT);
+                let node = Handle::current().create_node().name(reader_name.clone()).ip(reader_addr.ip()).build();
+                self.all.push(node.id());
+                self.wiretap.watch_observer::<GetViews, Vec<View>>(node.id(), store_id);
+                let reader = Reader {
+                    env: env.into(),
+                    node: reader_name.as_str().into(),
+                    ep: node
+                        .spawn(async move { Endpoint::bind(reader_addr).await })
+                        .await
+                        .expect("bind task")
+                        .expect("reader bind"),
+                    links: self.world.net.clone(),
+                    store: self.world.topology.store,
+                    entities: entities.iter().map(Name::from).collect(),
+                    hot_entities: s.load.hot_entities.get() as usize,
+                    hot_percent: s.load.hot_percent.get(),
+                    schemas: s.schemas.len(),
+                    interval: s.readers.interval.0,
+                    rng: rng::stream_named(self.seed, "reader", env),
+                    follows: follows.clone(),
+                    log: self.reads.clone(),
+                    recorder: self.recorder.clone(),
+                    run_start: self.run_start,
                 };
-                let version = deploy(&ep, &ingest, &rec, &node, env.into(), schema.into(), fields).await;
-                log.lock().expect("deploy log lock")[index].acked = Some((version, run_start.elapsed()));
+                node.spawn(reader.run());
+            }
+            self.spawn_client(i, env, follows, &control);
+        }
+        for d in &s.load.deploys {
+            let (deployer, env, schema, fields, at) =
+                (self.deployer.clone(), d.environment.clone(), d.schema.clone(), d.fields.clone(), d.at.0);
+            self.deploys_running.fetch_add(1, Ordering::SeqCst);
+            let running = self.deploys_running.clone();
+            madsim::task::spawn(async move {
+                madsim::time::sleep_until(load_start + at).await;
+                deployer(env, schema, fields);
                 running.fetch_sub(1, Ordering::SeqCst);
             });
-        })
-    };
-    for env in s.env_names() {
-        for schema in &s.schemas {
-            deployer(env.clone(), schema.name.clone(), None);
         }
-    }
-    while deploys_running.load(Ordering::SeqCst) > 0 {
-        madsim::time::sleep(Duration::from_millis(10)).await;
+        let cluster = Cluster {
+            nodes: std::mem::take(&mut self.world.nodes),
+            all: self.all.clone(),
+            workers: self.world.workers.clone(),
+            net: self.world.net.clone(),
+            load: control,
+            deployer: self.deployer.clone(),
+        };
+        let injector = Arc::new(Injector::new(cluster, self.recorder.clone()));
+        self.injector = Some(injector.clone());
+        let plan = plan.to_vec();
+        let running_plan = madsim::task::spawn(async move { injector.run(&plan, load_start).await });
+        madsim::time::sleep_until(self.load_end).await;
+        running_plan.await.expect("the fault plan ends with the safety phase");
     }
 
-    // Safety phase: every environment's client and reader at once, the scheduled deploys, and the fault plan.
-    recorder.harness(&harness, HarnessEvent::PhaseStarted { phase: "safety" });
-    let load_start = Instant::now();
-    let load_end = load_start + s.run.safety.0;
-    let give_up_at = load_end + s.run.convergence_budget.0;
-    let load = Arc::new(LoadState::default());
-    let control = Arc::new(LoadControl::default());
-    let reads = Arc::new(ReadLog::default());
-    let mut all = world.all.clone();
-    let entities = s.entity_ids();
-    for (i, env) in s.env_names().iter().enumerate() {
-        let follows = Arc::new(Follows::default());
-        // The reader: the environment's website, reading views through the delivery API (when the scenario has
-        // readers; without them only the final reading judges views).
-        if s.readers.enabled {
-            let reader_name = format!("reader-{env}");
-            let reader_addr = SocketAddr::new(ip(NET_READERS, i), PORT);
-            let reader_node = Handle::current().create_node().name(reader_name.clone()).ip(reader_addr.ip()).build();
-            all.push(reader_node.id());
-            let reader = Reader {
-                env: env.into(),
-                node: reader_name.as_str().into(),
-                ep: reader_node
-                    .spawn(async move { Endpoint::bind(reader_addr).await })
-                    .await
-                    .expect("bind task")
-                    .expect("reader bind"),
-                store: world.topology.store,
-                entities: entities.iter().map(Name::from).collect(),
-                hot_entities: s.load.hot_entities.get() as usize,
-                hot_percent: s.load.hot_percent.get(),
-                schemas: s.schemas.len(),
-                interval: s.readers.interval.0,
-                rng: rng::stream_named(seed, "reader", env),
-                follows: follows.clone(),
-                log: reads.clone(),
-                recorder: recorder.clone(),
-                run_start,
-            };
-            reader_node.spawn(reader.run());
-        }
-
-        // The client: the environment's CMS pushing content. A mirror sends its source environment's contents.
+    /// The client of environment `i`: the environment's CMS pushing content. A mirror sends its source's contents.
+    fn spawn_client(&mut self, i: usize, env: &str, follows: Arc<Follows>, control: &Arc<LoadControl>) {
+        let s = self.world.scenario.clone();
         let name = format!("client-{env}");
         let client_addr = SocketAddr::new(ip(NET_CLIENTS, i), PORT);
         let node = Handle::current().create_node().name(name.clone()).ip(client_addr.ip()).build();
-        all.push(node.id());
-        let ctx = world.client_context(&name, client_addr, &recorder);
-        let content_env = s.environments.mirrors.get(env).cloned().unwrap_or_else(|| env.clone());
-        load.generators_running.fetch_add(1, Ordering::SeqCst);
-        let (scenario, recorder, load, control, ingest, env) =
-            (s.clone(), recorder.clone(), load.clone(), control.clone(), world.topology.ingest.clone(), env.clone());
+        self.all.push(node.id());
+        let ctx = self.world.client_context(&name, client_addr, &self.recorder);
+        let content_env = s.environments.mirrors.get(env).cloned().unwrap_or_else(|| env.to_string());
+        self.load.generators_running.fetch_add(1, Ordering::SeqCst);
+        let (recorder, load, control, ingest, env) = (
+            self.recorder.clone(),
+            self.load.clone(),
+            control.clone(),
+            self.world.topology.ingest.clone(),
+            env.to_string(),
+        );
+        let (seed, run_start, load_end, give_up_at) = (self.seed, self.run_start, self.load_end, self.give_up_at);
         node.spawn(async move {
             let ep = Endpoint::bind(ctx.addr).await.expect("client bind");
             let client = Client {
@@ -176,120 +279,171 @@ pub async fn simulate(
                 load_end,
                 give_up_at,
             };
-            client.run(&scenario).await;
+            client.run(&s).await;
         });
     }
-    for d in &s.load.deploys {
-        let (deployer, env, schema, fields, at) =
-            (deployer.clone(), d.environment.clone(), d.schema.clone(), d.fields.clone(), d.at.0);
-        deploys_running.fetch_add(1, Ordering::SeqCst);
-        let running = deploys_running.clone();
-        madsim::task::spawn(async move {
-            madsim::time::sleep_until(load_start + at).await;
-            deployer(env, schema, fields);
-            running.fetch_sub(1, Ordering::SeqCst);
-        });
-    }
-    let all_nodes = all.clone();
-    let cluster = Cluster {
-        nodes: world.nodes,
-        all,
-        workers: world.workers.clone(),
-        net: world.net.clone(),
-        load: control.clone(),
-        deployer: deployer.clone(),
-    };
-    let injector = Arc::new(Injector::new(cluster, recorder.clone()));
-    let running_plan = {
-        let (injector, plan) = (injector.clone(), plan.clone());
-        madsim::task::spawn(async move { injector.run(&plan, load_start).await })
-    };
-    madsim::time::sleep_until(load_end).await;
-    running_plan.await.expect("the fault plan ends with the safety phase");
 
-    // Liveness phase: every fault healed, no new load; the system must answer every client, drain its queue and
-    // its outbox within the budget. Readers keep reading.
-    injector.heal_all();
-    recorder.harness(&harness, HarnessEvent::PhaseStarted { phase: "liveness" });
-    let (queue_addr, store_addr) = (world.topology.queue, world.topology.store);
-    let mut quiescent = false;
-    let mut queue = QueueStats::default();
-    let mut outbox = 0;
-    while Instant::now() < give_up_at {
-        madsim::time::sleep(QUIESCENCE_POLL).await;
-        // Clients and deploys must be done *before* the system is asked: otherwise a request acknowledged while
-        // the stats were on their way back could have enqueued jobs the stats do not show, and the system would
-        // be declared quiet with work pending (found by the fuzz target).
-        let idle_before = load.idle() && deploys_running.load(Ordering::SeqCst) == 0;
-        let (ep, counter) = (checker_ep.clone(), observers.clone());
-        // The checker asks the system whether it has work left: a client outside the system, calling madsim directly.
-        #[allow(clippy::disallowed_methods)]
-        let stats = world
-            .checker
-            .spawn(async move {
-                counter.fetch_add(4, Ordering::Relaxed);
-                let queue = ep.call_timeout(queue_addr, GetQueueStats, CHECKER_CALL_TIMEOUT).await.ok()?;
-                let store = ep.call_timeout(store_addr, GetStoreStats, CHECKER_CALL_TIMEOUT).await.ok()?;
-                Some((queue, store))
-            })
-            .await
-            .expect("stats task");
-        if let Some((stats, store)) = stats {
-            queue = stats;
-            outbox = store.outbox;
-            if idle_before && stats.pending == 0 && stats.leased == 0 && store.outbox == 0 {
-                quiescent = true;
-                break;
+    /// Liveness: every fault healed, no new load. Returns whether the system was judged done, from outside, before
+    /// the budget ran out: every client answered or given up and every deploy answered, and for a whole
+    /// [`quiet_window`] the network carried nothing but observers' messages and idle polls while two full
+    /// readings through the delivery API stayed the same. The system's statistics play no part. Readers keep
+    /// reading.
+    async fn liveness(&mut self) -> bool {
+        self.injector.as_ref().expect("safety ran").heal_all();
+        // Calls open before the heal (to a node that crashed) may never be answered: counting them open would
+        // excuse work that is not in flight.
+        self.wiretap.forget_open_calls();
+        self.recorder.harness(&self.harness, HarnessEvent::PhaseStarted { phase: "liveness" });
+        let window = quiet_window(&self.world.config);
+        let envs = self.world.scenario.env_names().to_vec();
+        // The window under way: when it opened, the counts then, and the reading taken then.
+        let mut open: Option<(Instant, Tally, Reading)> = None;
+        while Instant::now() < self.give_up_at {
+            madsim::time::sleep(QUIESCENCE_POLL).await;
+            let clients_done = self.load.idle() && self.deploys_running.load(Ordering::SeqCst) == 0;
+            let now = self.wiretap.tally();
+            let worked = open.as_ref().is_some_and(|(_, from, _)| now.worked_since(from));
+            if !clients_done || worked {
+                open = None;
+                continue;
             }
+            let Some((since, _, reading)) = &open else {
+                let from = self.wiretap.tally();
+                let reading = self.checker.read(&envs).await;
+                open = Some((Instant::now(), from, reading));
+                continue;
+            };
+            if since.elapsed() < window {
+                continue;
+            }
+            let again = self.checker.read(&envs).await;
+            let now = self.wiretap.tally();
+            let (_, from, _) = open.as_ref().expect("a window is open");
+            if reading.is_some() && again == *reading && !now.worked_since(from) && self.load.idle() {
+                self.recorder.harness(
+                    &self.world.checker_node,
+                    HarnessEvent::QuietJudged { quiet_ms: since.elapsed().as_millis() as u64 },
+                );
+                return true;
+            }
+            // Something changed: the window starts again from what was just read.
+            open = Some((Instant::now(), self.wiretap.tally(), again));
+        }
+        false
+    }
+
+    /// The final reading through the public API, and everything else the oracle judges.
+    async fn final_reading(&mut self, quiescent: bool, plan: &[FaultSpec]) -> Observation {
+        self.reads.stop.store(true, Ordering::SeqCst);
+        self.recorder.harness(&self.world.checker_node, HarnessEvent::FinalRead { quiescent });
+        let envs = self.checker.read(self.world.scenario.env_names()).await;
+        // What the network carried, counted before anything below adds to it.
+        let net_messages = madsim::net::NetSim::current().stat().msg_count;
+        let observer_messages = self.wiretap.observer_messages();
+        let system_said = if quiescent { None } else { self.ask_system().await };
+        let final_state = envs.map(|envs| FinalState {
+            quiescent,
+            system_said,
+            requests_in_flight: self.load.in_flight.load(Ordering::SeqCst),
+            envs,
+        });
+        let load = &self.load;
+        Observation {
+            writes: std::mem::take(&mut *load.writes.lock().expect("writes lock")),
+            deploys: std::mem::take(&mut *self.deploy_log.lock().expect("deploy log lock")),
+            reads: std::mem::take(&mut *self.reads.reads.lock().expect("reads lock")),
+            final_state,
+            load: LoadCounters {
+                sent: load.sent.load(Ordering::SeqCst),
+                retries: load.retries.load(Ordering::SeqCst),
+                busy: load.busy.load(Ordering::SeqCst),
+                abandoned: load.abandoned.load(Ordering::SeqCst),
+                given_up: load.given_up.load(Ordering::SeqCst),
+            },
+            net_messages,
+            observer_messages,
+            simulated: self.run_start.elapsed(),
+            disruption: crate::faults::disruption(plan),
         }
     }
-    reads.stop.store(true, Ordering::SeqCst);
-    recorder.harness(
-        &world.checker_node,
-        HarnessEvent::FinalRead { quiescent, pending: queue.pending as u64, leased: queue.leased as u64 },
-    );
-    let (ep, envs, counter) = (checker_ep.clone(), s.env_names().to_vec(), observers.clone());
-    let envs = world
-        .checker
-        .spawn(async move { read_final(&ep, store_addr, &envs, &counter).await })
-        .await
-        .expect("final read task");
-    let final_state = envs.map(|envs| FinalState {
-        quiescent,
-        queue,
-        outbox,
-        requests_in_flight: load.in_flight.load(Ordering::SeqCst),
-        envs,
-    });
-    let writes = std::mem::take(&mut *load.writes.lock().expect("writes lock"));
-    let deploys = std::mem::take(&mut *deploy_log.lock().expect("deploy log lock"));
-    let read_list = std::mem::take(&mut *reads.reads.lock().expect("reads lock"));
-    let observation = Observation {
-        writes,
-        deploys,
-        reads: read_list,
-        final_state,
-        load: LoadCounters {
-            sent: load.sent.load(Ordering::SeqCst),
-            retries: load.retries.load(Ordering::SeqCst),
-            busy: load.busy.load(Ordering::SeqCst),
-            abandoned: load.abandoned.load(Ordering::SeqCst),
-            given_up: load.given_up.load(Ordering::SeqCst),
-        },
-        net_messages: madsim::net::NetSim::current().stat().msg_count,
-        observer_messages: observers.load(Ordering::SeqCst) + reads.messages.load(Ordering::SeqCst),
-        simulated: run_start.elapsed(),
-        disruption: crate::faults::disruption(&plan),
-    };
-    // madsim does not free the tasks of a node when the runtime is dropped, and every server here loops forever:
-    // without this, each run's whole state (disks, queues, sinks) would stay in memory for the rest of a sweep.
-    // Killing a node drops its tasks and its init closure. Nothing reaches the trace after the final reading.
-    let handle = Handle::current();
-    for &id in &all_nodes {
-        handle.kill(id);
+
+    /// The system's own account of the work it has left, for the explanation of a run that did not go quiet.
+    async fn ask_system(&self) -> Option<(QueueStats, usize)> {
+        let (ep, links) = (&self.checker.content, &self.world.net);
+        let (queue, store) = (self.world.topology.queue, self.world.topology.store);
+        let stats = call_outside(ep, links, queue, GetQueueStats, CHECKER_CALL_TIMEOUT).await?;
+        let outbox = call_outside(ep, links, store, GetStoreStats, CHECKER_CALL_TIMEOUT).await?.outbox;
+        Some((stats, outbox))
     }
-    madsim::time::sleep(Duration::from_millis(1)).await;
-    observation
+
+    /// madsim does not free the tasks of a node when the runtime is dropped, and every server here loops forever:
+    /// without this, each run's whole state (disks, queues, sinks) would stay in memory for the rest of a sweep.
+    /// Killing a node drops its tasks and its init closure. Nothing reaches the trace after the final reading.
+    async fn teardown(&mut self) {
+        let handle = Handle::current();
+        for &id in &self.all {
+            handle.kill(id);
+        }
+        madsim::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+/// The operator: deploys a schema through an ingest node in the background, retrying as an operator would until
+/// it is answered, at most [`DEPLOY_ATTEMPTS_MAX`] times and never past the deploy deadline; records what was sent
+/// and the version the reply named (none if never answered: the oracle reports it).
+fn operator(
+    world: &World,
+    recorder: &Arc<Recorder>,
+    ep: Endpoint,
+    running: &Arc<AtomicU64>,
+    log: &Arc<Mutex<Vec<DeployRecord>>>,
+    deadline: &Arc<Mutex<Instant>>,
+    run_start: Instant,
+) -> Deployer {
+    let (ingest, rec, node, links) =
+        (world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone(), world.net.clone());
+    let (checker, running, schemas, log, deadline) =
+        (world.checker.clone(), running.clone(), world.scenario.schemas.clone(), log.clone(), deadline.clone());
+    Arc::new(move |env: String, schema: String, fields: Option<Vec<String>>| {
+        let fields = fields
+            .unwrap_or_else(|| schemas.iter().find(|x| x.name == schema).map(|x| x.fields.clone()).unwrap_or_default());
+        let (ep, ingest, rec, node, running, log, links) =
+            (ep.clone(), ingest.clone(), rec.clone(), node.clone(), running.clone(), log.clone(), links.clone());
+        let deadline = *deadline.lock().expect("deploy deadline lock");
+        running.fetch_add(1, Ordering::SeqCst);
+        checker.spawn(async move {
+            let index = {
+                let mut log = log.lock().expect("deploy log lock");
+                log.push(DeployRecord {
+                    env: env.clone(),
+                    schema: schema.clone(),
+                    fields: fields.clone(),
+                    sent_at: run_start.elapsed(),
+                    acked: None,
+                    attempts: 0,
+                });
+                log.len() - 1
+            };
+            rec.harness(&node, HarnessEvent::DeploySent { env: env.as_str().into(), schema: schema.as_str().into() });
+            let mut attempts = 0u32;
+            while attempts < DEPLOY_ATTEMPTS_MAX && Instant::now() < deadline {
+                let dst = ingest[attempts as usize % ingest.len()];
+                attempts += 1;
+                let req =
+                    DeploySchema { env: env.as_str().into(), name: schema.as_str().into(), fields: fields.clone() };
+                let left = deadline.saturating_duration_since(Instant::now()).min(DEPLOY_ATTEMPT_TIMEOUT);
+                if let Some(DeployReply::Deployed { version, jobs }) = call_outside(&ep, &links, dst, req, left).await {
+                    let (env, schema) = (env.as_str().into(), schema.as_str().into());
+                    rec.harness(&node, HarnessEvent::DeployDone { env, schema, version, jobs: jobs as u64 });
+                    log.lock().expect("deploy log lock")[index].acked = Some((version, run_start.elapsed()));
+                    break;
+                }
+                madsim::time::sleep(DEPLOY_RETRY_PAUSE).await;
+            }
+            log.lock().expect("deploy log lock")[index].attempts = attempts;
+            running.fetch_sub(1, Ordering::SeqCst);
+        });
+    })
 }
 
 /// The determinism check's negative control: state that leaks from one run of the process into the next (as a
@@ -304,31 +458,4 @@ fn plant_nondeterminism() {
         // madsim's generator, seeded from the run's seed; only *when* it is drawn from varies.
         let _: u64 = madsim::rand::thread_rng().gen();
     });
-}
-
-/// Deploys a schema through an ingest node, retrying until it is done, as an operator would, and returns the
-/// version the reply named. If it never finishes, the run does not go quiet and the oracle reports it. The
-/// operator is a client outside the system: it calls madsim directly, under madsim's faults only.
-#[allow(clippy::disallowed_methods)]
-async fn deploy(
-    ep: &Endpoint,
-    ingest: &[SocketAddr],
-    recorder: &Recorder,
-    node: &Arc<str>,
-    env: Name,
-    schema: Name,
-    fields: Vec<String>,
-) -> u64 {
-    recorder.harness(node, HarnessEvent::DeploySent { env: env.clone(), schema: schema.clone() });
-    let mut attempt = 0usize;
-    loop {
-        let dst = ingest[attempt % ingest.len()];
-        attempt += 1;
-        let req = DeploySchema { env: env.clone(), name: schema.clone(), fields: fields.clone() };
-        if let Ok(DeployReply::Deployed { version, jobs }) = ep.call_timeout(dst, req, Duration::from_secs(30)).await {
-            recorder.harness(node, HarnessEvent::DeployDone { env, schema, version, jobs: jobs as u64 });
-            return version;
-        }
-        madsim::time::sleep(Duration::from_millis(200)).await;
-    }
 }

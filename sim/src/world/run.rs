@@ -40,6 +40,8 @@ pub struct RunOptions {
     /// allocated, instead of being handed over. Freeing tens of thousands of records from another thread cost a
     /// sweep's collecting thread a share of a core, taken from the seeds running beside it.
     pub outcome_only: bool,
+    /// Make the system's statistics endpoints lie (the evidence test): verdicts must not change.
+    pub stats: system::config::StatsHonesty,
 }
 
 /// Runs one seed on a fresh OS thread, as every seed must: std seeds its HashMap hasher once per thread, and a
@@ -195,9 +197,9 @@ fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunRes
     run
 }
 
-/// The simulated time a run may take before it is declared stuck.
+/// The simulated time a run may take before it is declared stuck: every phase's own bound, and a margin.
 pub fn time_limit(s: &Scenario) -> Duration {
-    s.run.safety.0 + s.run.convergence_budget.0 + TIME_LIMIT_MARGIN
+    phases::SETUP_BUDGET + s.run.safety.0 + s.run.convergence_budget.0 + TIME_LIMIT_MARGIN
 }
 
 /// Turns what a run left behind (its recorder, and its observation or the panic that ended it) into its result:
@@ -263,17 +265,26 @@ pub fn finish(
     RunResult { outcome, trace, leaked_references }
 }
 
+/// madsim's panic message when every task is blocked and no timer is pending (madsim 0.2.34, pinned exactly in
+/// `Cargo.toml`; `tests/.../determinism.rs` checks it against the real runtime).
+pub const MADSIM_DEADLOCK: &str = "no events, all tasks will block forever";
+/// madsim's panic message when a run passes its time limit.
+pub const MADSIM_TIME_LIMIT: &str = "time limit exceeded";
+
 /// Classifies a panic that ended the simulation. madsim reports a deadlock and an exceeded time limit as
 /// panics with fixed messages; anything else is a node (or harness) panic.
-fn crash_violation(message: &str, at_ms: u64) -> Violation {
-    let kind = if message.contains("no events, all tasks will block forever") {
+pub fn classify_crash(message: &str) -> ViolationKind {
+    if message.contains(MADSIM_DEADLOCK) {
         ViolationKind::Deadlock
-    } else if message.contains("time limit exceeded") {
+    } else if message.contains(MADSIM_TIME_LIMIT) {
         ViolationKind::TimeLimit
     } else {
         ViolationKind::Panic
-    };
-    Violation::new(kind, message.to_string()).at_ms(at_ms)
+    }
+}
+
+fn crash_violation(message: &str, at_ms: u64) -> Violation {
+    Violation::new(classify_crash(message), message.to_string()).at_ms(at_ms)
 }
 
 /// Counts events of the trace into statistics. Statistics describe a run; they never decide its verdict.

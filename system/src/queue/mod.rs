@@ -194,10 +194,12 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
         async move { answer(&s.log, decided, false).await }
     });
     let s = state.clone();
+    let honesty = ctx.config.stats;
     ep.add_rpc_handler(move |_: GetQueueStats| {
         let decided = {
             let st = s.state.lock().expect("queue lock");
-            Some((QueueStats { pending: st.queue.pending_len(), leased: st.queue.leased_len() }, s.log.position()))
+            let (pending, leased) = (honesty.report(st.queue.pending_len()), honesty.report(st.queue.leased_len()));
+            Some((QueueStats { pending, leased }, s.log.position()))
         };
         let s = s.clone();
         async move { answer(&s.log, decided, false).await }

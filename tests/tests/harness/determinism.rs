@@ -75,7 +75,9 @@ fn planted_nondeterminism_is_reported_with_the_first_divergent_draw() {
     let planted = sim::world::RunOptions { plant_nondeterminism: true, ..Default::default() };
     let (_, divergence) = sim::determinism::run_twice_with(&scenario("baseline"), 1, planted);
     let divergence = divergence.expect("the check reports the planted nondeterminism");
-    assert!(divergence.draw_at.is_some(), "{divergence}");
+    // The plant draws 1 to 7 ms into the run: a time of zero would mean madsim's report was not understood.
+    let at = divergence.draw_at.expect("the draw check saw the divergent draw");
+    assert!(at > std::time::Duration::ZERO, "the time is read from madsim's own report: {divergence}");
     assert!(divergence.to_string().contains("drew differently from madsim's generator"), "{divergence}");
     // The same check on the same seed without the plant finds nothing.
     let (_, clean) = sim::determinism::run_twice(&scenario("baseline"), 1);
@@ -111,4 +113,37 @@ fn a_thread_refuses_a_second_seed() {
     .join()
     .unwrap();
     assert!(second, "the second seed on one thread must be refused");
+}
+
+/// The harness recognises madsim's own panic messages for a deadlock and an exceeded time limit (madsim is pinned
+/// exactly; these run the real runtime, so a rewording in a new version fails here, not as a mislabelled verdict).
+#[test]
+fn madsims_deadlock_and_time_limit_panics_are_classified() {
+    use sim::outcome::ViolationKind;
+    use sim::world::run::{classify_crash, quietly};
+    let crash = |limit: Option<std::time::Duration>, wait: Option<std::time::Duration>| -> String {
+        #[allow(clippy::disallowed_methods)]
+        std::thread::spawn(move || {
+            quietly(|| {
+                let mut runtime = madsim::runtime::Runtime::with_seed_and_config(1, madsim::Config::default());
+                if let Some(limit) = limit {
+                    runtime.set_time_limit(limit);
+                }
+                runtime.block_on(async move {
+                    match wait {
+                        Some(wait) => madsim::time::sleep(wait).await,
+                        None => std::future::pending::<()>().await,
+                    }
+                })
+            })
+            .expect_err("the runtime panics")
+        })
+        .join()
+        .unwrap()
+    };
+    let deadlock = crash(None, None);
+    assert_eq!(classify_crash(&deadlock), ViolationKind::Deadlock, "{deadlock}");
+    let over = crash(Some(std::time::Duration::from_secs(1)), Some(std::time::Duration::from_secs(10)));
+    assert_eq!(classify_crash(&over), ViolationKind::TimeLimit, "{over}");
+    assert_eq!(classify_crash("index out of bounds at system/src/x.rs:1:1"), ViolationKind::Panic);
 }

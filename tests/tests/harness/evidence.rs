@@ -6,7 +6,12 @@
 
 use sim::world::{run_seed, run_seed_with, RunOptions};
 
-const MUTED: RunOptions = RunOptions { mute_system_events: true, plant_nondeterminism: false, outcome_only: false };
+const MUTED: RunOptions = RunOptions {
+    mute_system_events: true,
+    plant_nondeterminism: false,
+    outcome_only: false,
+    stats: system::config::StatsHonesty::Honest,
+};
 
 #[test]
 fn muting_the_system_events_changes_no_canary_verdict() {
@@ -49,4 +54,40 @@ fn muting_the_system_events_changes_no_catalog_verdict() {
             assert!(muted.outcome.passed(), "{name} seed {seed} muted: {:#?}", muted.outcome.violations);
         }
     }
+}
+
+/// Whether the system is done is judged from outside (the clients, the readings, what the network carried), never
+/// from its statistics: a system whose statistics always say "nothing pending", or never do, gets the same
+/// verdict, with the same violations, on every catalog scenario, every canary's catching seed and every saved
+/// seed. The statistics are not even asked for in a run judged done, so its trace is the same too.
+#[test]
+fn lying_statistics_change_no_verdict() {
+    use system::config::StatsHonesty::{AlwaysQuiet, NeverQuiet};
+    let mut cases: Vec<(sim::scenario::LoadedScenario, u64)> =
+        tests::catalog_names().iter().map(|name| (tests::scenario(name), 0)).collect();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
+    for path in sim::catalog::list(&dir) {
+        let file = sim::seedfile::load(&path).unwrap();
+        cases.push((file.to_loaded(&path), file.seed.seed));
+    }
+    let mut failing = 0;
+    for (loaded, seed) in &cases {
+        let honest = run_seed(loaded, *seed);
+        failing += usize::from(!honest.outcome.passed());
+        for stats in [AlwaysQuiet, NeverQuiet] {
+            let lying = run_seed_with(loaded, *seed, RunOptions { stats, ..RunOptions::default() });
+            let what = format!("{} seed {seed} with statistics {stats:?}", loaded.name);
+            assert_eq!(lying.outcome.verdict, honest.outcome.verdict, "{what}");
+            assert_eq!(lying.outcome.kinds(), honest.outcome.kinds(), "{what}");
+            let quiet = |r: &sim::world::RunResult| {
+                r.trace.iter().any(|t| {
+                    matches!(t.event, sim::trace::TraceEvent::Harness(sim::trace::HarnessEvent::QuietJudged { .. }))
+                })
+            };
+            if quiet(&honest) {
+                assert_eq!(lying.outcome.trace_hash, honest.outcome.trace_hash, "{what}: the statistics were read");
+            }
+        }
+    }
+    assert!(failing >= 8, "the saved seeds fail, so wrong views are covered too: {failing}");
 }

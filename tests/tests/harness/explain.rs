@@ -6,10 +6,11 @@ use sim::explain::explain;
 use sim::world::run_seed;
 
 /// Per saved seed: what the marked step's line starts with, and what its reason says.
-const EXPECTED: [(&str, &str, &str); 8] = [
+const EXPECTED: [(&str, &str, &str); 9] = [
     ("canaries-ack-before-durable", "fault crashed store", "had not synced"),
     ("canaries-dedup-against-leased", "job-coalesced", "already processing"),
     ("canaries-dedup-ignores-environment", "job-coalesced", "of another environment"),
+    ("canaries-deploy-never-answers", "deploy-sent", "never answered"),
     ("canaries-fifo-queue", "job-leased", "waiting"),
     ("canaries-newest-wins-by-wall-clock", "view-write-refused", "holds the older"),
     ("canaries-no-outbox", "ingest-busy", "queue answered busy"),

@@ -85,6 +85,7 @@ impl History {
                 fields: fields(),
                 sent_at: ms(0),
                 acked: Some((1, ms(10))),
+                attempts: 1,
             }],
             source: Some((1, 1)),
             final_view: Some(view(1, 1)),
@@ -288,6 +289,7 @@ fn a_view_under_an_older_schema_than_acknowledged_is_stale() {
         fields: new_fields.clone(),
         sent_at: ms(5_000),
         acked: Some((2, ms(5_100))),
+        attempts: 1,
     });
     h.listed_schema = SchemaDef { name: "page".into(), version: 2, fields: new_fields };
     assert_eq!(h.kinds(), [StaleView]);
@@ -302,9 +304,27 @@ fn an_acknowledged_deploy_the_store_lost_is_reported() {
         fields: vec!["title".into()],
         sent_at: ms(5_000),
         acked: Some((2, ms(5_100))),
+        attempts: 1,
     });
     // The store still lists v1; the view at v1 is stale as well.
     assert_eq!(h.kinds(), [StaleView, LostDeploy]);
+}
+
+#[test]
+fn a_deploy_never_answered_is_not_converged_and_named() {
+    let mut h = History::good();
+    h.deploys.push(DeployRecord {
+        env: "a".into(),
+        schema: "page".into(),
+        fields: vec!["title".into()],
+        sent_at: ms(5_000),
+        acked: None,
+        attempts: 100,
+    });
+    assert_eq!(h.kinds(), [NotConverged]);
+    let found = sim::oracle::check(&tests::scenario("baseline").scenario, &[], &h.observation());
+    assert_eq!((found[0].env.as_deref(), found[0].schema.as_deref()), (Some("a"), Some("page")), "{found:?}");
+    assert!(found[0].detail.contains("the deploy of fields [\"title\"]") && found[0].detail.contains("100 attempts"));
 }
 
 #[test]
