@@ -19,6 +19,7 @@ use std::time::Duration;
 
 /// Which seeds one machine runs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Shard {
     /// 1-based.
     pub index: u64,
@@ -109,6 +110,7 @@ impl SweepOptions {
 
 /// How a canary fared in a sweep.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CanaryReport {
     pub expect: Vec<String>,
     pub within_seeds: u64,
@@ -122,14 +124,18 @@ pub struct CanaryReport {
 }
 
 impl CanaryReport {
-    pub fn merge(&mut self, other: &CanaryReport) {
-        self.seeds_tried += other.seeds_tried;
+    pub fn merge(&mut self, other: &CanaryReport) -> Result<(), String> {
+        self.seeds_tried = self
+            .seeds_tried
+            .checked_add(other.seeds_tried)
+            .ok_or_else(|| "the canary's `seeds_tried` overflows across the shards".to_string())?;
         if let Some(seed) = other.caught_seed {
             if self.caught_seed.is_none_or(|s| seed < s) {
                 self.caught_seed = Some(seed);
                 self.caught_after = other.caught_after;
             }
         }
+        Ok(())
     }
 
     /// The harness has lost its power: the canary ran its whole budget uncaught.
@@ -159,6 +165,7 @@ pub struct SeedDone {
 
 /// A group of failures with the same signature.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct FailureGroup {
     pub signature: String,
     pub count: u64,
@@ -167,6 +174,9 @@ pub struct FailureGroup {
     /// Where the reproduction was saved, if it was.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub saved: Option<String>,
+    /// In a merged report: the shard report whose machine saved it (its artifact holds the seed file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub artifact: Option<String>,
     pub repro: String,
     /// The first violations of the lowest failing seed, as printed.
     #[serde(default)]
@@ -186,6 +196,7 @@ pub const SEEDS_PER_GROUP_MAX: usize = 20;
 
 /// What a sweep found in one scenario.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScenarioReport {
     pub scenario: String,
     pub seeds_run: u64,
@@ -379,6 +390,7 @@ impl SweepVerdict {
 
 /// The whole sweep's result, as written by `--json` and read by `merge`.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct SweepReport {
     /// `pass`, `fail`, `interrupted` or `incomplete`; filled in when the report is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -78,6 +78,10 @@ pub enum Event {
     JobCompleted { job: u64, token: u64 },
     /// A worker acknowledged with a token that no longer holds a lease.
     AckRefused { token: u64 },
+    /// A worker rendered a leased job's view from the source version it read.
+    JobRendered { env: Env, entity: EntityId, schema: SchemaName, source_version: Version, token: u64 },
+    /// A worker's batch of views was written (each conditionally) by the store.
+    ViewsSubmitted { views: usize },
     /// A worker gave up a job (its source or schema could not be read, or it ran out of lease).
     JobAbandoned { env: Env, entity: EntityId, schema: SchemaName, token: u64, reason: String },
 }
@@ -148,6 +152,10 @@ impl fmt::Display for Event {
                 write!(f, "job-redelivered #{job} {env}/{entity}/{schema} coalesced={coalesced}")
             }
             JobCompleted { job, token } => write!(f, "job-completed #{job} token={token}"),
+            JobRendered { env, entity, schema, source_version, token } => {
+                write!(f, "job-rendered {env}/{entity}/{schema} {source_version} token={token}")
+            }
+            ViewsSubmitted { views } => write!(f, "views-submitted views={views}"),
             AckRefused { token } => write!(f, "ack-refused token={token}"),
             JobAbandoned { env, entity, schema, token, reason } => {
                 write!(f, "job-abandoned {env}/{entity}/{schema} token={token} reason={reason}")
@@ -180,6 +188,7 @@ impl Event {
             | JobCoalesced { env, entity, schema, .. }
             | JobLeased { env, entity, schema, .. }
             | JobRedelivered { env, entity, schema, .. }
+            | JobRendered { env, entity, schema, .. }
             | JobAbandoned { env, entity, schema, .. } => Some((env, entity, Some(schema))),
             _ => None,
         }
@@ -202,6 +211,8 @@ impl Event {
             | SyncFailed { .. }
             | LogAppendRefused { .. } => tracing::Level::WARN,
             JobLeased { .. }
+            | JobRendered { .. }
+            | ViewsSubmitted { .. }
             | JobCoalesced { .. }
             | SourceUnchanged { .. }
             | SourceReplayed { .. }

@@ -113,6 +113,13 @@ async fn process(ctx: &NodeContext, rpc: &Rpc, leases: Vec<Lease>, started: mads
         let render_time = madsim::rand::thread_rng().gen_range(min..=max.max(min));
         madsim::time::sleep(render_time).await;
         let view = render_at(&source, &schema, ctx.clock.now());
+        ctx.emit(Event::JobRendered {
+            env: lease.spec.env.clone(),
+            entity: lease.spec.entity.clone(),
+            schema: lease.spec.schema.clone(),
+            source_version: source.version,
+            token: lease.token,
+        });
         let mut unconditional = false;
         if ctx.config.flaws.has(Flaw::UnfencedWorkerClock) {
             // The flaw: trust our own wall clock against the queue's expiry, and, believing the lease still
@@ -134,10 +141,12 @@ async fn process(ctx: &NodeContext, rpc: &Rpc, leases: Vec<Lease>, started: mads
     if views.is_empty() {
         return Vec::new();
     }
+    let submitted = views.len();
     if rpc.call_retrying(store, PutViews { views }).await.is_err() {
         written.iter().for_each(|lease| abandon(lease, "store-unavailable"));
         return Vec::new();
     }
+    ctx.emit(Event::ViewsSubmitted { views: submitted });
     // A refused acknowledgement means a lease expired and its job was redelivered; the view written is harmless
     // either way, because the store only keeps the newest.
     written.iter().map(|lease| lease.token).collect()

@@ -14,6 +14,10 @@ pub struct MergeArgs {
     /// The JSON reports of the shards (`cargo sim sweep --shard K/N --json FILE`), one per shard.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
+    /// Merge shards built differently (another commit, harness version or toolchain) or that swept different
+    /// scenarios. Without it such a merge is refused: its seeds would not be one sweep's.
+    #[arg(long)]
+    pub allow_mixed: bool,
     /// Write the merged report as JSON to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -22,10 +26,43 @@ pub struct MergeArgs {
     pub junit: Option<PathBuf>,
 }
 
-/// Checks that `parts` are shards of one sweep, and returns the shards missing (as `K/N`).
-pub fn check_parts(parts: &[(PathBuf, SweepReport)]) -> Result<Vec<String>, String> {
+/// How two reports' builds or scenario sets differ, in words (empty if they do not).
+pub fn mismatches(a: &SweepReport, b: &SweepReport) -> Vec<String> {
+    let mut out = Vec::new();
+    if a.harness_version != b.harness_version {
+        out.push(format!("harness {} and {}", a.harness_version, b.harness_version));
+    }
+    if a.git_commit != b.git_commit {
+        let show = |c: &Option<String>| c.clone().unwrap_or_else(|| "(no commit)".into());
+        out.push(format!("commit {} and {}", show(&a.git_commit), show(&b.git_commit)));
+    }
+    if a.toolchain != b.toolchain {
+        out.push(format!("toolchain `{}` and `{}`", a.toolchain, b.toolchain));
+    }
+    let names = |r: &SweepReport| r.scenarios.iter().map(|s| s.scenario.clone()).collect::<BTreeSet<String>>();
+    let (x, y) = (names(a), names(b));
+    if x != y {
+        let only = |p: &BTreeSet<String>, q: &BTreeSet<String>| p.difference(q).cloned().collect::<Vec<_>>().join(", ");
+        out.push(format!("scenarios only in one: [{}] and [{}]", only(&x, &y), only(&y, &x)));
+    }
+    out
+}
+
+/// Checks that `parts` are shards of one sweep, and returns the shards missing (as `K/N`). Shards of different
+/// builds or scenario sets are refused unless `allow_mixed`.
+pub fn check_parts(parts: &[(PathBuf, SweepReport)], allow_mixed: bool) -> Result<Vec<String>, String> {
     let (first_path, first) = &parts[0];
     for (path, part) in parts {
+        let differ = mismatches(first, part);
+        if !differ.is_empty() && !allow_mixed {
+            return Err(format!(
+                "{} and {} are not shards of one sweep: {}; re-run the shards from one build, or pass --allow-mixed \
+                 to merge them anyway",
+                first_path.display(),
+                path.display(),
+                differ.join("; ")
+            ));
+        }
         if part.start != first.start || part.count != first.count {
             return Err(format!(
                 "{} covers seeds {}..{} but {} covers {}..{}: not shards of one sweep",
@@ -62,9 +99,19 @@ pub fn check_parts(parts: &[(PathBuf, SweepReport)]) -> Result<Vec<String>, Stri
     Ok((1..=shards).filter(|k| !seen.contains(k)).map(|k| format!("{k}/{shards}")).collect())
 }
 
-/// Merges shard reports: seeds and statistics add up; failure groups merge by signature, keeping the lowest
-/// failing seed's repro command and violations.
-pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
+/// Adds `more` to a count, or says which count would overflow: a report that claims more seeds than a `u64`
+/// holds was not written by a sweep.
+fn add(total: &mut u64, more: u64, what: &str, scenario: &str) -> Result<(), String> {
+    *total = total.checked_add(more).ok_or_else(|| {
+        format!("{scenario}: `{what}` adds up to more than {} across the shards; a report was altered", u64::MAX)
+    })?;
+    Ok(())
+}
+
+/// Merges shard reports: seeds and statistics add up; failure groups merge by fingerprint, keeping the lowest
+/// failing seed's repro command and violations. `artifacts` names the file each part came from, so that the
+/// merged report says where each saved seed file is.
+pub fn merge_reports(parts: &[SweepReport], artifacts: &[String]) -> Result<SweepReport, String> {
     let mut merged = SweepReport {
         start: parts.iter().map(|p| p.start).min().unwrap_or(0),
         count: parts.iter().map(|p| p.count).max().unwrap_or(0),
@@ -77,7 +124,8 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
         started_at: parts.iter().map(|p| p.started_at.clone()).min().unwrap_or_default(),
         ..Default::default()
     };
-    for part in parts {
+    for (i, part) in parts.iter().enumerate() {
+        let artifact = artifacts.get(i).cloned();
         for s in &part.scenarios {
             let target = match merged.scenarios.iter().position(|m| m.scenario == s.scenario) {
                 Some(i) => &mut merged.scenarios[i],
@@ -90,21 +138,22 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
                     merged.scenarios.last_mut().expect("just pushed")
                 }
             };
-            target.seeds_run += s.seeds_run;
-            target.seeds_planned += s.seeds_planned;
-            target.seeds_passed += s.seeds_passed;
-            target.determinism_checked += s.determinism_checked;
-            target.simulated_ms += s.simulated_ms;
-            target.wall_ms += s.wall_ms;
-            target.ingests_acked += s.ingests_acked;
+            let name = s.scenario.clone();
+            add(&mut target.seeds_run, s.seeds_run, "seeds_run", &name)?;
+            add(&mut target.seeds_planned, s.seeds_planned, "seeds_planned", &name)?;
+            add(&mut target.seeds_passed, s.seeds_passed, "seeds_passed", &name)?;
+            add(&mut target.determinism_checked, s.determinism_checked, "determinism_checked", &name)?;
+            add(&mut target.simulated_ms, s.simulated_ms, "simulated_ms", &name)?;
+            add(&mut target.wall_ms, s.wall_ms, "wall_ms", &name)?;
+            add(&mut target.ingests_acked, s.ingests_acked, "ingests_acked", &name)?;
             for (k, n) in &s.faults {
-                *target.faults.entry(k.clone()).or_insert(0) += n;
+                add(target.faults.entry(k.clone()).or_insert(0), *n, &format!("faults.{k}"), &name)?;
             }
             for (k, n) in &s.marks {
-                *target.marks.entry(k.clone()).or_insert(0) += n;
+                add(target.marks.entry(k.clone()).or_insert(0), *n, &format!("marks.{k}"), &name)?;
             }
             for (k, n) in &s.canary_other {
-                *target.canary_other.entry(k.clone()).or_insert(0) += n;
+                add(target.canary_other.entry(k.clone()).or_insert(0), *n, &format!("canary_other.{k}"), &name)?;
             }
             for m in &s.marks_required {
                 if !target.marks_required.contains(m) {
@@ -114,9 +163,13 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
             if target.canary.is_none() {
                 target.canary = s.canary.clone();
             } else if let (Some(t), Some(c)) = (&mut target.canary, &s.canary) {
-                t.merge(c);
+                t.merge(c).map_err(|e| format!("{name}: {e}"))?;
             }
             for g in &s.failures {
+                let mut g = g.clone();
+                if g.saved.is_some() {
+                    g.artifact = artifact.clone();
+                }
                 match target.failures.iter_mut().find(|t| t.signature == g.signature) {
                     Some(t) => {
                         // Compare before combining: the lowest failing seed of either side names the repro.
@@ -124,16 +177,23 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
                             t.repro = g.repro.clone();
                             t.violations = g.violations.clone();
                         }
-                        t.count += g.count;
+                        add(&mut t.count, g.count, "failures.count", &name)?;
                         t.seeds.extend(g.seeds.iter().copied());
                         t.seeds.sort();
                         t.seeds.dedup();
                         t.seeds.truncate(crate::sweep::SEEDS_PER_GROUP_MAX);
+                        for kinds in &g.kinds {
+                            if !t.kinds.contains(kinds) && t.kinds.len() < crate::sweep::KINDS_PER_GROUP_MAX {
+                                t.kinds.push(kinds.clone());
+                            }
+                        }
+                        t.kinds.sort();
                         if t.saved.is_none() {
                             t.saved = g.saved.clone();
+                            t.artifact = g.artifact.clone();
                         }
                     }
-                    None => target.failures.push(g.clone()),
+                    None => target.failures.push(g),
                 }
             }
         }
@@ -142,7 +202,7 @@ pub fn merge_reports(parts: &[SweepReport]) -> SweepReport {
     for s in &mut merged.scenarios {
         s.failures.sort_by(|a, b| a.signature.cmp(&b.signature));
     }
-    merged
+    Ok(merged)
 }
 
 pub fn merge(args: MergeArgs) -> u8 {
@@ -164,12 +224,16 @@ pub fn merge(args: MergeArgs) -> u8 {
             }
         }
     }
-    let missing = match check_parts(&parts) {
+    let missing = match check_parts(&parts, args.allow_mixed) {
         Ok(missing) => missing,
         Err(e) => return bad_input(e),
     };
+    let artifacts: Vec<String> = parts.iter().map(|(path, _)| path.display().to_string()).collect();
     let reports: Vec<SweepReport> = parts.into_iter().map(|(_, r)| r).collect();
-    let mut merged = merge_reports(&reports);
+    let mut merged = match merge_reports(&reports, &artifacts) {
+        Ok(merged) => merged,
+        Err(e) => return bad_input(e),
+    };
     merged.missing_shards = missing;
     // Host time, outside every simulation: only the report's stamp when the shards carry no start time.
     #[allow(clippy::disallowed_methods)]

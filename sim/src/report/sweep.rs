@@ -58,7 +58,7 @@ pub fn write_junit(path: &Path, result: &SweepReport) -> std::io::Result<()> {
             }
             let _ = writeln!(text, "  reproduce: {}", g.repro);
             if let Some(p) = &g.saved {
-                let _ = writeln!(text, "  saved: {p} (replay: cargo sim repro {p})");
+                let _ = writeln!(text, "  saved: {p}{} (replay: cargo sim repro {p})", artifact_note(g));
             }
             problems.push(text);
         }
@@ -96,6 +96,15 @@ pub fn write_junit(path: &Path, result: &SweepReport) -> std::io::Result<()> {
     }
     let xml = junit.to_string().map_err(std::io::Error::other)?;
     write_atomically(path, &xml)
+}
+
+/// Where a merged report's saved seed file is: on the machine (in the CI artifact) of the shard whose report
+/// is named.
+fn artifact_note(group: &crate::sweep::FailureGroup) -> String {
+    group
+        .artifact
+        .as_ref()
+        .map_or(String::new(), |a| format!(" (on the machine of the shard that wrote {a}: its artifact)"))
 }
 
 /// The end-of-sweep summary, per scenario.
@@ -211,7 +220,7 @@ pub fn summary(result: &SweepReport) -> String {
                 g.kinds.join(", ")
             );
             if let Some(saved) = &g.saved {
-                let _ = writeln!(out, "        saved: {saved} · replay: cargo sim repro {saved}");
+                let _ = writeln!(out, "        saved: {saved}{} · replay: cargo sim repro {saved}", artifact_note(g));
             }
             let _ = writeln!(out, "        reproduce: {}", g.repro);
         }
@@ -260,7 +269,8 @@ pub fn markdown(result: &SweepReport) -> String {
                 }
                 let _ = writeln!(out, "  - reproduce: `{}`", g.repro);
                 if let Some(saved) = &g.saved {
-                    let _ = writeln!(out, "  - saved: `{saved}` (replay: `cargo sim repro {saved}`)");
+                    let _ =
+                        writeln!(out, "  - saved: `{saved}`{} (replay: `cargo sim repro {saved}`)", artifact_note(g));
                 }
             }
         }

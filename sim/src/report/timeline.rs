@@ -95,8 +95,18 @@ pub fn html(outcome: &Outcome, trace: &[Record]) -> String {
     let lane_of: BTreeMap<&str, usize> = names.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
     let lane = |node: &str| lane_of.get(node).copied().unwrap_or(0);
     let end_us = trace.last().map_or(1, |r| r.at.as_micros() as u64).max(1);
-    let events =
+    let mut events: Vec<(u64, usize, u8, String)> =
         trace.iter().map(|r| (r.at.as_micros() as u64, lane(&r.node), level(r), r.event.to_string())).collect();
+    // A lease is the queue's event, and the worker's too: shown on the worker's lane beside its renders and
+    // writes, so that each worker's lane reads as what it did.
+    for r in trace {
+        if let TraceEvent::System(system::events::Event::JobLeased { worker, .. }) = &r.event {
+            if let Some(&worker_lane) = lane_of.get(worker.as_str()) {
+                events.push((r.at.as_micros() as u64, worker_lane, level(r), r.event.to_string()));
+            }
+        }
+    }
+    events.sort_by_key(|e| (e.0, e.1));
     // Fault windows, from the injector's start and heal records (a fault that never healed ends with the run).
     let mut open: Vec<(String, u64, FaultSpec)> = Vec::new();
     let mut faults = Vec::new();
@@ -177,6 +187,7 @@ header b{font-size:15px} input{font:inherit;padding:2px 6px;width:220px}
 #wrap{position:relative;overflow:hidden;border-bottom:1px solid #ccc;cursor:grab;user-select:none}
 #wrap canvas,#wrap svg{position:absolute;left:0;top:0}
 .lane-label{font-size:11px;fill:#333} .lane{stroke:#e0e0e0}
+.axis-tick line{stroke:#bbb} .axis-tick text{font-size:10px;fill:#555}
 .fault-band{fill:#ff7043;fill-opacity:.18;stroke:#ff7043;stroke-opacity:.5}
 .chain polyline{fill:none;stroke:#6a1b9a;stroke-width:2} .chain circle{fill:#6a1b9a}
 .chain circle.wrong{fill:#d50000;r:7} .chain.dim{opacity:.15}
@@ -198,7 +209,7 @@ window.addEventListener("error", function (e) {
   box.textContent += (e.message || "error") + "\n";
 });
 var D = JSON.parse(document.getElementById("data").textContent);
-var LANE_H = 22, LABEL_W = 170, TOP = 18;
+var LANE_H = 22, LABEL_W = 170, TOP = 26;
 var wrap = document.getElementById("wrap"), svg = document.getElementById("svg"), canvas = document.getElementById("marks");
 var details = document.getElementById("details"), filterBox = document.getElementById("filter");
 var NS = "http://www.w3.org/2000/svg";
@@ -222,8 +233,19 @@ function draw() {
   svg.setAttribute("width", w); svg.setAttribute("height", h);
   canvas.width = w; canvas.height = h;
   while (svg.firstChild) svg.removeChild(svg.firstChild);
+  // The time axis, in simulated seconds: a tick every 1, 2 or 5 times a power of ten, about every 100 pixels.
+  var span = view.to - view.from, raw = span / Math.max(1, (w - LABEL_W) / 100), step = Math.pow(10, Math.floor(Math.log10(raw)));
+  step = raw / step >= 5 ? step * 5 : raw / step >= 2 ? step * 2 : step;
+  for (var t = Math.ceil(view.from / step) * step; t <= view.to; t += step) {
+    var tick = el("g", {"class": "axis-tick", "data-us": Math.round(t)}, svg);
+    el("line", {x1: x(t), x2: x(t), y1: TOP - 8, y2: h}, tick);
+    el("text", {x: x(t) + 2, y: TOP - 12}, tick).textContent = (t / 1e6).toFixed(step >= 1e6 ? 0 : step >= 1e5 ? 1 : step >= 1e4 ? 2 : 3) + "s";
+  }
+  el("text", {"class": "lane-label", x: 6, y: TOP - 12}, svg).textContent = "simulated time";
+  var counts = D.lanes.map(function () { return 0; });
+  D.events.forEach(function (e) { counts[e[1]] += 1; });
   D.lanes.forEach(function (name, i) {
-    el("line", {"class": "lane", x1: LABEL_W, x2: w, y1: laneY(i), y2: laneY(i), "data-lane": name}, svg);
+    el("line", {"class": "lane", x1: LABEL_W, x2: w, y1: laneY(i), y2: laneY(i), "data-lane": name, "data-events": counts[i]}, svg);
     el("text", {"class": "lane-label", x: 6, y: laneY(i) + 4}, svg).textContent = name;
   });
   D.faults.forEach(function (f) {

@@ -179,6 +179,7 @@ fn a_run_far_beyond_the_catalog_is_refused_with_a_limit() {
     assert!(m.contains("field `run.safety`") && m.contains("longer than"), "{m}");
     let m = error_after("ingest_rate = 10", "ingest_rate = 10000");
     assert!(m.contains("field `load.ingest_rate`") && m.contains("ingests"), "{m}");
+    assert!(m.contains("more than one run holds (200000)") && !m.contains("  "), "one space between words: {m}");
 }
 
 #[test]

@@ -145,7 +145,7 @@ fn two_shards_merged_report_the_same_failures_as_one_sweep() {
     let one = report(options(Some(Shard::parse("1/2").unwrap())));
     let two = report(options(Some(Shard::parse("2/2").unwrap())));
     assert!(one.scenarios[1].seeds_run > 0 && two.scenarios[1].seeds_run > 0, "each shard runs some seeds");
-    let merged = sim::commands::merge::merge_reports(&[one, two]);
+    let merged = sim::commands::merge::merge_reports(&[one, two], &[]).unwrap();
     let failing = |r: &sweeper::SweepReport| -> Vec<(String, String, Vec<u64>)> {
         let mut groups: Vec<_> = r
             .scenarios
@@ -378,11 +378,11 @@ fn a_merged_failure_points_at_its_lowest_seed() {
         }],
         ..Default::default()
     };
-    let merged = sim::commands::merge::merge_reports(&[part(vec![7, 9]), part(vec![4, 11])]);
+    let merged = sim::commands::merge::merge_reports(&[part(vec![7, 9]), part(vec![4, 11])], &[]).unwrap();
     let g = &merged.scenarios[0].failures[0];
     assert_eq!(g.seeds, [4, 7, 9, 11]);
     assert_eq!(g.repro, "repro 4");
-    let merged = sim::commands::merge::merge_reports(&[part(vec![4, 11]), part(vec![7, 9])]);
+    let merged = sim::commands::merge::merge_reports(&[part(vec![4, 11]), part(vec![7, 9])], &[]).unwrap();
     assert_eq!(merged.scenarios[0].failures[0].repro, "repro 4");
 }
 
@@ -517,4 +517,63 @@ fn two_mechanisms_with_the_same_kinds_are_saved_apart() {
     let saved = saver.finish(std::slice::from_ref(&scenario), false, &AtomicBool::new(false), &progress);
     assert_eq!(saved.len(), 2);
     assert_eq!(seed_files(dir.path()).len(), 2, "two files for two mechanisms");
+}
+
+// ---- merge checks what it merges ----
+
+fn shard_report(k: u64, commit: &str) -> sweeper::SweepReport {
+    sweeper::SweepReport {
+        harness_version: "0.1.0".into(),
+        git_commit: Some(commit.into()),
+        toolchain: "rustc 1.95.0".into(),
+        start: 0,
+        count: 4,
+        shard: Some(Shard { index: k, count: 2 }),
+        scenarios: vec![sweeper::ScenarioReport {
+            scenario: "baseline".into(),
+            seeds_run: 2,
+            seeds_planned: 2,
+            seeds_passed: 2,
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+fn merge_files(dir: &Path, parts: &[String], allow_mixed: bool) -> u8 {
+    let files: Vec<PathBuf> = parts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let path = dir.join(format!("sweep-{i}.json"));
+            std::fs::write(&path, text).unwrap();
+            path
+        })
+        .collect();
+    sim::commands::merge::merge(sim::commands::merge::MergeArgs { files, json: None, junit: None, allow_mixed })
+}
+
+#[test]
+fn merge_refuses_shards_of_different_builds_unless_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = |r: &sweeper::SweepReport| serde_json::to_string(r).unwrap();
+    let same = [json(&shard_report(1, "abc")), json(&shard_report(2, "abc"))];
+    assert_eq!(merge_files(dir.path(), &same, false), 0, "one build's shards merge");
+    let mixed = [json(&shard_report(1, "abc")), json(&shard_report(2, "def"))];
+    assert_eq!(merge_files(dir.path(), &mixed, false), 2, "two commits' shards are not one sweep");
+    assert_eq!(merge_files(dir.path(), &mixed, true), 0, "--allow-mixed merges them anyway");
+    let mut other = shard_report(2, "abc");
+    other.scenarios[0].scenario = "swarm".into();
+    assert_eq!(merge_files(dir.path(), &[json(&shard_report(1, "abc")), json(&other)], false), 2, "scenario sets");
+}
+
+#[test]
+fn merge_refuses_reports_that_overflow_or_carry_unknown_fields() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut huge = shard_report(2, "abc");
+    huge.scenarios[0].seeds_run = u64::MAX;
+    let parts = [serde_json::to_string(&shard_report(1, "abc")).unwrap(), serde_json::to_string(&huge).unwrap()];
+    assert_eq!(merge_files(dir.path(), &parts, false), 2, "an overflowing count is bad input, not a panic");
+    let unknown = serde_json::to_string(&shard_report(1, "abc")).unwrap().replacen('{', "{\"seeds_rnu\": 3,", 1);
+    assert_eq!(merge_files(dir.path(), &[unknown], false), 2, "an unknown field is bad input");
 }

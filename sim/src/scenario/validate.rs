@@ -1,0 +1,200 @@
+//! The checks a scenario needs beyond its fields' own types: names that refer to each other (environments,
+//! schemas, flaws, marks, fault targets), and limits within and between fields, each error naming the field.
+
+use super::positions::locate;
+use super::values::Dur;
+use super::{Scenario, ScenarioError};
+use std::path::Path;
+use std::time::Duration;
+use system::flaws::Flaw;
+
+/// The longest safety phase (and convergence budget) a scenario may ask for.
+pub const RUN_SAFETY_MAX: Duration = Duration::from_secs(600);
+/// The most ingests one run may generate: beyond it a run's memory and time grow past what a sweep can hold.
+pub const INGESTS_PER_RUN_MAX: u64 = 200_000;
+
+/// A schema may project only fields that contents have.
+fn check_fields(fields: &[String], at: &str, err: &dyn Fn(&str, String) -> ScenarioError) -> Result<(), ScenarioError> {
+    let known = crate::load::CONTENT_FIELDS;
+    if fields.is_empty() {
+        return Err(err(at, format!("needs at least one field; contents have {}", known.join(", "))));
+    }
+    for (j, field) in fields.iter().enumerate() {
+        if !known.contains(&field.as_str()) {
+            return Err(err(
+                &format!("{at}[{j}]"),
+                format!("unknown field `{field}`; contents have {}", known.join(", ")),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks that need more than one field: names that refer to each other, and limits between fields. `prefix`
+/// is where the scenario sits in the file's tree (`scenario.` inside a seed file).
+pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(), ScenarioError> {
+    let err = |field: &str, message: String| {
+        let field = format!("{prefix}{field}");
+        let (line, column) = locate(text, &field).unwrap_or((1, 1));
+        ScenarioError::Invalid { file: file.into(), line, column, field, message }
+    };
+    let names = &s.environments.names;
+    if names.is_empty() {
+        return Err(err("environments.names", "needs at least one environment".into()));
+    }
+    for (i, name) in names.iter().enumerate() {
+        let valid = !name.is_empty()
+            && name.len() <= 40
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            return Err(err(
+                &format!("environments.names[{i}]"),
+                format!("`{name}` is not a valid name; use 1 to 40 characters of a-z, 0-9 and -"),
+            ));
+        }
+        if names[..i].contains(name) {
+            return Err(err(
+                &format!("environments.names[{i}]"),
+                format!("`{name}` appears twice; environment names are unique"),
+            ));
+        }
+    }
+    if s.schemas.is_empty() {
+        return Err(err("schemas", "needs at least one [[schemas]] table".into()));
+    }
+    for (mirror, source) in &s.environments.mirrors {
+        let field = format!("environments.mirrors.{mirror}");
+        if !names.contains(mirror) {
+            return Err(err(&field, format!("`{mirror}` is not one of environments.names")));
+        }
+        if !names.contains(source) {
+            return Err(err(&field, format!("`{source}` is not one of environments.names")));
+        }
+        if mirror == source || s.environments.mirrors.contains_key(source) {
+            return Err(err(&field, format!("`{mirror}` must mirror an environment that mirrors nothing itself")));
+        }
+    }
+    for (i, schema) in s.schemas.iter().enumerate() {
+        if s.schemas[..i].iter().any(|other| other.name == schema.name) {
+            return Err(err(&format!("schemas[{i}].name"), "duplicate schema name".into()));
+        }
+        check_fields(&schema.fields, &format!("schemas[{i}].fields"), &err)?;
+    }
+    for (i, deploy) in s.load.deploys.iter().enumerate() {
+        if let Some(fields) = &deploy.fields {
+            check_fields(fields, &format!("load.deploys[{i}].fields"), &err)?;
+        }
+    }
+    let positive = [
+        ("run.convergence_budget", Some(s.run.convergence_budget)),
+        ("system.rpc_timeout", s.system.rpc_timeout),
+        ("system.lease", s.system.lease),
+        ("readers.interval", Some(s.readers.interval)),
+    ];
+    for (field, value) in positive {
+        if value.is_some_and(|d| d.0.is_zero()) {
+            return Err(err(field, "must be longer than zero".into()));
+        }
+    }
+    if s.run.safety.0 > RUN_SAFETY_MAX {
+        return Err(err(
+            "run.safety",
+            format!(
+                "{} is longer than the harness runs ({}); split it into shorter scenarios",
+                s.run.safety,
+                Dur(RUN_SAFETY_MAX)
+            ),
+        ));
+    }
+    if s.run.convergence_budget.0 > RUN_SAFETY_MAX {
+        return Err(err("run.convergence_budget", format!("is longer than the limit of {}", Dur(RUN_SAFETY_MAX))));
+    }
+    let ingests = s.load.ingest_rate.get() * names.len() as u64 * s.run.safety.0.as_secs().max(1);
+    if ingests > INGESTS_PER_RUN_MAX {
+        return Err(err(
+            "load.ingest_rate",
+            format!(
+                "{} per second in {} environments for {} is about {ingests} ingests, more than one run holds \
+                 ({INGESTS_PER_RUN_MAX}); lower the rate, the environments or run.safety",
+                s.load.ingest_rate.get(),
+                names.len(),
+                s.run.safety
+            ),
+        ));
+    }
+    if s.load.hot_entities.get() > s.environments.entities.get() {
+        return Err(err(
+            "load.hot_entities",
+            format!(
+                "{} is more than environments.entities ({}); the hot set is part of the entities",
+                s.load.hot_entities.get(),
+                s.environments.entities.get()
+            ),
+        ));
+    }
+    for (i, deploy) in s.load.deploys.iter().enumerate() {
+        if !names.contains(&deploy.environment) {
+            return Err(err(
+                &format!("load.deploys[{i}].environment"),
+                format!("`{}` is not one of environments.names", deploy.environment),
+            ));
+        }
+        if !s.schemas.iter().any(|schema| schema.name == deploy.schema) {
+            return Err(err(
+                &format!("load.deploys[{i}].schema"),
+                format!("`{}` is not a schema of the [[schemas]] list", deploy.schema),
+            ));
+        }
+        if deploy.at > s.run.safety {
+            return Err(err(
+                &format!("load.deploys[{i}].at"),
+                "is after the end of the safety phase (run.safety)".into(),
+            ));
+        }
+    }
+    for (i, flaw) in s.system.flaws.iter().enumerate() {
+        if let Err(message) = flaw.parse::<Flaw>() {
+            return Err(err(&format!("system.flaws[{i}]"), message));
+        }
+    }
+    if let (Some(min), Some(max)) = (s.system.render_time_min, s.system.render_time_max) {
+        if min > max {
+            return Err(err("system.render_time_min", "is greater than system.render_time_max".into()));
+        }
+    }
+    if s.run.safety.0.is_zero() {
+        return Err(err("run.safety", "must be longer than zero".into()));
+    }
+    let cluster = s.cluster_shape();
+    for (i, spec) in s.faults.script.iter().enumerate() {
+        if let Err((field, message)) = spec.check(&cluster) {
+            return Err(err(&format!("faults.script[{i}].{field}"), message));
+        }
+    }
+    for (i, mark) in s.coverage.requires.iter().enumerate() {
+        if !crate::marks::is_known(mark) {
+            let known: Vec<&str> = crate::marks::all().map(|(n, _)| n).collect();
+            return Err(err(
+                &format!("coverage.requires[{i}]"),
+                format!("unknown coverage mark `{mark}`; the marks are {}", known.join(", ")),
+            ));
+        }
+    }
+    if let Some(canary) = &s.canary {
+        if canary.expect.is_empty() {
+            return Err(err("canary.expect", "needs at least one violation kind".into()));
+        }
+        if s.flaws().is_empty() {
+            return Err(err("canary", "a canary needs a flaw switched on (system.flaws)".into()));
+        }
+    }
+    for (i, env) in s.invariants.fairness_environments.iter().flatten().enumerate() {
+        if !names.contains(env) {
+            return Err(err(
+                &format!("invariants.fairness_environments[{i}]"),
+                format!("`{env}` is not one of environments.names"),
+            ));
+        }
+    }
+    Ok(())
+}
