@@ -107,7 +107,7 @@ pub fn run_twice_with(scenario: &LoadedScenario, seed: u64, options: RunOptions)
         let found = divergence(&first.trace, &second.trace, None);
         return (first, found);
     }
-    let (logged, checked, draw_at) = draw_checked(&scenario.scenario, seed, options);
+    let (logged, checked, draw_at) = draw_checked(scenario, seed, options);
     // The draw check's finding first: it names the time of the first divergent draw.
     let found = divergence(&logged, &checked, draw_at).or_else(|| divergence(&first.trace, &logged, None));
     (first, found)
@@ -117,6 +117,8 @@ pub fn run_twice_with(scenario: &LoadedScenario, seed: u64, options: RunOptions)
 /// closure, so the run's input travels through this slot. Checks run one at a time (`CHECK_LOCK`).
 struct CheckInput {
     scenario: Scenario,
+    branches: Vec<crate::branch::Branch>,
+    seed: u64,
     plan: Vec<FaultSpec>,
     options: RunOptions,
     recorders: Vec<Arc<Recorder>>,
@@ -126,23 +128,35 @@ static CHECK_LOCK: Mutex<()> = Mutex::new(());
 static CHECK_INPUT: Mutex<Option<CheckInput>> = Mutex::new(None);
 
 fn checked_run() -> impl Future<Output = Observation> {
-    let (scenario, plan, options, recorder) = {
+    let (scenario, plan, options, recorder, streams) = {
         let mut slot = CHECK_INPUT.lock().expect("check input lock");
         let input = slot.as_mut().expect("a draw check sets its input first");
         let recorder = Arc::new(Recorder::new(input.options.mute_system_events));
         input.recorders.push(recorder.clone());
-        (input.scenario.clone(), input.plan.clone(), input.options, recorder)
+        let streams = crate::branch::Streams::new(input.seed, &input.branches);
+        (input.scenario.clone(), input.plan.clone(), input.options, recorder, streams)
     };
-    phases::simulate(scenario, recorder, plan, options)
+    phases::simulate(scenario, recorder, plan, options, streams)
 }
 
 /// Runs the seed twice under madsim's draw check. Returns both traces (the second up to where the check stopped
 /// it) and the simulated time of the first divergent draw, if any.
-fn draw_checked(scenario: &Scenario, seed: u64, options: RunOptions) -> (Vec<Record>, Vec<Record>, Option<Duration>) {
+fn draw_checked(
+    loaded: &LoadedScenario,
+    seed: u64,
+    options: RunOptions,
+) -> (Vec<Record>, Vec<Record>, Option<Duration>) {
     let _one_at_a_time = CHECK_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    let plan = world::fault_plan(scenario, seed);
-    *CHECK_INPUT.lock().expect("check input lock") =
-        Some(CheckInput { scenario: scenario.clone(), plan, options, recorders: Vec::new() });
+    let scenario = &loaded.scenario;
+    let plan = world::fault_plan(scenario, seed, &loaded.branches);
+    *CHECK_INPUT.lock().expect("check input lock") = Some(CheckInput {
+        scenario: scenario.clone(),
+        branches: loaded.branches.clone(),
+        seed,
+        plan,
+        options,
+        recorders: Vec::new(),
+    });
     let outcome = world::run::quietly(|| Runtime::check_determinism(seed, madsim::Config::default(), checked_run));
     let input = CHECK_INPUT.lock().expect("check input lock").take().expect("set above");
     let draw_at = match outcome {

@@ -22,6 +22,7 @@
 //! - [`shrink`]: delta debugging of a seed file towards the smallest run that fails the same way.
 //! - [`sweep`]: many seeds in parallel, sharded, time-boxed; failures grouped by signature.
 //! - [`rng`]: one random stream per concern, derived from the seed.
+//! - [`branch`]: a run re-randomized from a moment on (the explorer's fork), recorded in seed files.
 //!
 //! Architecture invariants: the harness drives the system only through its public RPC API and the interfaces
 //! the system owns (clock, event sink, link shaper); it never reaches into a node's state. Nothing in a run
@@ -35,6 +36,7 @@ compile_error!(
 );
 
 pub mod bench;
+pub mod branch;
 pub mod catalog;
 pub mod commands;
 pub mod determinism;

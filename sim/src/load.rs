@@ -147,7 +147,7 @@ pub struct Client {
     pub rpc: Rpc,
     pub control: Arc<LoadControl>,
     pub ingest: Vec<SocketAddr>,
-    pub rng: ChaCha8Rng,
+    pub rng: crate::branch::Stream,
     pub recorder: Arc<Recorder>,
     pub state: Arc<LoadState>,
     /// The environment's reader, told of every acknowledged write so that it looks for it.

@@ -10,7 +10,6 @@ use crate::trace::{HarnessEvent, Recorder};
 use madsim::net::Endpoint;
 use madsim::time::Instant;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,7 +92,7 @@ pub struct Reader {
     /// How many schemas every entity has views of, once processed.
     pub schemas: usize,
     pub interval: Duration,
-    pub rng: ChaCha8Rng,
+    pub rng: crate::branch::Stream,
     pub follows: Arc<Follows>,
     pub log: Arc<ReadLog>,
     pub recorder: Arc<Recorder>,

@@ -1,9 +1,10 @@
 //! Seed files: a failing seed saved as a self-contained, replayable, hand-editable TOML file.
 //!
 //! A seed file holds the seed, the fully resolved scenario inline, the **executed fault plan** (`[[plan]]`), the
-//! failure's signature, a summary of the outcome, the harness version and, where known, the git commit. Replay
-//! runs the recorded plan, never the generator, so a seed file keeps reproducing after the scenario file or
-//! the fault generator changes. Delete a `[[plan]]` entry and replay to see whether that fault mattered.
+//! failure's fingerprint, a summary of the outcome, the harness version and, where known, the git commit, and the
+//! branches the run took (`[[branch]]`, for a failure found by exploring). Replay runs the recorded plan, never
+//! the generator, and takes the recorded branches, so a seed file keeps reproducing after the scenario file or
+//! the fault generator changes. Delete a `[[plan]]` or `[[branch]]` entry and replay to see whether it mattered.
 
 use crate::faults::FaultSpec;
 use crate::outcome::Outcome;
@@ -23,6 +24,9 @@ pub struct SeedFile {
     /// The fault plan the failing run executed, in order. Replay executes exactly this.
     #[serde(default)]
     pub plan: Vec<FaultSpec>,
+    /// The branches the run took (a failure found by `explore`), in time order: replay takes them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "branch")]
+    pub branches: Vec<crate::branch::Branch>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -171,6 +175,7 @@ impl SeedFile {
             outcome: summary(outcome),
             scenario: inline,
             plan: outcome.fault_plan.clone(),
+            branches: scenario.branches.clone(),
         }
     }
 
@@ -179,7 +184,12 @@ impl SeedFile {
         let mut scenario = self.scenario.clone();
         scenario.faults.generate.clear();
         scenario.faults.script = self.plan.clone();
-        LoadedScenario { name: self.seed.scenario.clone(), path: path.to_path_buf(), scenario }
+        LoadedScenario {
+            name: self.seed.scenario.clone(),
+            path: path.to_path_buf(),
+            scenario,
+            branches: self.branches.clone(),
+        }
     }
 
     /// The file's text; `path` is where it will live, for the replay command in its header.
@@ -265,6 +275,19 @@ pub fn parse(text: &str, path: &Path) -> Result<SeedFile, ScenarioError> {
     for (i, spec) in file.plan.iter().enumerate() {
         if let Err((field, message)) = spec.check(&cluster) {
             return Err(invalid(format!("plan[{i}].{field}"), message));
+        }
+    }
+    let run_end = file.scenario.run.safety.0 + file.scenario.run.convergence_budget.0;
+    for (i, branch) in file.branches.iter().enumerate() {
+        if branch.at.0 > run_end {
+            return Err(invalid(
+                format!("branch[{i}].at"),
+                format!(
+                    "{} is after the run ends ({} of safety and convergence); a branch is taken while the run lasts",
+                    branch.at,
+                    crate::scenario::Dur(run_end)
+                ),
+            ));
         }
     }
     Ok(file)

@@ -82,6 +82,10 @@ pub enum HarnessEvent {
     },
     /// Every fault healed before the liveness phase.
     HealAll,
+    /// The run branched here: from now on it draws from the child's streams (see `branch`).
+    BranchTaken {
+        child: u64,
+    },
     /// The checker judged the system done, from outside: for `quiet_ms` the network carried only observers'
     /// messages and idle polls, and two full readings were the same.
     QuietJudged {
@@ -134,6 +138,7 @@ impl fmt::Display for HarnessEvent {
                 Ok(())
             }
             HealAll => write!(f, "fault heal-all before liveness"),
+            BranchTaken { child } => write!(f, "branch taken: child {child:016x}"),
             QuietJudged { quiet_ms } => {
                 write!(f, "quiet-judged after {quiet_ms}ms of idle traffic and unchanged readings")
             }
@@ -227,6 +232,20 @@ impl fmt::Display for Record {
     }
 }
 
+/// Hits of one coverage mark in a run: how many, when (the first `MARK_TIMES_MAX`), and under which kinds of
+/// fault (those active at a hit). Coverage for exploration and sweeps; never evidence for a verdict.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MarkHits {
+    pub count: u64,
+    /// Simulated times since the run started of the first hits.
+    pub times: Vec<Duration>,
+    /// Fault kinds active at some hit.
+    pub under: std::collections::BTreeSet<crate::faults::FaultKind>,
+}
+
+/// Hit times kept per mark: enough to pair two marks "within a second", and bounded.
+pub const MARK_TIMES_MAX: usize = 64;
+
 /// Collects the records of one run. Shared by every node of the run; lives outside the runtime so that the trace
 /// survives a panic inside it.
 #[derive(Default)]
@@ -237,7 +256,9 @@ pub struct Recorder {
     records: Mutex<Vec<Record>>,
     rpcs: AtomicU64,
     rpc_failures: AtomicU64,
-    marks: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    marks: Mutex<std::collections::BTreeMap<&'static str, MarkHits>>,
+    /// The fault kinds active now, as the injector's start and heal records say (a kind may be active twice).
+    active_faults: Mutex<Vec<crate::faults::FaultKind>>,
 }
 
 impl Recorder {
@@ -261,7 +282,36 @@ impl Recorder {
     }
 
     pub fn harness(&self, node: &Arc<str>, event: HarnessEvent) {
+        match &event {
+            HarnessEvent::FaultStarted { spec } => self.active_faults.lock().expect("recorder lock").push(spec.kind()),
+            HarnessEvent::FaultHealed { spec } => {
+                let mut active = self.active_faults.lock().expect("recorder lock");
+                if let Some(i) = active.iter().position(|k| *k == spec.kind()) {
+                    active.remove(i);
+                }
+            }
+            HarnessEvent::HealAll => self.active_faults.lock().expect("recorder lock").clear(),
+            _ => {}
+        }
         self.record(node, TraceEvent::Harness(event));
+    }
+
+    /// Counts one hit of a coverage mark, with its time and the fault kinds active.
+    fn hit(&self, name: &'static str) {
+        let at = self.now();
+        let under: Vec<crate::faults::FaultKind> = self.active_faults.lock().expect("recorder lock").clone();
+        let mut marks = self.marks.lock().expect("recorder lock");
+        let hits = marks.entry(name).or_default();
+        hits.count += 1;
+        if hits.times.len() < MARK_TIMES_MAX {
+            hits.times.push(at);
+        }
+        hits.under.extend(under);
+    }
+
+    /// Every mark reached, with its hits.
+    pub fn mark_hits(&self) -> std::collections::BTreeMap<String, MarkHits> {
+        self.marks.lock().expect("recorder lock").iter().map(|(k, v)| (k.to_string(), v.clone())).collect()
     }
 
     pub fn rpcs(&self) -> u64 {
@@ -270,7 +320,7 @@ impl Recorder {
 
     /// How often each coverage mark was reached.
     pub fn marks(&self) -> std::collections::BTreeMap<String, u64> {
-        self.marks.lock().expect("recorder lock").iter().map(|(k, v)| (k.to_string(), *v)).collect()
+        self.marks.lock().expect("recorder lock").iter().map(|(k, v)| (k.to_string(), v.count)).collect()
     }
 
     pub fn rpc_failures(&self) -> u64 {
@@ -283,7 +333,7 @@ impl Recorder {
 
     /// Counts a coverage mark only the harness can see (one of [`crate::marks::HARNESS`]).
     pub fn harness_mark(&self, name: &'static str) {
-        *self.marks.lock().expect("recorder lock").entry(name).or_insert(0) += 1;
+        self.hit(name);
     }
 
     /// A sink bound to one node.
@@ -313,7 +363,7 @@ impl EventSink for NodeSink {
     }
 
     fn mark(&self, name: &'static str) {
-        *self.recorder.marks.lock().expect("recorder lock").entry(name).or_insert(0) += 1;
+        self.recorder.hit(name);
     }
 }
 

@@ -84,7 +84,7 @@ pub mod mini {
             let handle = Handle::current();
             let recorder = Arc::new(Recorder::default());
             recorder.start_clock();
-            let net = Arc::new(FaultNet::new(sim::rng::stream(1, "net-loss", 0)));
+            let net = Arc::new(FaultNet::new(sim::branch::Streams::new(1, &[]).stream("net-loss", 0)));
             let (mut nodes, mut received, mut clocks, mut infos, mut all) =
                 (BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), BTreeMap::new(), Vec::new());
             for (i, name) in NAMES.iter().enumerate() {
@@ -139,7 +139,7 @@ pub mod mini {
         pub fn inject(&self, plan: Vec<FaultSpec>) {
             let injector = self.injector.clone();
             let start = madsim::time::Instant::now();
-            madsim::task::spawn(async move { injector.run(&plan, start).await });
+            madsim::task::spawn(async move { injector.run(&plan, &[], start).await });
         }
 
         /// One ping from `from` to `to` through the system's RPC layer (timeout 1 s), and how long it took.

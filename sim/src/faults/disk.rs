@@ -12,8 +12,8 @@
 //! Every draw comes from the disk's own random stream, in the order the node calls it, so a disk's behaviour
 //! is a function of the seed.
 
+use crate::branch::Stream;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use std::sync::Mutex;
 use std::time::Duration;
 use system::disk::{Disk, DiskError, DiskFuture};
@@ -61,7 +61,7 @@ pub struct DiskStats {
 struct Medium {
     durable: Vec<u8>,
     cache: Vec<u8>,
-    rng: ChaCha8Rng,
+    rng: Stream,
     /// Bumped by every crash: an operation in flight across a crash does nothing.
     boot: u64,
     /// Active faults, counted so that overlapping ones heal in any order.
@@ -78,7 +78,7 @@ pub struct SimDisk {
 
 impl SimDisk {
     /// An empty disk drawing from `rng`.
-    pub fn new(rng: ChaCha8Rng) -> Self {
+    pub fn new(rng: Stream) -> Self {
         SimDisk {
             medium: Mutex::new(Medium {
                 durable: Vec::new(),

@@ -14,10 +14,41 @@ use std::time::Duration;
 
 /// The shortest generated fault.
 const DURATION_MIN: Duration = Duration::from_millis(100);
+/// How close to its branch point a branch draws half its faults.
+const BRANCH_NEAR: Duration = Duration::from_secs(2);
 
 pub fn generate(config: &FaultsConfig, cluster: &ClusterShape, rng: &mut ChaCha8Rng) -> Vec<FaultSpec> {
-    if config.generate.is_empty() {
+    let Some(enabled) = select(config, rng) else { return Vec::new() };
+    let count = rng.gen_range(1..=config.events_max.get());
+    events(config, cluster, &enabled, count, Duration::ZERO, rng)
+}
+
+/// The faults a branch at `from` draws for the rest of the safety phase: the same kinds and intensities as its
+/// run (drawn again from `selection`, the run's own fault stream), with the number and the faults themselves drawn
+/// from the branch's stream. Half of them start within a couple of seconds of the branch point: the explorer
+/// branches just before a rare moment, and faults close to it are what make two rare moments meet.
+pub fn generate_from(
+    config: &FaultsConfig,
+    cluster: &ClusterShape,
+    selection: &mut ChaCha8Rng,
+    rng: &mut ChaCha8Rng,
+    from: Duration,
+) -> Vec<FaultSpec> {
+    let Some(enabled) = select(config, selection) else { return Vec::new() };
+    if from + DURATION_MIN > cluster.safety {
         return Vec::new();
+    }
+    let remaining = (cluster.safety - from).as_millis() as u64;
+    let share = (config.events_max.get() * remaining).div_ceil(cluster.safety.as_millis().max(1) as u64);
+    let count = rng.gen_range(0..=share.max(1));
+    events(config, cluster, &enabled, count, from, rng)
+}
+
+/// The kinds enabled for a run, each with its intensity in percent of the scenario's maximum (swarm mode draws
+/// a subset and intensities); `None` if the scenario generates nothing.
+fn select(config: &FaultsConfig, rng: &mut ChaCha8Rng) -> Option<Vec<(FaultKind, u64)>> {
+    if config.generate.is_empty() {
+        return None;
     }
     let mut kinds: Vec<FaultKind> = config.generate.clone();
     kinds.sort();
@@ -35,7 +66,18 @@ pub fn generate(config: &FaultsConfig, cluster: &ClusterShape, rng: &mut ChaCha8
         let kind = *kinds.choose(rng).expect("kinds is not empty");
         enabled.push((kind, rng.gen_range(10..=100)));
     }
-    let count = rng.gen_range(1..=config.events_max.get());
+    Some(enabled)
+}
+
+/// `count` faults of the enabled kinds, each starting at or after `from` (and healing within the safety phase).
+fn events(
+    config: &FaultsConfig,
+    cluster: &ClusterShape,
+    enabled: &[(FaultKind, u64)],
+    count: u64,
+    from: Duration,
+    rng: &mut ChaCha8Rng,
+) -> Vec<FaultSpec> {
     let duration_max = config.duration_max.0.max(DURATION_MIN).min(cluster.safety);
     let mut plan = Vec::with_capacity(count as usize);
     for _ in 0..count {
@@ -45,8 +87,18 @@ pub fn generate(config: &FaultsConfig, cluster: &ClusterShape, rng: &mut ChaCha8
             DURATION_MIN.as_micros() as u64
                 ..=scale(duration_max.as_micros() as u64).max(DURATION_MIN.as_micros() as u64),
         ));
+        // A branch's fault starts at or after the branch point and heals within the safety phase: shortened to fit.
+        let duration = duration.min(cluster.safety.saturating_sub(from));
         let latest_start = cluster.safety.saturating_sub(duration);
-        let at = Duration::from_millis(rng.gen_range(0..=latest_start.as_millis() as u64));
+        let at = if from.is_zero() {
+            Duration::from_millis(rng.gen_range(0..=latest_start.as_millis() as u64))
+        } else {
+            // A branch's faults: half near the branch point, the rest anywhere after it.
+            let earliest = (from.as_millis() as u64).min(latest_start.as_millis() as u64);
+            let near = if rng.gen_bool(0.5) { earliest + BRANCH_NEAR.as_millis() as u64 } else { u64::MAX };
+            let latest = (latest_start.as_millis() as u64).min(near).max(earliest);
+            Duration::from_millis(rng.gen_range(earliest..=latest))
+        };
         let duration = Dur(duration);
         let node = |rng: &mut ChaCha8Rng| cluster.nodes.choose(rng).expect("a cluster has nodes").clone();
         let disk = |rng: &mut ChaCha8Rng| cluster.disks.choose(rng).expect("a cluster has disks").clone();

@@ -5,6 +5,7 @@ use super::clock::SimClock;
 use super::disk::{CrashMode, SimDisk};
 use super::net::FaultNet;
 use super::{Fault, FaultKind, FaultSpec};
+use crate::branch::Branch;
 use crate::load::LoadControl;
 use crate::trace::{HarnessEvent, Recorder};
 use madsim::runtime::Handle;
@@ -59,24 +60,43 @@ impl Injector {
         Self { cluster, recorder, node: "faults".into(), held: Mutex::new(Held::default()) }
     }
 
-    /// Runs the plan, with times relative to `start`. Returns when the last event has healed.
-    pub async fn run(self: &Arc<Self>, plan: &[FaultSpec], start: Instant) {
-        // Starts in plan order, each heal after its start; a stable sort keeps that order for equal times.
-        let mut steps: Vec<(Duration, bool, usize)> = Vec::new();
+    /// Runs the plan, with times relative to `start`, and takes each branch at its time (see [`crate::branch`]):
+    /// a few draws from madsim's generator that re-randomize everything after it. Returns when the last event
+    /// has healed.
+    pub async fn run(self: &Arc<Self>, plan: &[FaultSpec], branches: &[Branch], start: Instant) {
+        // At one instant: branch points, then starts in plan order, then heals (a stable sort keeps plan order).
+        let mut steps: Vec<(Duration, u8, usize)> = Vec::new();
+        for (i, branch) in branches.iter().enumerate() {
+            steps.push((branch.at.0, 0, i));
+        }
         for (i, spec) in plan.iter().enumerate() {
-            steps.push((spec.at.0, true, i));
+            steps.push((spec.at.0, 1, i));
             if spec.duration().is_some() {
-                steps.push((spec.end(), false, i));
+                steps.push((spec.end(), 2, i));
             }
         }
-        steps.sort_by_key(|&(at, starting, _)| (at, !starting));
-        for (at, starting, i) in steps {
+        steps.sort_by_key(|&(at, rank, _)| (at, rank));
+        for (at, rank, i) in steps {
             // Steps due at the same instant run back to back: sleeping for a deadline already passed would still
             // yield and let time move on.
             if Instant::now() < start + at {
                 madsim::time::sleep_until(start + at).await;
             }
-            self.apply(&plan[i], starting);
+            match rank {
+                0 => self.branch(&branches[i]),
+                1 => self.apply(&plan[i], true),
+                _ => self.apply(&plan[i], false),
+            }
+        }
+    }
+
+    /// Takes a branch: madsim's generator gives up a few values, so scheduling, latencies and the system's jitter
+    /// go another way from here (the harness's own streams switch by themselves).
+    fn branch(&self, branch: &Branch) {
+        use madsim::rand::Rng;
+        self.note(HarnessEvent::BranchTaken { child: branch.child });
+        for _ in 0..branch.perturbation() {
+            let _: u64 = madsim::rand::thread_rng().gen();
         }
     }
 

@@ -12,10 +12,10 @@
 //! [`FaultNet::clogged`] answers exactly. That is what lets the harness count its observers' messages as madsim
 //! counts them (`world::wiretap`), instead of estimating them.
 
+use crate::branch::Stream;
 use madsim::net::NetSim;
 use madsim::task::NodeId;
 use rand::Rng;
-use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -43,7 +43,7 @@ pub struct FaultNet {
     /// and the lookups.
     shaping_active: AtomicBool,
     /// Decides which messages a lossy node drops: its own stream, so loss never shifts other randomness.
-    rng: Mutex<ChaCha8Rng>,
+    rng: Mutex<Stream>,
 }
 
 fn max_of<T: Copy + Ord + Default>(v: Option<&Vec<T>>) -> T {
@@ -60,7 +60,7 @@ fn toggle<T: PartialEq>(active: &mut Vec<T>, value: T, on: bool) {
 }
 
 impl FaultNet {
-    pub fn new(rng: ChaCha8Rng) -> Self {
+    pub fn new(rng: Stream) -> Self {
         Self { shaping: Mutex::new(Shaping::default()), shaping_active: AtomicBool::new(false), rng: Mutex::new(rng) }
     }
 

@@ -53,6 +53,8 @@ pub struct LoadedScenario {
     pub name: String,
     pub path: PathBuf,
     pub scenario: Scenario,
+    /// The branches its runs take (a seed file's, or the explorer's); empty for a scenario file.
+    pub branches: Vec<crate::branch::Branch>,
 }
 
 /// Finds a scenario by name (`baseline`, `canaries/dedup-ignores-environment`) under `dir`, or by path.
@@ -78,7 +80,7 @@ pub fn resolve(name_or_path: &str, dir: &Path) -> Result<LoadedScenario, Scenari
         .map(|rel| rel.with_extension("").to_string_lossy().replace('\\', "/"))
         .unwrap_or_else(|| path.display().to_string());
     let scenario = load_file(&path)?;
-    Ok(LoadedScenario { name, path, scenario })
+    Ok(LoadedScenario { name, path, scenario, branches: Vec::new() })
 }
 
 pub fn load_file(path: &Path) -> Result<Scenario, ScenarioError> {

@@ -6,7 +6,6 @@ use crate::faults::clock::SimClock;
 use crate::faults::disk::SimDisk;
 use crate::faults::inject::NodeInfo;
 use crate::faults::net::FaultNet;
-use crate::rng;
 use crate::scenario::Scenario;
 use crate::trace::Recorder;
 use madsim::runtime::{Handle, NodeHandle};
@@ -95,13 +94,13 @@ impl World {
     pub fn build(
         scenario: Arc<Scenario>,
         recorder: &Arc<Recorder>,
-        seed: u64,
+        streams: &crate::branch::Streams,
         stats: system::config::StatsHonesty,
     ) -> World {
         let handle = Handle::current();
         let config = Arc::new(SystemConfig { stats, ..system_config(&scenario) });
         let topology = Arc::new(topology(&scenario));
-        let net = Arc::new(FaultNet::new(rng::stream(seed, "net-loss", 0)));
+        let net = Arc::new(FaultNet::new(streams.stream("net-loss", 0)));
         let mut nodes = BTreeMap::new();
         let mut all = Vec::new();
         // Each node gets its own clock and a sink bound to its name. State captured by a node's init closure
@@ -125,7 +124,7 @@ impl World {
             nodes.insert(name.to_string(), NodeInfo { id: node.id(), ip: node_addr.ip(), clock, disks });
         };
 
-        let store_disk = Arc::new(SimDisk::new(rng::stream_named(seed, "disk", "store")));
+        let store_disk = Arc::new(SimDisk::new(streams.stream_named("disk", "store")));
         let d = store_disk.clone();
         add(
             "store",
@@ -133,7 +132,7 @@ impl World {
             vec![store_disk],
             Box::new(move |ctx| Box::pin(system::store::serve(ctx, d.clone()))),
         );
-        let queue_disk = Arc::new(SimDisk::new(rng::stream_named(seed, "disk", "queue")));
+        let queue_disk = Arc::new(SimDisk::new(streams.stream_named("disk", "queue")));
         let d = queue_disk.clone();
         add(
             "queue",

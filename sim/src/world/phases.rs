@@ -14,12 +14,12 @@ use super::cluster::{ip, World, NET_CHECKER, NET_CLIENTS, NET_READERS, PORT};
 use super::reading::{Checker, EnvState, FinalState};
 use super::wiretap::{call_outside, Tally, Wiretap};
 use super::{LoadCounters, Observation};
+use crate::branch::Streams;
 use crate::faults::inject::{Cluster, Deployer, Injector};
 use crate::faults::FaultSpec;
 use crate::load::{Client, LoadControl, LoadState};
 use crate::model::DeployRecord;
 use crate::readers::{Follows, ReadLog, Reader};
-use crate::rng;
 use crate::scenario::Scenario;
 use crate::trace::{HarnessEvent, Recorder};
 use madsim::net::Endpoint;
@@ -66,12 +66,13 @@ pub async fn simulate(
     recorder: Arc<Recorder>,
     plan: Vec<FaultSpec>,
     options: super::RunOptions,
+    streams: Streams,
 ) -> Observation {
     recorder.start_clock();
     if options.plant_nondeterminism {
         plant_nondeterminism();
     }
-    let mut run = Run::start(scenario, recorder, options).await;
+    let mut run = Run::start(scenario, recorder, options, streams).await;
     run.setup().await;
     run.safety(&plan).await;
     let quiescent = run.liveness().await;
@@ -86,7 +87,7 @@ struct Run {
     recorder: Arc<Recorder>,
     harness: Arc<str>,
     run_start: Instant,
-    seed: u64,
+    streams: Streams,
     wiretap: Arc<Wiretap>,
     checker: Checker,
     deployer: Deployer,
@@ -105,10 +106,9 @@ struct Run {
 
 impl Run {
     /// Builds the cluster and the checker's nodes, and sets the network hooks that count observers and idle polls.
-    async fn start(scenario: Scenario, recorder: Arc<Recorder>, options: super::RunOptions) -> Run {
+    async fn start(scenario: Scenario, recorder: Arc<Recorder>, options: super::RunOptions, streams: Streams) -> Run {
         let run_start = Instant::now();
-        let seed = Handle::current().seed();
-        let world = World::build(Arc::new(scenario), &recorder, seed, options.stats);
+        let world = World::build(Arc::new(scenario), &recorder, &streams, options.stats);
         let wiretap = Wiretap::new(world.net.clone());
         let store_id = world.nodes["store"].id;
         let queue_id = world.nodes["queue"].id;
@@ -137,7 +137,7 @@ impl Run {
             recorder,
             harness: "harness".into(),
             run_start,
-            seed,
+            streams,
             wiretap,
             checker,
             deployer,
@@ -174,6 +174,8 @@ impl Run {
         self.recorder.harness(&self.harness, HarnessEvent::PhaseStarted { phase: "safety" });
         let s = self.world.scenario.clone();
         let load_start = Instant::now();
+        // The harness's streams switch to a branch's relative to this moment.
+        self.streams.clock.start(load_start);
         self.load_end = load_start + s.run.safety.0;
         self.give_up_at = self.load_end + s.run.convergence_budget.0;
         *self.deploy_deadline.lock().expect("deploy deadline lock") = self.give_up_at;
@@ -205,7 +207,7 @@ impl Run {
                     hot_percent: s.load.hot_percent.get(),
                     schemas: s.schemas.len(),
                     interval: s.readers.interval.0,
-                    rng: rng::stream_named(self.seed, "reader", env),
+                    rng: self.streams.stream_named("reader", env),
                     follows: follows.clone(),
                     log: self.reads.clone(),
                     recorder: self.recorder.clone(),
@@ -236,8 +238,8 @@ impl Run {
         };
         let injector = Arc::new(Injector::new(cluster, self.recorder.clone()));
         self.injector = Some(injector.clone());
-        let plan = plan.to_vec();
-        let running_plan = madsim::task::spawn(async move { injector.run(&plan, load_start).await });
+        let (plan, branches) = (plan.to_vec(), self.streams.branches().to_vec());
+        let running_plan = madsim::task::spawn(async move { injector.run(&plan, &branches, load_start).await });
         madsim::time::sleep_until(self.load_end).await;
         running_plan.await.expect("the fault plan ends with the safety phase");
     }
@@ -259,14 +261,15 @@ impl Run {
             self.world.topology.ingest.clone(),
             env.to_string(),
         );
-        let (seed, run_start, load_end, give_up_at) = (self.seed, self.run_start, self.load_end, self.give_up_at);
+        let (run_start, load_end, give_up_at) = (self.run_start, self.load_end, self.give_up_at);
+        // A mirror draws from its source's stream, so it writes the same entities with the same contents.
+        let rng = self.streams.stream_named("load", &content_env);
         node.spawn(async move {
             let ep = Endpoint::bind(ctx.addr).await.expect("client bind");
             let client = Client {
                 env_index: i,
                 env: env.into(),
-                // A mirror draws from its source's stream, so it writes the same entities with the same contents.
-                rng: rng::stream_named(seed, "load", &content_env),
+                rng,
                 content_env,
                 node: ctx.name.as_str().into(),
                 rpc: Rpc::new(ep, ctx),

@@ -177,9 +177,10 @@ fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunRes
     let (mut runtime, unseeded) = runtime_for(seed);
     runtime.set_time_limit(time_limit(s));
     CAPTURING.with(|c| *c.borrow_mut() = true);
-    let plan = fault_plan(s, seed);
+    let plan = fault_plan(s, seed, &scenario.branches);
+    let streams = crate::branch::Streams::new(seed, &scenario.branches);
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        runtime.block_on(phases::simulate(s.clone(), recorder.clone(), plan.clone(), options))
+        runtime.block_on(phases::simulate(s.clone(), recorder.clone(), plan.clone(), options, streams))
     }))
     .map_err(|payload| LAST_PANIC.with(|p| p.borrow_mut().take()).unwrap_or_else(|| panic_message(&*payload)));
     CAPTURING.with(|c| *c.borrow_mut() = false);
@@ -314,9 +315,21 @@ fn stats_from(trace: &[Record]) -> Stats {
 }
 
 /// The fault plan of a run: the scenario's script and what the generator draws from the seed, in time order.
-pub fn fault_plan(scenario: &Scenario, seed: u64) -> Vec<FaultSpec> {
+/// Each branch keeps the generated faults that start before it and draws the rest from its own fault stream.
+pub fn fault_plan(scenario: &Scenario, seed: u64, branches: &[crate::branch::Branch]) -> Vec<FaultSpec> {
+    let cluster = scenario.cluster_shape();
+    let mut generated = generate::generate(&scenario.faults, &cluster, &mut rng::stream(seed, "faults", 0));
+    let mut path = branches.to_vec();
+    path.sort_by_key(|b| b.at);
+    for i in 0..path.len() {
+        let from = path[i].at.0;
+        generated.retain(|spec| spec.at.0 < from);
+        let mut selection = rng::stream(seed, "faults", 0);
+        let mut child = crate::branch::Streams::faults_of(seed, &path[..=i]);
+        generated.extend(generate::generate_from(&scenario.faults, &cluster, &mut selection, &mut child, from));
+    }
     let mut plan = scenario.faults.script.clone();
-    plan.extend(generate::generate(&scenario.faults, &scenario.cluster_shape(), &mut rng::stream(seed, "faults", 0)));
+    plan.extend(generated);
     plan.sort_by_key(|spec| spec.at);
     plan
 }

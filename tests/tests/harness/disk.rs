@@ -15,7 +15,7 @@ type Log = DurableLog<u64>;
 
 /// An empty disk with its own seeded stream.
 fn disk(seed: u64) -> Arc<SimDisk> {
-    Arc::new(SimDisk::new(sim::rng::stream(seed, "disk-test", 0)))
+    Arc::new(SimDisk::new(sim::branch::Streams::new(seed, &[]).stream("disk-test", 0)))
 }
 
 /// Opens the log on `disk` as a booting node does, and starts its committer.

@@ -359,7 +359,8 @@ duration = \"500ms\"
 #[test]
 fn the_first_200_swarm_seeds_use_every_fault_kind_and_differ() {
     let swarm = scenario("swarm").scenario;
-    let plans: Vec<Vec<sim::faults::FaultSpec>> = (0..200).map(|seed| sim::world::fault_plan(&swarm, seed)).collect();
+    let plans: Vec<Vec<sim::faults::FaultSpec>> =
+        (0..200).map(|seed| sim::world::fault_plan(&swarm, seed, &[])).collect();
     for &kind in FaultKind::ALL {
         assert!(plans.iter().any(|p| p.iter().any(|f| f.kind() == kind)), "no swarm seed used {kind}");
     }

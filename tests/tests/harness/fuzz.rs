@@ -31,7 +31,7 @@ fn fuzzed_scenarios_never_break_the_harness_and_the_correct_system_passes() {
         let file = Path::new("fuzzed.toml");
         let scenario = sim::scenario::parse(&text, file)
             .unwrap_or_else(|e| panic!("a generated scenario was refused: {e}\n{text}"));
-        let loaded = LoadedScenario { name: "fuzzed".into(), path: file.into(), scenario };
+        let loaded = LoadedScenario { name: "fuzzed".into(), path: file.into(), scenario, branches: Vec::new() };
         let outcome = run_seed(&loaded, case.seed).outcome;
         if !outcome.passed() {
             // Save the case where it can be replayed with the CLI before failing.

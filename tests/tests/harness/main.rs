@@ -17,6 +17,7 @@
 //!   the binary itself, in `sim/tests/cli.rs`.)
 
 mod baseline;
+mod branches;
 mod canaries;
 mod determinism;
 mod disk;

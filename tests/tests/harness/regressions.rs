@@ -8,7 +8,7 @@ use std::path::PathBuf;
 fn replay(file: &str, seed: u64) -> sim::outcome::Outcome {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(file);
     let scenario = sim::scenario::load_file(&path).unwrap();
-    run_seed(&LoadedScenario { name: file.into(), path, scenario }, seed).outcome
+    run_seed(&LoadedScenario { name: file.into(), path, scenario, branches: Vec::new() }, seed).outcome
 }
 
 /// Harness bug: the liveness checker asked the queue for its stats and only then checked that every client was
