@@ -41,6 +41,7 @@ pub mod catalog;
 pub mod commands;
 pub mod determinism;
 pub mod explain;
+pub mod explore;
 pub mod faults;
 pub mod load;
 pub mod marks;

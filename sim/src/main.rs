@@ -58,6 +58,11 @@ enum Command {
     /// Run many seeds of many scenarios in parallel (the main job). Without --scenario: every scenario.
     #[command(after_help = EXIT_CODES_HELP)]
     Sweep(commands::sweep::SweepArgs),
+    /// Hunt rare states: branch runs shortly before the rarest moments they reached, keep what reaches new
+    /// coverage, save what fails (time-boxed, all cores, shardable). Without --scenario: every scenario but the
+    /// canaries.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Explore(commands::explore::ExploreArgs),
     /// Replay a saved seed file exactly: exit 1 while it still fails, 0 once it passes.
     #[command(after_help = EXIT_CODES_HELP)]
     Repro(commands::repro::ReproArgs),
@@ -102,6 +107,7 @@ fn main() -> ExitCode {
         Command::List { flaws, marks } => commands::list::list(flaws, marks),
         Command::Run(args) => commands::run::run(args),
         Command::Sweep(args) => commands::sweep::sweep(args),
+        Command::Explore(args) => commands::explore::explore(args),
         Command::Repro(args) => commands::repro::repro(args),
         Command::Shrink { file, output } => {
             let stop = Arc::new(AtomicBool::new(false));

@@ -18,3 +18,80 @@ pub fn all() -> impl Iterator<Item = (&'static str, &'static str)> {
 pub fn is_known(name: &str) -> bool {
     all().any(|(n, _)| n == name)
 }
+
+/// Marks a run can reach without any fault: what the load alone brings about (several environments at once, a
+/// hot set, concurrent workers, logs that grow).
+pub const WITHOUT_FAULTS: &[&str] = &[
+    system::marks::CROSS_ENV_DUPLICATE_PENDING,
+    system::marks::UPDATE_WHILE_LEASED,
+    system::marks::STALE_WRITE_REFUSED,
+    system::marks::LATE_WRITE_SUPERSEDED,
+    system::marks::LOG_COMPACTED,
+];
+
+/// The marks a fault kind can bring about, directly or through what it sets off (a lost reply makes a retry that
+/// had in fact succeeded). For the benchmark's "marks its fault kinds can cause" and the explorer's targets.
+pub fn caused_by(kind: crate::faults::FaultKind) -> &'static [&'static str] {
+    use crate::faults::FaultKind::*;
+    use system::marks::*;
+    const LOST_REPLIES: &[&str] = &[
+        LEASE_EXPIRED,
+        ACK_AFTER_EXPIRY,
+        DUPLICATE_ENQUEUE,
+        DUPLICATE_REQUEST,
+        ENQUEUE_AFTER_REPLAY,
+        OUTBOX_REPAIRED,
+        WORKER_ABANDONED,
+    ];
+    const CRASHES: &[&str] = &[
+        LEASE_EXPIRED,
+        ACK_AFTER_EXPIRY,
+        DUPLICATE_ENQUEUE,
+        DUPLICATE_REQUEST,
+        ENQUEUE_AFTER_REPLAY,
+        OUTBOX_REPAIRED,
+        WORKER_ABANDONED,
+        STORE_RECOVERED,
+        QUEUE_RECOVERED,
+        CRASH_BEFORE_SYNC,
+        CRASH_DURING_COMPACTION,
+    ];
+    match kind {
+        Loss | Latency | Isolate | Split | Cut | Pause => LOST_REPLIES,
+        ClockOffset | ClockJump => &[LEASE_EXPIRED, ACK_AFTER_EXPIRY, CLOCK_BACKWARDS],
+        ClockDrift => &[LEASE_EXPIRED, ACK_AFTER_EXPIRY],
+        Crash => CRASHES,
+        PauseWorkers => &[LEASE_EXPIRED, ACK_AFTER_EXPIRY, QUEUE_BUSY, OUTBOX_REPAIRED],
+        Burst => &[QUEUE_BUSY, OUTBOX_REPAIRED],
+        Deploy => &[],
+        TornWrite => &[LOG_TORN_TAIL, STORE_RECOVERED, QUEUE_RECOVERED, CRASH_BEFORE_SYNC, LEASE_EXPIRED],
+        CorruptWrite => &[LOG_CORRUPT_RECORD, STORE_RECOVERED, QUEUE_RECOVERED, CRASH_BEFORE_SYNC, LEASE_EXPIRED],
+        CompactionCrash => &[CRASH_DURING_COMPACTION, STORE_RECOVERED, QUEUE_RECOVERED, CRASH_BEFORE_SYNC],
+        SyncFail => &[LOG_SYNC_FAILED, DUPLICATE_REQUEST, DUPLICATE_ENQUEUE],
+        DiskFull => &[LOG_APPEND_REFUSED, DUPLICATE_REQUEST],
+        DiskSlow => &[LEASE_EXPIRED, WORKER_ABANDONED],
+    }
+}
+
+/// The marks a scenario's runs can reach: those of the load alone, and those its fault kinds (generated or
+/// scripted) can cause.
+pub fn reachable(scenario: &crate::scenario::Scenario) -> std::collections::BTreeSet<&'static str> {
+    let kinds = scenario.faults.generate.iter().copied().chain(scenario.faults.script.iter().map(|s| s.kind()));
+    WITHOUT_FAULTS.iter().copied().chain(kinds.flat_map(|k| caused_by(k).iter().copied())).collect()
+}
+
+/// What must come first for a mark to be reached: the explorer branches shortly before a precursor's first hit
+/// when it hunts the mark (a crash during compaction needs a compaction under way; a late acknowledgement needs a
+/// lease that expired).
+pub fn precursors(mark: &str) -> &'static [&'static str] {
+    use system::marks::*;
+    match mark {
+        CRASH_DURING_COMPACTION => &[LOG_COMPACTED],
+        ACK_AFTER_EXPIRY => &[LEASE_EXPIRED],
+        CLOCK_BACKWARDS => &[LEASE_EXPIRED],
+        QUEUE_BUSY => &[CROSS_ENV_DUPLICATE_PENDING],
+        OUTBOX_REPAIRED => &[DUPLICATE_REQUEST],
+        QUEUE_RECOVERED | STORE_RECOVERED => &[CRASH_BEFORE_SYNC],
+        _ => &[],
+    }
+}

@@ -238,6 +238,9 @@ pub struct Outcome {
     pub fingerprint: Option<String>,
     /// The fault plan the run executed, in order.
     pub fault_plan: Vec<crate::faults::FaultSpec>,
+    /// The branches the run took (see `branch`): with the seed and the plan, what reproduces it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub branches: Vec<crate::branch::Branch>,
 }
 
 impl Outcome {

@@ -175,7 +175,7 @@ impl SeedFile {
             outcome: summary(outcome),
             scenario: inline,
             plan: outcome.fault_plan.clone(),
-            branches: scenario.branches.clone(),
+            branches: outcome.branches.clone(),
         }
     }
 

@@ -154,6 +154,22 @@ pub fn signature(outcome: &Outcome) -> Option<String> {
     Some(outcome.fingerprint.clone().unwrap_or_else(|| outcome.kinds()))
 }
 
+/// One run to make: a seed of a scenario, with the branches it takes (none for a sweep's seeds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Job {
+    pub scenario: usize,
+    pub seed: u64,
+    pub branches: Vec<crate::branch::Branch>,
+}
+
+/// Hands out runs to the worker threads of [`run_jobs`]: a sweep's [`Dealer`], or the explorer's.
+pub trait Deal: Sync {
+    /// The next run, or `None` once there is nothing left to run (or, for a scenario in `skip`, nothing more).
+    fn next(&self, skip: &[AtomicBool]) -> Option<Job>;
+    /// Whether every run was handed out: a sweep that stops after this has not been cut short.
+    fn exhausted(&self, skip: &[AtomicBool]) -> bool;
+}
+
 /// The result of one seed, as a sweep keeps it.
 pub struct SeedDone {
     pub scenario: usize,
@@ -226,6 +242,19 @@ pub struct ScenarioReport {
     /// flawed system, reported but never a failure of the sweep.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub canary_other: BTreeMap<String, u64>,
+    /// Per coverage mark: the wall time, in milliseconds from the start, at which a run first reached it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub first_reach_ms: BTreeMap<String, u64>,
+    /// Exploration: runs that were branches of another run (the rest were fresh seeds).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub branched_runs: u64,
+    /// Exploration: distinct coverage features its runs reached.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub features: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 impl ScenarioReport {
@@ -272,6 +301,13 @@ impl ScenarioReport {
         let window = self.window();
         (self.seeds_run < window)
             .then(|| format!("ran {} seeds, fewer than its coverage window of {window}", self.seeds_run))
+    }
+
+    /// Notes the marks a run reached, `wall_ms` into the sweep: the first time each was reached.
+    pub fn note_reach<'m>(&mut self, marks: impl Iterator<Item = &'m String>, wall_ms: u64) {
+        for mark in marks {
+            self.first_reach_ms.entry(mark.clone()).or_insert(wall_ms);
+        }
     }
 
     pub fn failed_seeds(&self) -> u64 {
@@ -392,6 +428,9 @@ impl SweepVerdict {
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SweepReport {
+    /// `sweep` or `explore`: what made the report.
+    #[serde(default = "sweep_mode")]
+    pub mode: String,
     /// `pass`, `fail`, `interrupted` or `incomplete`; filled in when the report is written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verdict: Option<SweepVerdict>,
@@ -441,6 +480,10 @@ impl SweepReport {
             SweepVerdict::Pass
         }
     }
+}
+
+fn sweep_mode() -> String {
+    "sweep".to_string()
 }
 
 /// Whether `seed` is in the determinism sample: a fixed function of the seed, so reruns sample the same seeds.
@@ -494,7 +537,7 @@ impl Dealer {
     }
 
     /// The next pair, or `None` once every scenario has been dealt all its seeds (or is skipped).
-    pub fn next(&self, skip: &[AtomicBool]) -> Option<(usize, u64)> {
+    pub fn next_pair(&self, skip: &[AtomicBool]) -> Option<(usize, u64)> {
         let mut state = self.state.lock().expect("dealer lock");
         let n = self.lanes.len();
         for turn in 0..n {
@@ -512,16 +555,38 @@ impl Dealer {
     }
 
     /// Whether every seed of every scenario not skipped has been dealt.
-    fn exhausted(&self, skip: &[AtomicBool]) -> bool {
+    fn all_dealt(&self, skip: &[AtomicBool]) -> bool {
         let state = self.state.lock().expect("dealer lock");
         self.lanes.iter().enumerate().all(|(i, lane)| state.dealt[i] >= lane.count || skip[i].load(Ordering::SeqCst))
     }
 }
 
+impl Deal for Dealer {
+    fn next(&self, skip: &[AtomicBool]) -> Option<Job> {
+        self.next_pair(skip).map(|(scenario, seed)| Job { scenario, seed, branches: Vec::new() })
+    }
+
+    fn exhausted(&self, skip: &[AtomicBool]) -> bool {
+        self.all_dealt(skip)
+    }
+}
+
 /// Runs the sweep; `on_done` sees every seed's result as it arrives, on the calling thread. Returns why it
 /// stopped early, if it did.
-pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option<Stop> {
+pub fn run(options: &SweepOptions, on_done: impl FnMut(&SeedDone)) -> Option<Stop> {
     let dealer = Dealer::new(options);
+    let outcome_only = RunOptions { outcome_only: true, ..RunOptions::default() };
+    run_jobs(options, &dealer, outcome_only, on_done)
+}
+
+/// Runs what `dealer` hands out on `options.jobs` threads, each run on a fresh thread of its own, with `run`'s
+/// options; `on_done` sees every result as it arrives, on the calling thread. Returns why it stopped early.
+pub fn run_jobs(
+    options: &SweepOptions,
+    dealer: &dyn Deal,
+    run: RunOptions,
+    mut on_done: impl FnMut(&SeedDone),
+) -> Option<Stop> {
     // Host time bounds the sweep; it is read only here, outside every simulation.
     #[allow(clippy::disallowed_methods)]
     let started = std::time::Instant::now();
@@ -532,7 +597,7 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option
     std::thread::scope(|scope| {
         for _ in 0..options.jobs.max(1) {
             let tx = tx.clone();
-            let (dealer, interrupted, over_budget) = (&dealer, &interrupted, &over_budget);
+            let (interrupted, over_budget) = (&interrupted, &over_budget);
             // Worker threads only hand seeds out; each seed still runs on a fresh thread of its own.
             #[allow(clippy::disallowed_methods)]
             scope.spawn(move || loop {
@@ -544,13 +609,25 @@ pub fn run(options: &SweepOptions, mut on_done: impl FnMut(&SeedDone)) -> Option
                     over_budget.store(true, Ordering::SeqCst);
                     break;
                 }
-                let Some((scenario, seed)) = dealer.next(&options.skip) else { break };
-                let loaded = &options.scenarios[scenario];
+                let Some(Job { scenario, seed, branches }) = dealer.next(&options.skip) else { break };
+                let branched;
+                let loaded = if branches.is_empty() {
+                    &options.scenarios[scenario]
+                } else {
+                    branched = LoadedScenario { branches, ..options.scenarios[scenario].clone() };
+                    &branched
+                };
                 let checked_determinism = sampled(seed, options.determinism_percent);
                 let (result, nondeterministic) = if checked_determinism {
-                    determinism::run_twice(loaded, seed)
+                    // The check compares the first run's trace with the draw-checked runs': it needs it whole.
+                    let (mut result, divergence) =
+                        determinism::run_twice_with(loaded, seed, RunOptions { outcome_only: false, ..run });
+                    if run.outcome_only {
+                        result.trace = Vec::new();
+                    }
+                    (result, divergence)
                 } else {
-                    (run_seed_with(loaded, seed, RunOptions { outcome_only: true, ..RunOptions::default() }), None)
+                    (run_seed_with(loaded, seed, run), None)
                 };
                 let signature = signature(&result.outcome);
                 if tx.send(SeedDone { scenario, result, signature, nondeterministic, checked_determinism }).is_err() {

@@ -13,6 +13,7 @@
 //! (report files included) and exits with its verdict's code.
 
 pub mod bench;
+pub mod explore;
 pub mod list;
 pub mod merge;
 pub mod repro;

@@ -71,7 +71,7 @@ pub struct SweepArgs {
 }
 
 /// A start seed that changes every run, so CI explores new seeds; printed so any run can be repeated.
-fn rotating_start() -> u64 {
+pub fn rotating_start() -> u64 {
     // Host time, outside any simulation: it only chooses which seeds to explore.
     #[allow(clippy::disallowed_methods)]
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -90,7 +90,7 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// The scenarios named (files, names, or folders of them), or every scenario.
-fn load_scenarios(names: &[String]) -> Result<Vec<LoadedScenario>, String> {
+pub fn load_scenarios(names: &[String]) -> Result<Vec<LoadedScenario>, String> {
     let dir = catalog::scenarios_dir();
     let mut paths = Vec::new();
     if names.is_empty() {
@@ -242,6 +242,7 @@ pub fn sweep(args: SweepArgs) -> u8 {
         let report = &mut reports[done.scenario];
         let hunted = report.canary.is_some();
         report.record(done, report::repro_command(name, seed), caught, start);
+        report.note_reach(done.result.outcome.stats.marks.keys(), started.elapsed().as_millis() as u64);
         if caught && !options.skip[done.scenario].swap(true, Ordering::SeqCst) {
             progress.println(format!("caught canary {name} at seed {seed}"));
         }
@@ -274,6 +275,7 @@ pub fn sweep(args: SweepArgs) -> u8 {
         report.failures.sort_by(|a, b| a.signature.cmp(&b.signature));
     }
     let mut result = SweepReport {
+        mode: "sweep".into(),
         start,
         count,
         shard,
@@ -332,14 +334,24 @@ impl Saver {
         let key = (index, sig.to_string());
         match self.kept.get_mut(&key) {
             None => {
+                let path = seedfile::path_for(&self.dir, &scenario.name, sig);
+                // A branched run replays from its seed file only; a fresh seed from its scenario too.
+                let reproduce = if outcome.branches.is_empty() {
+                    report::repro_command(&scenario.name, outcome.seed)
+                } else {
+                    format!("cargo sim repro {}", path.display())
+                };
                 progress.println(format!(
-                    "FAIL {} seed {}: {sig} ({})\n  reproduce: {}",
+                    "FAIL {} seed {}{}: {sig} ({})\n  reproduce: {reproduce}",
                     scenario.name,
                     outcome.seed,
+                    if outcome.branches.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" with {} branch(es)", outcome.branches.len())
+                    },
                     outcome.kinds(),
-                    report::repro_command(&scenario.name, outcome.seed)
                 ));
-                let path = seedfile::path_for(&self.dir, &scenario.name, sig);
                 let file = SeedFile::new(scenario, outcome, sig);
                 let written = write_new(&path, &file.to_toml(&path)).map_err(|e| e.to_string());
                 match &written {
@@ -414,7 +426,7 @@ impl Saver {
 }
 
 /// Replays a saved seed file and writes its timeline beside it. Returns false if it could not be written.
-fn save_timeline(seed_file: &std::path::Path, progress: &Progress) -> bool {
+pub fn save_timeline(seed_file: &std::path::Path, progress: &Progress) -> bool {
     let page = seed_file.with_extension("html");
     let result = seedfile::load(seed_file)
         .map_err(|e| e.to_string())
@@ -462,14 +474,14 @@ impl Progress {
         Progress { bar, total, done: 0.into(), last_line: now.into(), started: now }
     }
 
-    fn println(&self, line: String) {
+    pub fn println(&self, line: String) {
         match &self.bar {
             Some(bar) => bar.println(line),
             None => errln!("{line}"),
         }
     }
 
-    fn tick(&self, failures: u64) {
+    pub fn tick(&self, failures: u64) {
         self.done.set(self.done.get() + 1);
         match &self.bar {
             Some(bar) => {
@@ -491,7 +503,7 @@ impl Progress {
         }
     }
 
-    fn finish(&self) {
+    pub fn finish(&self) {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }

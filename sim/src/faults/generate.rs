@@ -93,11 +93,17 @@ fn events(
         let at = if from.is_zero() {
             Duration::from_millis(rng.gen_range(0..=latest_start.as_millis() as u64))
         } else {
-            // A branch's faults: half near the branch point, the rest anywhere after it.
-            let earliest = (from.as_millis() as u64).min(latest_start.as_millis() as u64);
-            let near = if rng.gen_bool(0.5) { earliest + BRANCH_NEAR.as_millis() as u64 } else { u64::MAX };
-            let latest = (latest_start.as_millis() as u64).min(near).max(earliest);
-            Duration::from_millis(rng.gen_range(earliest..=latest))
+            // A branch's faults: half close after the branch point (most within a few milliseconds, the moment the
+            // explorer aimed at), the rest anywhere after it.
+            let earliest = from.as_micros() as u64;
+            let latest = (latest_start.as_micros() as u64).max(earliest);
+            let at = if rng.gen_bool(0.5) {
+                let u: f64 = rng.gen();
+                earliest + (BRANCH_NEAR.as_micros() as f64 * u.powi(4)) as u64
+            } else {
+                rng.gen_range(earliest..=latest)
+            };
+            Duration::from_micros(at.min(latest))
         };
         let duration = Dur(duration);
         let node = |rng: &mut ChaCha8Rng| cluster.nodes.choose(rng).expect("a cluster has nodes").clone();

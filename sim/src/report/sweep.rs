@@ -126,9 +126,10 @@ pub fn summary(result: &SweepReport) -> String {
         }
         Some(Stop::FailFast) => " · stopped early: --fail-fast".to_string(),
     };
+    let (what, unit) = if result.mode == "explore" { ("explore", "runs") } else { ("sweep", "seeds") };
     let _ = writeln!(
         out,
-        "\nsweep {verdict}: {seeds} seeds in {secs:.1}s ({:.1} seeds/s){stopped}",
+        "\n{what} {verdict}: {seeds} {unit} in {secs:.1}s ({:.1} {unit}/s){stopped}",
         seeds as f64 / secs.max(1e-9),
     );
     if !result.missing_shards.is_empty() {
@@ -187,10 +188,22 @@ pub fn summary(result: &SweepReport) -> String {
             let shares: Vec<String> = crate::marks::all()
                 .map(|(mark, _)| {
                     let reached = s.marks.get(mark).copied().unwrap_or(0);
-                    format!("{mark} {}%", reached * 100 / s.seeds_run)
+                    match s.first_reach_ms.get(mark) {
+                        Some(ms) => {
+                            format!("{mark} {}% (first after {:.1}s)", reached * 100 / s.seeds_run, *ms as f64 / 1e3)
+                        }
+                        None => format!("{mark} {}%", reached * 100 / s.seeds_run),
+                    }
                 })
                 .collect();
-            let _ = writeln!(out, "      coverage (share of seeds): {}", shares.join(" · "));
+            let _ = writeln!(out, "      coverage (share of {unit}): {}", shares.join(" · "));
+        }
+        if s.branched_runs > 0 || s.features > 0 {
+            let _ = writeln!(
+                out,
+                "      explored: {} of {} runs were branches · {} coverage features",
+                s.branched_runs, s.seeds_run, s.features
+            );
         }
         let missed = s.marks_missed();
         for mark in &missed {

@@ -25,6 +25,10 @@ pub struct RunResult {
     /// References to the run's state still alive after its runtime was dropped (every node's event sink holds
     /// one). Anything but zero means a long sweep's memory grows with every seed.
     pub leaked_references: usize,
+    /// The run's coverage features (when asked for: the explorer's signal, computed before the trace is freed).
+    pub coverage: Option<crate::explore::features::Coverage>,
+    /// Every coverage mark the run reached, with its hits' times and the fault kinds active.
+    pub marks: std::collections::BTreeMap<String, crate::trace::MarkHits>,
 }
 
 /// How to run a seed, beyond the scenario.
@@ -42,6 +46,8 @@ pub struct RunOptions {
     pub outcome_only: bool,
     /// Make the system's statistics endpoints lie (the evidence test): verdicts must not change.
     pub stats: system::config::StatsHonesty,
+    /// Compute the run's coverage features from its trace (exploration).
+    pub coverage: bool,
 }
 
 /// Runs one seed on a fresh OS thread, as every seed must: std seeds its HashMap hasher once per thread, and a
@@ -59,6 +65,9 @@ pub fn run_seed_with(scenario: &LoadedScenario, seed: u64, options: RunOptions) 
         .name(format!("seed-{seed}"))
         .spawn(move || {
             let mut run = run_here(&scenario, seed, options);
+            if options.coverage {
+                run.coverage = Some(crate::explore::features::coverage(&run.trace, &run.marks));
+            }
             if options.outcome_only {
                 run.trace = Vec::new();
             }
@@ -262,8 +271,9 @@ pub fn finish(
         stats,
         trace_hash: trace::hash(&trace),
         fault_plan: plan,
+        branches: scenario.branches.clone(),
     };
-    RunResult { outcome, trace, leaked_references }
+    RunResult { outcome, trace, leaked_references, coverage: None, marks: recorder.mark_hits() }
 }
 
 /// madsim's panic message when every task is blocked and no timer is pending (madsim 0.2.34, pinned exactly in

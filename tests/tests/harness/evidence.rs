@@ -11,6 +11,7 @@ const MUTED: RunOptions = RunOptions {
     plant_nondeterminism: false,
     outcome_only: false,
     stats: system::config::StatsHonesty::Honest,
+    coverage: false,
 };
 
 #[test]

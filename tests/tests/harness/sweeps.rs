@@ -506,7 +506,13 @@ fn two_mechanisms_with_the_same_kinds_are_saved_apart() {
         let done = sweeper::SeedDone {
             scenario: 0,
             signature: Some(sig.clone()),
-            result: sim::world::RunResult { outcome: outcome.clone(), trace: Vec::new(), leaked_references: 0 },
+            result: sim::world::RunResult {
+                outcome: outcome.clone(),
+                trace: Vec::new(),
+                leaked_references: 0,
+                coverage: None,
+                marks: Default::default(),
+            },
             nondeterministic: None,
             checked_determinism: false,
         };
