@@ -31,7 +31,15 @@ pub struct Branch {
     pub child: u64,
 }
 
+/// The largest child name: seed files are TOML, whose integers are signed 64-bit.
+pub const CHILD_MAX: u64 = i64::MAX as u64;
+
 impl Branch {
+    /// A branch at `at` to the child named by `child` (its top bit dropped, so that a seed file can hold it).
+    pub fn new(at: Duration, child: u64) -> Branch {
+        Branch { at: Dur(at), child: child & CHILD_MAX }
+    }
+
     /// Values madsim's generator gives up at the branch point: a few, so that children differ among themselves.
     pub fn perturbation(&self) -> u64 {
         1 + self.child % 7

@@ -26,6 +26,7 @@ pub const WITHOUT_FAULTS: &[&str] = &[
     system::marks::UPDATE_WHILE_LEASED,
     system::marks::STALE_WRITE_REFUSED,
     system::marks::LATE_WRITE_SUPERSEDED,
+    system::marks::LOG_COMPACTION_STARTED,
     system::marks::LOG_COMPACTED,
 ];
 
@@ -86,7 +87,7 @@ pub fn reachable(scenario: &crate::scenario::Scenario) -> std::collections::BTre
 pub fn precursors(mark: &str) -> &'static [&'static str] {
     use system::marks::*;
     match mark {
-        CRASH_DURING_COMPACTION => &[LOG_COMPACTED],
+        CRASH_DURING_COMPACTION => &[LOG_COMPACTION_STARTED],
         ACK_AFTER_EXPIRY => &[LEASE_EXPIRED],
         CLOCK_BACKWARDS => &[LEASE_EXPIRED],
         QUEUE_BUSY => &[CROSS_ENV_DUPLICATE_PENDING],

@@ -279,6 +279,12 @@ pub fn parse(text: &str, path: &Path) -> Result<SeedFile, ScenarioError> {
     }
     let run_end = file.scenario.run.safety.0 + file.scenario.run.convergence_budget.0;
     for (i, branch) in file.branches.iter().enumerate() {
+        if branch.child > crate::branch::CHILD_MAX {
+            return Err(invalid(
+                format!("branch[{i}].child"),
+                format!("{} is out of range; expected 0 to {}", branch.child, crate::branch::CHILD_MAX),
+            ));
+        }
         if branch.at.0 > run_end {
             return Err(invalid(
                 format!("branch[{i}].at"),

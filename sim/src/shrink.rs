@@ -1,7 +1,7 @@
 //! Shrinking: delta debugging of a failing seed file towards the smallest run that still fails the same way.
 //!
-//! Each step proposes a smaller variant (fewer fault events, shorter faults, fewer environments or entities,
-//! less load, a shorter safety phase), replays it with the same seed, and keeps it only if it still fails with
+//! Each step proposes a smaller variant (fewer branches, fewer fault events, shorter faults, fewer environments
+//! or entities, less load, a shorter safety phase), replays it with the same seed, and keeps it only if it still fails with
 //! the same signature. Every concern draws from its own random stream, keyed by name, so removing a fault or an
 //! environment leaves the rest of the run as close to the original as the simulation allows.
 
@@ -20,6 +20,7 @@ pub const REPLAYS_MAX: usize = 150;
 /// How big a seed file's run is, for before/after reports.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Size {
+    pub branches: usize,
     pub fault_events: usize,
     pub environments: usize,
     pub entities: u64,
@@ -30,6 +31,7 @@ pub struct Size {
 impl Size {
     pub fn of(file: &SeedFile) -> Size {
         Size {
+            branches: file.branches.len(),
             fault_events: file.plan.len(),
             environments: file.scenario.environments.names.len(),
             entities: file.scenario.environments.entities.get(),
@@ -43,7 +45,8 @@ impl std::fmt::Display for Size {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} fault events, {} environments x {} entities, {} ingests/s each, safety {}",
+            "{} branches, {} fault events, {} environments x {} entities, {} ingests/s each, safety {}",
+            self.branches,
             self.fault_events,
             self.environments,
             self.entities,
@@ -122,6 +125,14 @@ pub fn shrink(original: &SeedFile, path: &Path, stop: &AtomicBool) -> Shrunk {
         }
     };
 
+    // 0. Branches: each dropped in turn, the latest first (the run then draws from its parent's streams there).
+    let mut i = best.branches.len();
+    while i > 0 {
+        i -= 1;
+        let mut candidate = best.clone();
+        candidate.branches.remove(i);
+        attempt(candidate, &mut best);
+    }
     // 1. Fault events: ddmin, removing chunks from half down to single events.
     let mut chunk = best.plan.len().div_ceil(2).max(1);
     while chunk >= 1 && !best.plan.is_empty() {

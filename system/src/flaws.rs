@@ -58,6 +58,20 @@ pub enum Flaw {
     /// The deploy handler waits on a lock it already holds: no deploy is ever answered, or takes effect. (A
     /// handler deadlock; the operator's retries are all that show it, so the harness must bound its waits.)
     DeployNeverAnswers,
+    /// Compaction rewrites the log where it lies (cut the file, write the snapshot and the tail, sync) instead of
+    /// writing a new file and renaming it over the old one: a crash during a compaction loses every record. Harmless
+    /// until a crash lands in the few milliseconds a compaction takes: two rare moments at once.
+    CompactionInPlace,
+    /// The queue takes a job whose wall-clock stamp is earlier than its latest reading for a replay of an older
+    /// batch and coalesces it into a pending job of the same entity id, whatever its environment. Harmless while
+    /// the queue's clock only moves forward; when it steps back while another environment's job for the same id
+    /// is pending, one environment's job is lost.
+    DedupWhenClockStepsBack,
+    /// When the store's log refuses a record (a full disk) at the moment its outbox drains, the drain drops the
+    /// versions it was about to hand to the queue instead of trying again next round. Harmless while the ingest
+    /// path enqueued them itself; when a full disk meets a version only the outbox owed jobs to, its views are
+    /// never made.
+    OutboxDropsOnFullDisk,
 }
 
 impl Flaw {
@@ -91,6 +105,15 @@ impl Flaw {
                 "no outbox: content stored before the queue answered busy gets no jobs unless its client retries"
             }
             Flaw::DeployNeverAnswers => "the deploy handler deadlocks: no schema deploy is ever answered or takes effect",
+            Flaw::DedupWhenClockStepsBack => {
+                "while the queue's clock reads earlier than before, a new job is coalesced into another environment's"
+            }
+            Flaw::OutboxDropsOnFullDisk => {
+                "a drain of the outbox that meets a full disk drops the versions it owed the queue"
+            }
+            Flaw::CompactionInPlace => {
+                "compaction rewrites the log in place (truncate, write, sync): a crash during it loses every record"
+            }
         }
     }
 }

@@ -179,7 +179,9 @@ pub async fn keep_compacted<Op: Serialize + DeserializeOwned>(
         }
         let (frame, upto) = snapshot();
         let before = log.bytes();
-        if let Ok(snapshot_bytes) = log.compact_framed(frame, upto).await {
+        let in_place = ctx.config.flaws.has(crate::flaws::Flaw::CompactionInPlace);
+        ctx.mark(crate::marks::LOG_COMPACTION_STARTED);
+        if let Ok(snapshot_bytes) = log.compact_framed_with(frame, upto, in_place).await {
             ctx.mark(crate::marks::LOG_COMPACTED);
             ctx.emit(crate::events::Event::LogCompacted { before, snapshot: snapshot_bytes, after: log.bytes() });
         }
@@ -373,6 +375,11 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
 
     /// [`DurableLog::compact`] with the snapshot already framed by [`encode`]; the frame must decode as an `Op`.
     pub async fn compact_framed(&self, frame: Vec<u8>, upto: Ticket) -> Result<u64, DiskError> {
+        self.compact_framed_with(frame, upto, false).await
+    }
+
+    /// [`Self::compact_framed`]; `in_place` is the flaw `compaction-in-place`.
+    async fn compact_framed_with(&self, frame: Vec<u8>, upto: Ticket, in_place: bool) -> Result<u64, DiskError> {
         {
             let mut inner = self.inner.lock().expect("log lock");
             if inner.compacting {
@@ -380,7 +387,7 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
             }
             inner.compacting = true;
         }
-        let result = self.compact_inner(frame, upto).await;
+        let result = self.compact_inner(frame, upto, in_place).await;
         let mut inner = self.inner.lock().expect("log lock");
         inner.compacting = false;
         if let Ok(snapshot_bytes) = result {
@@ -391,10 +398,21 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
         result
     }
 
-    async fn compact_inner(&self, frame: Vec<u8>, upto: Ticket) -> Result<u64, DiskError> {
+    async fn compact_inner(&self, frame: Vec<u8>, upto: Ticket, in_place: bool) -> Result<u64, DiskError> {
         // Only a durable prefix may be replaced: the snapshot must not stand for a write a sync may still lose.
         self.durable(upto).await.map_err(|Lost| DiskError::SyncFailed)?;
         let len = frame.len() as u64;
+        if in_place {
+            // The flaw: rewrite the file where it lies (cut it, write the snapshot and the tail, sync) instead of
+            // writing a new file and renaming it over the old one. Until the sync returns, nothing is durable.
+            let mut bytes = frame;
+            let file = self.disk.read();
+            bytes.extend_from_slice(file.get(upto.offset as usize..).unwrap_or_default());
+            self.disk.truncate(0);
+            self.disk.append(&bytes)?;
+            self.disk.sync().await?;
+            return Ok(len);
+        }
         self.disk.compact(upto.offset, frame).await?;
         Ok(len)
     }

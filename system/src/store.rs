@@ -603,12 +603,15 @@ async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, store: &SharedStore) {
         // An environment without schemas needs no jobs (a deploy re-processes its entities later).
         let (empty, entries): (Vec<_>, Vec<_>) = entries.into_iter().partition(|e| e.enqueue.jobs.is_empty());
         let mut accepted: Vec<(OutboxEntry, usize)> = empty.into_iter().map(|e| (e, 0)).collect();
+        // Versions the queue answered busy for: they stay in the outbox for the next round.
+        let mut refused: Vec<OutboxEntry> = Vec::new();
         if !entries.is_empty() {
             let request = EnqueueMany { batches: entries.iter().map(|e| e.enqueue.clone()).collect() };
             if let Ok(replies) = rpc.call(ctx.topology.queue, request).await {
                 for (entry, reply) in entries.into_iter().zip(replies) {
-                    if let EnqueueReply::Accepted { new, .. } = reply {
-                        accepted.push((entry, new));
+                    match reply {
+                        EnqueueReply::Accepted { new, .. } => accepted.push((entry, new)),
+                        _ => refused.push(entry),
                     }
                 }
             }
@@ -624,6 +627,14 @@ async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, store: &SharedStore) {
         for (entry, new) in accepted {
             let op = StoreOp::Queued { env: entry.env.clone(), entity: entry.entity.clone(), version: entry.version };
             if store.log.append(&op).is_err() {
+                if st.flaws.has(Flaw::OutboxDropsOnFullDisk) {
+                    // The flaw: the log cannot record this round, so the drain lets go of every version it owed the
+                    // queue this round, those the queue answered busy for included, as if all had been queued.
+                    for e in &refused {
+                        st.apply(StoreOp::Queued { env: e.env.clone(), entity: e.entity.clone(), version: e.version });
+                    }
+                    st.apply(op);
+                }
                 break;
             }
             st.apply(op);

@@ -24,7 +24,7 @@ pub fn catalog_names() -> Vec<String> {
         .filter_map(|p| {
             p.strip_prefix(&dir).ok().map(|rel| rel.with_extension("").to_string_lossy().replace('\\', "/"))
         })
-        .filter(|name| !name.starts_with("canaries/"))
+        .filter(|name| !name.starts_with("canaries/") && !name.starts_with("rare/"))
         .collect()
 }
 

@@ -208,6 +208,9 @@ pub fn explore(args: ExploreArgs) -> u8 {
             saver.found(&scenarios[done.scenario], done.scenario, sig, o, &progress);
         }
         let failures: u64 = reports.iter().map(|r| r.failed_seeds()).sum();
+        let branched: u64 = reports.iter().map(|r| r.branched_runs).sum();
+        let reached: usize = features.iter().map(|f| f.len()).sum();
+        progress.note(format!(" · {reached} features · {branched} branches"));
         progress.tick(failures);
     });
     let shrink_now = !args.no_shrink && stopped.is_none_or(|s| s == sweep::Stop::TimeBudget);

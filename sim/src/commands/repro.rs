@@ -40,6 +40,17 @@ pub struct ReproArgs {
     /// if the seed no longer fails (exit 1): a fixed bug's seed is removed, not re-saved.
     #[arg(long, conflicts_with_all = ["json", "explain"])]
     pub resave: bool,
+    /// When did the failure become inevitable? Branch the run at a grid of times before its first violation,
+    /// many children each, and print the share of children that still fail the same way at each time (drawn in
+    /// the timeline with --html).
+    #[arg(long, conflicts_with_all = ["json", "explain", "resave"])]
+    pub likelihood: bool,
+    /// With --likelihood: grid points (at most 40).
+    #[arg(long, default_value_t = 12, requires = "likelihood")]
+    pub points: usize,
+    /// With --likelihood: children per point (at most 200).
+    #[arg(long, default_value_t = 16, requires = "likelihood")]
+    pub children: u64,
 }
 
 pub fn repro(args: ReproArgs) -> u8 {
@@ -77,11 +88,24 @@ pub fn repro(args: ReproArgs) -> u8 {
         print_trace(&result.trace, args.filter.as_deref(), log.as_ref());
     }
     let outcome = &result.outcome;
+    let likelihood = if args.likelihood {
+        match measure_likelihood(&loaded, &file, &result, args.points, args.children) {
+            Ok(points) => points,
+            Err(code) => return code,
+        }
+    } else {
+        Vec::new()
+    };
     if let Some(path) = &args.html {
-        if let Err(e) = super::run::write_timeline(path, &result) {
+        let page = crate::report::timeline::html_with(&result.outcome, &result.trace, &likelihood);
+        if let Err(e) = crate::report::files::write_atomically(path, &page) {
             crate::errln!("error: could not write {}: {e}", path.display());
             return super::EXIT_OUTPUT_LOST;
         }
+        crate::errln!("timeline: {} (open it in a browser)", path.display());
+    }
+    if args.likelihood {
+        return 0;
     }
     if args.json {
         crate::outln!("{}", serde_json::to_string_pretty(outcome).expect("outcomes serialize"));
@@ -167,4 +191,61 @@ fn resave(
         crate::outln!("re-saved {}", target.display());
     }
     0
+}
+
+/// Branches the failing run at a grid of times and prints the share of children that still fail; an error exit
+/// code if the run does not fail (there is nothing to measure).
+fn measure_likelihood(
+    loaded: &crate::scenario::LoadedScenario,
+    file: &seedfile::SeedFile,
+    result: &crate::world::RunResult,
+    points: usize,
+    children: u64,
+) -> Result<Vec<crate::explore::likelihood::Point>, u8> {
+    use crate::explore::likelihood::{certain_from, horizon, likelihood, Grid};
+    let Some(fingerprint) = sweep::signature(&result.outcome) else {
+        crate::errln!("error: the seed no longer fails: there is no failure whose likelihood to measure");
+        return Err(1);
+    };
+    let safety_start = result
+        .trace
+        .iter()
+        .find(|r| {
+            matches!(
+                r.event,
+                crate::trace::TraceEvent::Harness(crate::trace::HarnessEvent::PhaseStarted { phase: "safety" })
+            )
+        })
+        .map_or(std::time::Duration::ZERO, |r| r.at);
+    let horizon = horizon(loaded, &result.outcome, safety_start);
+    let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        let _ = ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst));
+    }
+    crate::outln!(
+        "likelihood of `{fingerprint}`: {points} times from the start of the safety phase to {:.3}s, {children} children each",
+        horizon.as_secs_f64()
+    );
+    let grid = Grid { horizon, points, children, jobs, stop };
+    let found = likelihood(loaded, file.seed.seed, &fingerprint, grid);
+    for p in &found {
+        let bar = "#".repeat((p.percent() / 5) as usize);
+        crate::outln!(
+            "  branched at {:>8.3}s: {:>3} of {:>3} children still fail ({:>3}%) {bar}",
+            p.at_ms as f64 / 1e3,
+            p.failing,
+            p.children,
+            p.percent()
+        );
+    }
+    match certain_from(&found, 90) {
+        Some(at) => crate::outln!(
+            "  the failure is nearly certain (90% of children or more) from {:.3}s on: its cause happened before",
+            at as f64 / 1e3
+        ),
+        None => crate::outln!("  the failure never becomes nearly certain on this grid: it needs luck up to the end"),
+    }
+    Ok(found)
 }

@@ -94,7 +94,7 @@ pub fn load_scenarios(names: &[String]) -> Result<Vec<LoadedScenario>, String> {
     let dir = catalog::scenarios_dir();
     let mut paths = Vec::new();
     if names.is_empty() {
-        paths.extend(catalog::list(&dir).iter().map(|p| p.display().to_string()));
+        paths.extend(catalog::default_list(&dir).iter().map(|p| p.display().to_string()));
     }
     for name in names {
         match catalog::folder(name) {
@@ -450,7 +450,10 @@ pub fn save_timeline(seed_file: &std::path::Path, progress: &Progress) -> bool {
 /// A progress bar on a terminal; plain lines every few seconds otherwise (CI logs).
 pub struct Progress {
     bar: Option<ProgressBar>,
+    /// Zero for an open-ended run (an exploration ends with its budget, not a count).
     total: u64,
+    /// What the ticks count, and what they are (`seeds`, or `runs` with the features reached).
+    extra: std::cell::RefCell<String>,
     done: std::cell::Cell<u64>,
     #[allow(clippy::disallowed_methods)]
     last_line: std::cell::Cell<std::time::Instant>,
@@ -463,15 +466,29 @@ impl Progress {
     #[allow(clippy::disallowed_methods)]
     pub fn new(total: u64) -> Progress {
         let bar = std::io::stderr().is_terminal().then(|| {
-            let bar = ProgressBar::new(total);
-            bar.set_style(
-                ProgressStyle::with_template("{bar:40} {pos}/{len} seeds · {per_sec} · {msg} · {eta} left")
-                    .expect("a valid template"),
-            );
-            bar
+            if total == 0 {
+                let bar = ProgressBar::new_spinner();
+                bar.set_style(
+                    ProgressStyle::with_template("{spinner} {pos} runs · {per_sec} · {msg} · {elapsed}")
+                        .expect("a valid template"),
+                );
+                bar
+            } else {
+                let bar = ProgressBar::new(total);
+                bar.set_style(
+                    ProgressStyle::with_template("{bar:40} {pos}/{len} seeds · {per_sec} · {msg} · {eta} left")
+                        .expect("a valid template"),
+                );
+                bar
+            }
         });
         let now = std::time::Instant::now();
-        Progress { bar, total, done: 0.into(), last_line: now.into(), started: now }
+        Progress { bar, total, extra: String::new().into(), done: 0.into(), last_line: now.into(), started: now }
+    }
+
+    /// Says more in each progress line (an exploration's features and branches).
+    pub fn note(&self, extra: String) {
+        *self.extra.borrow_mut() = extra;
     }
 
     pub fn println(&self, line: String) {
@@ -485,18 +502,22 @@ impl Progress {
         self.done.set(self.done.get() + 1);
         match &self.bar {
             Some(bar) => {
-                bar.set_message(format!("{failures} failed"));
+                bar.set_message(format!("{failures} failed{}", self.extra.borrow()));
                 bar.inc(1);
             }
             None => {
                 if self.last_line.get().elapsed() >= PLAIN_PROGRESS_EVERY {
                     self.last_line.set(std::time::Instant::now());
                     let secs = self.started.elapsed().as_secs_f64();
+                    let (count, unit) = if self.total == 0 {
+                        (self.done.get().to_string(), "runs")
+                    } else {
+                        (format!("{}/{}", self.done.get(), self.total), "seeds")
+                    };
                     errln!(
-                        "progress: {}/{} seeds · {:.1} seeds/s · {failures} failed",
-                        self.done.get(),
-                        self.total,
-                        self.done.get() as f64 / secs.max(1e-9)
+                        "progress: {count} {unit} · {:.1} {unit}/s · {failures} failed{}",
+                        self.done.get() as f64 / secs.max(1e-9),
+                        self.extra.borrow()
                     );
                 }
             }

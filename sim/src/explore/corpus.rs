@@ -146,7 +146,7 @@ impl Corpus {
         let floor = parent.branches.iter().map(|b| b.at.0).max().unwrap_or_default();
         let at = Duration::from_millis(at_ms).saturating_sub(offset).max(floor);
         let mut branches = parent.branches.clone();
-        branches.push(Branch { at: crate::scenario::Dur(at), child: rng.gen() });
+        branches.push(Branch::new(at, rng.gen()));
         Some(Plan { seed: parent.seed, branches, target: Some(target.clone()) })
     }
 

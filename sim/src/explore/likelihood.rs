@@ -2,11 +2,13 @@
 //! many children at each; the share of children that still fail the same way (same fingerprint) at each time is
 //! the failure's likelihood from that moment on. Where it jumps toward certainty is where the cause happened:
 //! before that moment other futures were possible, after it they were not (Antithesis calls this causality
-//! analysis). A child keeps the parent's run up to its branch point exactly (see [`crate::branch`]), so the only
+//! analysis). A child keeps the parent's run up to its branch point exactly (see [`crate::branch`]) and goes its
+//! own way after it: other timing and scheduling, other load, and none of the parent's faults that had not
+//! started yet (a saved run's plan is recorded, not drawn, so there is nothing to draw them anew from). The only
 //! difference between the points is how much of the parent's history the children share.
 
 use crate::branch::Branch;
-use crate::scenario::{Dur, LoadedScenario};
+use crate::scenario::LoadedScenario;
 use crate::sweep::{self, Deal, Job, SweepOptions};
 use crate::world::RunOptions;
 use serde::Serialize;
@@ -80,30 +82,32 @@ pub fn likelihood(loaded: &LoadedScenario, seed: u64, fingerprint: &str, grid: G
     let children = children.clamp(1, CHILDREN_MAX);
     let times: Vec<Duration> = (0..points).map(|i| horizon.mul_f64(i as f64 / points as f64)).collect();
     let mut list = Vec::new();
+    // One scenario per point: the run's plan up to the point.
+    let mut scenarios = Vec::new();
     for (p, &at) in times.iter().enumerate() {
+        let mut prefix = LoadedScenario { branches: Vec::new(), ..loaded.clone() };
+        prefix.scenario.faults.script.retain(|spec| spec.at.0 < at);
+        scenarios.push(prefix);
         for c in 0..children {
             let mut branches: Vec<Branch> = loaded.branches.iter().copied().filter(|b| b.at.0 < at).collect();
             let child =
                 (p as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15) ^ (c + 1).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-            branches.push(Branch { at: Dur(at), child });
-            list.push(Job { scenario: 0, seed, branches });
+            branches.push(Branch::new(at, child));
+            list.push(Job { scenario: p, seed, branches });
         }
     }
     list.reverse();
-    let base = LoadedScenario { branches: Vec::new(), ..loaded.clone() };
-    let mut options = SweepOptions::new(vec![base], seed, 0, jobs);
+    let mut options = SweepOptions::new(scenarios, seed, 0, jobs);
     options.stop = stop;
     let dealer = Children { jobs: Mutex::new(list) };
     let mut found: Vec<Point> =
         times.iter().map(|at| Point { at_ms: at.as_millis() as u64, children: 0, failing: 0 }).collect();
     let run = RunOptions { outcome_only: true, ..RunOptions::default() };
     sweep::run_jobs(&options, &dealer, run, |done| {
-        let at = done.result.outcome.branches.last().map(|b| b.at.0).unwrap_or_default();
-        if let Some(i) = times.iter().position(|t| *t == at) {
-            found[i].children += 1;
-            if done.signature.as_deref() == Some(fingerprint) {
-                found[i].failing += 1;
-            }
+        let point = &mut found[done.scenario];
+        point.children += 1;
+        if done.signature.as_deref() == Some(fingerprint) {
+            point.failing += 1;
         }
     });
     found

@@ -26,6 +26,10 @@ struct Data {
     events: Vec<(u64, usize, u8, String)>,
     faults: Vec<Band>,
     chains: Vec<ChainData>,
+    /// Where the run branched: `[time_us, child]` (see `branch`).
+    branches: Vec<(u64, String)>,
+    /// The failure's likelihood, if measured (`repro --likelihood`): `[time_us, percent of children failing]`.
+    likelihood: Vec<(u64, u64)>,
 }
 
 #[derive(Serialize)]
@@ -89,6 +93,11 @@ fn level(record: &Record) -> u8 {
 
 /// The timeline of a run as a self-contained HTML page.
 pub fn html(outcome: &Outcome, trace: &[Record]) -> String {
+    html_with(outcome, trace, &[])
+}
+
+/// [`html`], with a failure's likelihood drawn under the lanes (points from `explore::likelihood`).
+pub fn html_with(outcome: &Outcome, trace: &[Record], likelihood: &[crate::explore::likelihood::Point]) -> String {
     let mut names: Vec<String> = trace.iter().map(|r| r.node.to_string()).collect();
     names.sort_by_key(|n| lane_rank(n));
     names.dedup();
@@ -156,6 +165,20 @@ pub fn html(outcome: &Outcome, trace: &[Record]) -> String {
             })
         })
         .collect();
+    let safety_start = trace
+        .iter()
+        .find(|r| matches!(r.event, TraceEvent::Harness(HarnessEvent::PhaseStarted { phase: "safety" })))
+        .map_or(0, |r| r.at.as_micros() as u64);
+    let branches = trace
+        .iter()
+        .filter_map(|r| match &r.event {
+            TraceEvent::Harness(HarnessEvent::BranchTaken { child }) => {
+                Some((r.at.as_micros() as u64, format!("{child:016x}")))
+            }
+            _ => None,
+        })
+        .collect();
+    let likelihood = likelihood.iter().map(|p| (safety_start + p.at_ms * 1_000, p.percent())).collect();
     let data = Data {
         title: format!("{} · seed {}", outcome.scenario, outcome.seed),
         verdict: if outcome.passed() {
@@ -168,6 +191,8 @@ pub fn html(outcome: &Outcome, trace: &[Record]) -> String {
         events,
         faults,
         chains,
+        branches,
+        likelihood,
     };
     // `</` cannot close the script element early: JSON strings escape it.
     let json = serde_json::to_string(&data).expect("timeline data serializes").replace("</", "<\\/");
@@ -188,6 +213,8 @@ header b{font-size:15px} input{font:inherit;padding:2px 6px;width:220px}
 #wrap canvas,#wrap svg{position:absolute;left:0;top:0}
 .lane-label{font-size:11px;fill:#333} .lane{stroke:#e0e0e0}
 .axis-tick line{stroke:#bbb} .axis-tick text{font-size:10px;fill:#555}
+.branch-mark line{stroke:#2e7d32;stroke-width:2;stroke-dasharray:4 2} .branch-mark text{font-size:10px;fill:#2e7d32}
+.likelihood-bar{fill:#6a1b9a;fill-opacity:.6}
 .fault-band{fill:#ff7043;fill-opacity:.18;stroke:#ff7043;stroke-opacity:.5}
 .chain polyline{fill:none;stroke:#6a1b9a;stroke-width:2} .chain circle{fill:#6a1b9a}
 .chain circle.wrong{fill:#d50000;r:7} .chain.dim{opacity:.15}
@@ -220,7 +247,7 @@ var colours = ["#d84315", "#1565c0", "#90a4ae"];
 document.getElementById("title").textContent = D.title;
 document.getElementById("verdict").textContent = D.verdict;
 function width() { return Math.max(400, wrap.clientWidth || document.documentElement.clientWidth || 1200); }
-function height() { return TOP + D.lanes.length * LANE_H + 10; }
+function height() { return TOP + D.lanes.length * LANE_H + 10 + (D.likelihood.length ? 60 : 0); }
 function x(t) { return LABEL_W + (t - view.from) / (view.to - view.from) * (width() - LABEL_W - 10); }
 function laneY(i) { return TOP + i * LANE_H + LANE_H / 2; }
 function el(name, attrs, parent) { var e = document.createElementNS(NS, name); for (var k in attrs) e.setAttribute(k, attrs[k]); parent.appendChild(e); return e; }
@@ -256,6 +283,20 @@ function draw() {
       r.addEventListener("click", function () { show("fault " + f.text + "\n" + secs(f.start_us) + " to " + secs(f.end_us)); });
     });
   });
+  D.branches.forEach(function (b) {
+    var g = el("g", {"class": "branch-mark", "data-us": b[0]}, svg);
+    el("line", {x1: x(b[0]), x2: x(b[0]), y1: TOP - 8, y2: TOP + D.lanes.length * LANE_H}, g);
+    el("text", {x: x(b[0]) + 3, y: TOP + D.lanes.length * LANE_H - 4}, g).textContent = "branch " + b[1];
+    el("title", {}, g).textContent = "the run branched here: from " + secs(b[0]) + " on it drew from child " + b[1] + "'s streams";
+  });
+  if (D.likelihood.length) {
+    var base = TOP + D.lanes.length * LANE_H + 55, w0 = Math.max(4, (w - LABEL_W) / D.likelihood.length / 2);
+    el("text", {"class": "lane-label", x: 6, y: base - 20}, svg).textContent = "likelihood (% failing)";
+    D.likelihood.forEach(function (p) {
+      var bar = el("rect", {"class": "likelihood-bar", x: x(p[0]), y: base - p[1] * 0.45, width: w0, height: Math.max(1, p[1] * 0.45), "data-percent": p[1]}, svg);
+      el("title", {}, bar).textContent = p[1] + "% of the children branched at " + secs(p[0]) + " still fail";
+    });
+  }
   var ctx = canvas.getContext("2d");
   D.events.forEach(function (e) {
     if (e[0] < view.from || e[0] > view.to) return;

@@ -103,6 +103,9 @@ pub struct FairQueue {
     by_entity: BTreeMap<(EntityId, SchemaName, Env), u32>,
     /// Idempotency keys of recent enqueues, oldest first, at most `RECENT_REQUESTS_MAX`.
     recent_requests: VecDeque<(u64, Version)>,
+    /// The flaw `dedup-when-clock-steps-back`, for the enqueue under way: never part of the durable state.
+    #[serde(skip)]
+    merge_across_envs: bool,
 }
 
 /// Enqueue keys the queue remembers; a repeat older than this is enqueued again (bounded extra work).
@@ -121,7 +124,29 @@ impl FairQueue {
             leases: BTreeMap::new(),
             by_entity: BTreeMap::new(),
             recent_requests: VecDeque::new(),
+            merge_across_envs: false,
         }
+    }
+
+    /// Coalesces new jobs into another environment's pending job for the same entity id and schema from now on,
+    /// or no longer (the flaw `dedup-when-clock-steps-back` switches it on while the queue's clock reads earlier
+    /// than before). Returns what it was.
+    pub fn set_merge_across_environments(&mut self, on: bool) -> bool {
+        std::mem::replace(&mut self.merge_across_envs, on)
+    }
+
+    /// A pending job of another environment with the same entity id and schema as `spec`.
+    fn other_env_job(&self, spec: &JobSpec) -> Option<(u64, Name)> {
+        use std::ops::Bound::{Excluded, Included};
+        let from = (spec.entity.clone(), spec.schema.clone(), Name::default());
+        let to = (spec.entity.clone(), spec.schema.clone(), Name::from("\u{10ffff}"));
+        let (_, _, env) = self
+            .by_entity
+            .range((Included(from), Excluded(to)))
+            .map(|(k, _)| k)
+            .find(|(_, _, env)| env != &spec.env)?;
+        let key = DedupKey { env: Some(env.clone()), entity: spec.entity.clone(), schema: spec.schema.clone() };
+        self.index.get(&key).map(|&job| (job, env.clone()))
     }
 
     /// The queue as it was snapshotted, run under `config` (today's flaws and bounds, not the snapshot's).
@@ -235,6 +260,11 @@ impl FairQueue {
     /// its job id and goes to the front of its lane: it has waited once already.
     fn insert(&mut self, spec: JobSpec, id: Option<u64>, front: bool) -> Enqueued {
         let key = self.dedup_key(&spec);
+        if self.merge_across_envs && id.is_none() {
+            if let Some((into_job, into_env)) = self.other_env_job(&spec) {
+                return Enqueued::Coalesced { into_job, into_env };
+            }
+        }
         if self.config.dedup_against_leased && id.is_none() {
             if let Some(leased) = self.leases.values().find(|l| self.dedup_key(&l.spec) == key) {
                 return Enqueued::Coalesced { into_job: leased.job, into_env: leased.spec.env.clone() };

@@ -269,10 +269,22 @@ fn enqueue(
     request: Option<(u64, crate::model::Version)>,
     mark_duplicate: bool,
 ) -> Decided<EnqueueReply> {
+    // The flaw `dedup-when-clock-steps-back` reads the clock here; the correct queue does not need it.
+    let backwards = ctx.config.flaws.has(crate::flaws::Flaw::DedupWhenClockStepsBack) && {
+        let now = ctx.clock.now();
+        now < state.state.lock().expect("queue lock").last_now
+    };
     let mut st = state.state.lock().expect("queue lock");
     let cross_env = jobs.iter().any(|spec| st.queue.other_env_pending(spec));
     let while_leased = jobs.iter().any(|spec| st.queue.is_leased(spec));
-    let result = st.queue.enqueue_once(request, jobs);
+    let result = if backwards {
+        let before = st.queue.set_merge_across_environments(true);
+        let result = st.queue.enqueue_once(request, jobs);
+        st.queue.set_merge_across_environments(before);
+        result
+    } else {
+        st.queue.enqueue_once(request, jobs)
+    };
     if matches!(result, Ok(Some(_))) {
         if !state.log(&mut st, QueueOp::Enqueue { jobs: jobs.to_vec(), request }) {
             drop(st);

@@ -6,7 +6,7 @@ use sim::explain::explain;
 use sim::world::run_seed;
 
 /// Per saved seed: what the marked step's line starts with, and what its reason says.
-const EXPECTED: [(&str, &str, &str); 9] = [
+const EXPECTED: [(&str, &str, &str); 12] = [
     ("canaries-ack-before-durable", "fault crashed store", "had not synced"),
     ("canaries-dedup-against-leased", "job-coalesced", "already processing"),
     ("canaries-dedup-ignores-environment", "job-coalesced", "of another environment"),
@@ -16,6 +16,9 @@ const EXPECTED: [(&str, &str, &str); 9] = [
     ("canaries-no-outbox", "ingest-busy", "queue answered busy"),
     ("canaries-retry-storm", "enqueue-busy", "kept retrying"),
     ("canaries-unfenced-worker-clock", "view-written", "older"),
+    ("rare-compaction-in-place", "fault crashed store", "had not synced"),
+    ("rare-dedup-when-clock-steps-back", "job-coalesced", "of another environment"),
+    ("rare-outbox-drops-on-full-disk", "ingest-busy", "queue answered busy"),
 ];
 
 #[test]

@@ -69,6 +69,9 @@ fn a_canary_sweep_fails_saves_one_file_per_signature_and_the_file_replays_identi
         log: None,
         html: None,
         resave: false,
+        likelihood: false,
+        points: 12,
+        children: 16,
     };
     assert_eq!(repro(r), 1, "repro exits 1 while the seed still fails");
 }
@@ -227,6 +230,9 @@ fn repro_of_a_corrupt_file_exits_2() {
         log: None,
         html: None,
         resave: false,
+        likelihood: false,
+        points: 12,
+        children: 16,
     };
     assert_eq!(repro(r), 2);
     let missing = ReproArgs {
@@ -239,6 +245,9 @@ fn repro_of_a_corrupt_file_exits_2() {
         log: None,
         html: None,
         resave: false,
+        likelihood: false,
+        points: 12,
+        children: 16,
     };
     assert_eq!(repro(missing), 2);
 }
