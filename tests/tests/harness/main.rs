@@ -1,5 +1,7 @@
 //! The harness's integration tests, one binary, one module per concern:
 //! - `baseline`: the correct system passes a multi-environment run and does real work.
+//! - `branches`: a branched run replays its parent exactly up to the branch point and differs after it.
+//! - `explore`: the explorer's runs, corpus and reports; branched seed files; a failure's likelihood.
 //! - `evidence`: events explain, they never judge: muting the system's events changes no verdict.
 //! - `determinism`: a seed gives the same trace on any thread; different seeds differ.
 //! - `fuzz`: bolero-generated scenarios never break the harness, and the correct system passes them.
@@ -23,6 +25,7 @@ mod determinism;
 mod disk;
 mod evidence;
 mod explain;
+mod explore;
 mod faults;
 mod fuzz;
 mod oracle;

@@ -59,6 +59,11 @@ fn every_saved_seeds_timeline_renders_its_lanes_faults_and_chains_in_a_browser()
             assert!(marks > 0, "{name}: {node}'s lane is empty");
         }
         assert!(dom.matches("class=\"axis-tick\"").count() >= 3, "{name}: a time axis in simulated seconds");
+        assert_eq!(
+            dom.matches("class=\"branch-mark\"").count(),
+            file.branches.len(),
+            "{name}: a mark per branch taken"
+        );
         if !result.outcome.fault_plan.is_empty() {
             assert!(dom.contains("class=\"fault-band\""), "{name}: no fault band");
         }
