@@ -95,6 +95,21 @@ enum Command {
         /// Hand-written analysis appended to the figures.
         #[arg(long, default_value = "benchmarks-notes.md")]
         notes: PathBuf,
+        /// Wall budget per scenario, for sweep and for explore, in the exploration reach table.
+        #[arg(long, default_value = "60s")]
+        explore_budget: String,
+        /// Start seeds per rare canary in the exploration canary table.
+        #[arg(long, default_value_t = 10)]
+        rare_starts: u64,
+        /// The longest a hunt for a rare canary may take (a hunt that has not caught it counts as this).
+        #[arg(long, default_value = "120s")]
+        rare_cap: String,
+        /// Only these scenarios in the exploration reach table (repeat; default all the catalog).
+        #[arg(long = "explore-scenario")]
+        explore_scenarios: Vec<String>,
+        /// Measure only the exploration tables and refresh that section of the output.
+        #[arg(long)]
+        only_exploration: bool,
     },
     /// Merge the JSON reports of sharded sweeps into one report; checks that the shards belong together.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -117,11 +132,44 @@ fn main() -> ExitCode {
             commands::shrink::shrink(&file, output, stop)
         }
         Command::Merge(args) => commands::merge::merge(args),
-        Command::Bench { seeds, canary_starts, memory_seeds, output, notes } => commands::bench::bench(
-            sim::bench::BenchOptions { seeds, canary_starts, memory_seeds },
-            &output,
-            Some(&notes),
-        ),
+        Command::Bench {
+            seeds,
+            canary_starts,
+            memory_seeds,
+            output,
+            notes,
+            explore_budget,
+            rare_starts,
+            rare_cap,
+            explore_scenarios,
+            only_exploration,
+        } => {
+            let parse = |flag: &str, text: &str| {
+                humantime::parse_duration(text).map_err(|e| format!("--{flag}: {e}; write it like 60s or 2m"))
+            };
+            let (budget, cap) = match (parse("explore-budget", &explore_budget), parse("rare-cap", &rare_cap)) {
+                (Ok(b), Ok(c)) if !b.is_zero() && !c.is_zero() && rare_starts > 0 => (b, c),
+                (Err(e), _) | (_, Err(e)) => return ExitCode::from(commands::bad_input(e)),
+                _ => return ExitCode::from(commands::bad_input("budgets and --rare-starts must be more than zero")),
+            };
+            let jobs = std::thread::available_parallelism().map_or(1, |n| n.get());
+            let exploration = sim::bench::exploration::ExplorationOptions {
+                budget,
+                starts: rare_starts,
+                cap,
+                jobs,
+                scenarios: explore_scenarios,
+            };
+            if only_exploration {
+                commands::bench::exploration_only(&exploration, &output)
+            } else {
+                commands::bench::bench(
+                    sim::bench::BenchOptions { seeds, canary_starts, memory_seeds, exploration },
+                    &output,
+                    Some(&notes),
+                )
+            }
+        }
     })
 }
 

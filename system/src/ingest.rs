@@ -126,11 +126,21 @@ async fn deploy(ctx: &NodeContext, rpc: &Rpc, req: DeploySchema) -> DeployReply 
             .into_iter()
             .map(|entity| JobSpec { env: req.env.clone(), entity, schema: req.name.clone(), kind: JobKind::Bulk })
             .collect();
+        // A page is enqueued in chunks that fit: the queue takes an enqueue whole or not at all, and an
+        // environment's limit may be smaller than a page (a deploy refused whole would never be answered). A
+        // refused chunk is halved; a single job refused waits for the workers to drain the environment.
         let mut backoff = Backoff::new(ctx);
         let mut busy_retries = 0;
-        loop {
-            match rpc.call_retrying(topology.queue, Enqueue { jobs: jobs.clone(), request: None }).await {
-                Ok(EnqueueReply::Accepted { .. }) => break,
+        let mut chunk = jobs.len();
+        let mut rest: &[JobSpec] = &jobs;
+        while !rest.is_empty() {
+            let now = &rest[..chunk.min(rest.len())];
+            match rpc.call_retrying(topology.queue, Enqueue { jobs: now.to_vec(), request: None }).await {
+                Ok(EnqueueReply::Accepted { .. }) => {
+                    rest = &rest[now.len()..];
+                    backoff.reset();
+                }
+                Ok(EnqueueReply::Busy) if now.len() > 1 => chunk = now.len() / 2,
                 Ok(EnqueueReply::Busy) if busy_retries < DEPLOY_BUSY_RETRIES_MAX => {
                     busy_retries += 1;
                     backoff.wait().await;

@@ -3,6 +3,7 @@
 //! ratios measured in the same run (one thread against all cores, the harness against bare madsim).
 
 pub mod alone;
+pub mod exploration;
 
 use crate::catalog;
 use crate::scenario::{Bounded, Dur, LoadedScenario};
@@ -25,6 +26,31 @@ pub struct BenchOptions {
     pub seeds: u64,
     pub canary_starts: u64,
     pub memory_seeds: u64,
+    pub exploration: exploration::ExplorationOptions,
+}
+
+/// Where the exploration section sits in BENCHMARKS.md, so that `--only-exploration` can refresh it alone.
+pub const EXPLORATION_BEGIN: &str = "<!-- exploration: cargo sim bench --only-exploration refreshes this section -->";
+pub const EXPLORATION_END: &str = "<!-- end of exploration -->";
+
+/// The exploration section: the reach table and the rare canaries' table, between its markers.
+pub fn exploration_section(options: &exploration::ExplorationOptions) -> Result<String, String> {
+    let dir = catalog::scenarios_dir();
+    let load = |paths: Vec<std::path::PathBuf>| -> Result<Vec<LoadedScenario>, String> {
+        paths.iter().map(|p| catalog::load(&p.display().to_string()).map_err(|e| e.to_string())).collect()
+    };
+    let mut catalog_scenarios: Vec<LoadedScenario> =
+        load(catalog::default_list(&dir))?.into_iter().filter(|s| s.scenario.canary.is_none()).collect();
+    if !options.scenarios.is_empty() {
+        catalog_scenarios.retain(|s| options.scenarios.contains(&s.name));
+    }
+    let rare = load(catalog::list(&dir.join("rare")))?;
+    let mut md = format!("{EXPLORATION_BEGIN}\n");
+    exploration::reach_table(&catalog_scenarios, options, &mut md);
+    exploration::canary_table(&rare, options, &mut md);
+    md.push_str(EXPLORATION_END);
+    md.push('\n');
+    Ok(md)
 }
 
 /// Host time for measuring; never used inside a simulation.
@@ -166,7 +192,7 @@ fn memory_mib() -> (f64, f64) {
 /// Runs the whole benchmark and returns the markdown.
 pub fn run(options: &BenchOptions, command: &str) -> Result<String, String> {
     let dir = catalog::scenarios_dir();
-    let all: Vec<LoadedScenario> = catalog::list(&dir)
+    let all: Vec<LoadedScenario> = catalog::default_list(&dir)
         .iter()
         .map(|p| catalog::load(&p.display().to_string()).map_err(|e| e.to_string()))
         .collect::<Result<_, _>>()?;
@@ -469,5 +495,6 @@ pub fn run(options: &BenchOptions, command: &str) -> Result<String, String> {
         "| memory flat across a sweep | {growth:+.1} MiB from the first fifth to the end | {} |",
         verdict(growth.abs() < 16.0)
     );
+    md.push_str(&exploration_section(&options.exploration)?);
     Ok(md)
 }

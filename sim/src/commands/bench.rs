@@ -5,6 +5,28 @@ use crate::bench::{self, BenchOptions};
 use crate::report::files::write_atomically;
 use std::path::Path;
 
+/// Refreshes only the exploration section of `output` (appended if it has none).
+pub fn exploration_only(options: &crate::bench::exploration::ExplorationOptions, output: &Path) -> u8 {
+    use crate::bench::{EXPLORATION_BEGIN, EXPLORATION_END};
+    let section = match bench::exploration_section(options) {
+        Ok(section) => section,
+        Err(e) => return bad_input(e),
+    };
+    let old = std::fs::read_to_string(output).unwrap_or_default();
+    let md = match (old.find(EXPLORATION_BEGIN), old.find(EXPLORATION_END)) {
+        (Some(a), Some(b)) if b > a => {
+            format!("{}{section}{}", &old[..a], &old[b + EXPLORATION_END.len()..].trim_start_matches('\n'))
+        }
+        _ => format!("{}\n{section}", old.trim_end()),
+    };
+    crate::out!("{section}");
+    if let Err(e) = write_atomically(output, &md) {
+        return bad_input(format!("could not write {}: {e}", output.display()));
+    }
+    crate::errln!("exploration section written to {}", output.display());
+    0
+}
+
 pub fn bench(options: BenchOptions, output: &Path, notes: Option<&Path>) -> u8 {
     let command = format!(
         "cargo sim bench --seeds {} --canary-starts {} --memory-seeds {}",

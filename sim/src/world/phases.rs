@@ -432,6 +432,7 @@ fn operator(
             while attempts < DEPLOY_ATTEMPTS_MAX && Instant::now() < deadline {
                 let dst = ingest[attempts as usize % ingest.len()];
                 attempts += 1;
+                log.lock().expect("deploy log lock")[index].attempts = attempts;
                 let req =
                     DeploySchema { env: env.as_str().into(), name: schema.as_str().into(), fields: fields.clone() };
                 let left = deadline.saturating_duration_since(Instant::now()).min(DEPLOY_ATTEMPT_TIMEOUT);

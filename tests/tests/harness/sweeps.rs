@@ -367,7 +367,10 @@ fn a_folder_of_scenarios_sweeps_every_scenario_in_it() {
     assert_eq!(sweep(a), 0);
     let report: sweeper::SweepReport = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.scenario.as_str()).collect();
-    assert_eq!(names, ["regressions/busy-after-store", "regressions/queue-outage"]);
+    assert_eq!(
+        names,
+        ["regressions/busy-after-store", "regressions/deploy-over-queue-limit", "regressions/queue-outage"]
+    );
 }
 
 #[test]
