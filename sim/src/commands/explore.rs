@@ -256,15 +256,85 @@ pub fn explore(args: ExploreArgs) -> u8 {
         ..Default::default()
     };
     stamp(&mut result, started_at);
+    let mut history_text = String::new();
+    if let Some(dir) = &args.corpus {
+        match record_history(dir, &result) {
+            Ok(text) => history_text = text,
+            Err(e) => {
+                errln!("error: could not add to the corpus's history: {e}");
+                output_lost = true;
+            }
+        }
+    }
     output_lost |= !write_reports(&result, args.json.as_deref(), args.junit.as_deref());
     if let Err(e) = crate::report::sweep::write_step_summary(&result) {
         errln!("error: could not append to GITHUB_STEP_SUMMARY: {e}");
         output_lost = true;
     }
-    out!("{}", summary(&result));
+    out!("{}{history_text}", summary(&result));
     if output_lost {
         errln!("error: the exploration finished, but some of its results could not be written (above)");
         return EXIT_OUTPUT_LOST;
     }
     result.computed_verdict().exit_code()
+}
+
+/// One exploration's reach rates, as `history.jsonl` in the corpus folder keeps them (one line per scenario; a
+/// shard's file is `history.shard-K-of-N.jsonl`).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct History {
+    commit: String,
+    started_at: String,
+    scenario: String,
+    runs: u64,
+    /// Mark -> percent of runs that reached it.
+    reach: std::collections::BTreeMap<String, u64>,
+}
+
+/// Commits shown in the reach history.
+const HISTORY_SHOWN: usize = 5;
+
+/// Appends this exploration's reach rates to the corpus's history and returns, per scenario, each mark's reach
+/// rate over the last commits explored: a change that makes a mark rarer shows as a falling rate.
+fn record_history(dir: &std::path::Path, result: &SweepReport) -> std::io::Result<String> {
+    use std::io::Write;
+    // One history per shard, so that the shards' corpus folders merge without touching each other's files.
+    let path = dir.join(match result.shard {
+        Some(s) => format!("history.shard-{}-of-{}.jsonl", s.index, s.count),
+        None => "history.jsonl".to_string(),
+    });
+    let commit = result.git_commit.clone().unwrap_or_else(|| "(no commit)".into());
+    let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+    for s in &result.scenarios {
+        let reach = s.marks.iter().map(|(m, n)| (m.clone(), n * 100 / s.seeds_run.max(1))).collect();
+        let line = History {
+            commit: commit.clone(),
+            started_at: result.started_at.clone(),
+            scenario: s.scenario.clone(),
+            runs: s.seeds_run,
+            reach,
+        };
+        writeln!(file, "{}", serde_json::to_string(&line).expect("history lines serialize"))?;
+    }
+    let text = std::fs::read_to_string(&path)?;
+    let lines: Vec<History> = text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let mut out = String::new();
+    for s in &result.scenarios {
+        let mut last: Vec<&History> = lines.iter().filter(|h| h.scenario == s.scenario).collect();
+        let from = last.len().saturating_sub(HISTORY_SHOWN);
+        last.drain(..from);
+        if last.len() < 2 {
+            continue;
+        }
+        out.push_str(&format!("\n  reach rate per commit, {} (oldest first):\n", s.scenario));
+        let marks: std::collections::BTreeSet<&String> = last.iter().flat_map(|h| h.reach.keys()).collect();
+        for mark in marks {
+            let rates: Vec<String> = last
+                .iter()
+                .map(|h| format!("{} {}%", &h.commit[..h.commit.len().min(8)], h.reach.get(mark).copied().unwrap_or(0)))
+                .collect();
+            out.push_str(&format!("    {mark}: {}\n", rates.join(" · ")));
+        }
+    }
+    Ok(out)
 }
