@@ -54,9 +54,13 @@ pub fn default_list(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Resolves a name or a path against the scenarios folder.
+/// Resolves a name or a path against the scenarios folder; says on stderr what the scenario's warnings are.
 pub fn load(name_or_path: &str) -> Result<LoadedScenario, ScenarioError> {
-    scenario::resolve(name_or_path, &scenarios_dir())
+    let loaded = scenario::resolve(name_or_path, &scenarios_dir())?;
+    for warning in scenario::warnings(&loaded.scenario) {
+        crate::errln!("warning: {}: {warning}", loaded.path.display());
+    }
+    Ok(loaded)
 }
 
 /// A folder of scenarios named by `name_or_path`: a folder under the scenarios folder (`canaries`), or a path.

@@ -574,11 +574,15 @@ const FINGERPRINT_PER_KIND: usize = 1;
 /// first violation's class and kind (`liveness:not-converged`).
 pub fn fingerprint(trace: &[Record], violations: &[Violation]) -> Option<String> {
     let first = violations.first()?;
-    if let Some(crash) = violations.iter().find(|v| v.kind.class() == "crash") {
+    if let Some(crash) = violations.iter().find(|v| matches!(v.kind.class(), "crash" | "harness")) {
         return Some(match crash.kind {
             ViolationKind::Panic => match crash.detail.rsplit_once(" at ") {
                 Some((_, location)) => format!("crash:panic@{location}"),
                 None => "crash:panic".to_string(),
+            },
+            ViolationKind::HarnessError => match crash.detail.rsplit_once(" at ") {
+                Some((_, location)) => format!("harness:panic@{location}"),
+                None => "harness:panic".to_string(),
             },
             kind => format!("crash:{kind}"),
         });

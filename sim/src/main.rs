@@ -66,14 +66,18 @@ enum Command {
     /// Replay a saved seed file exactly: exit 1 while it still fails, 0 once it passes.
     #[command(after_help = EXIT_CODES_HELP)]
     Repro(commands::repro::ReproArgs),
-    /// Shrink a failing seed file: fewer faults, environments and entities, less load, a shorter run.
+    /// Shrink a failing seed file: fewer branches, faults, environments and entities, less load, a shorter run.
+    /// Exit 1 (nothing written) if the seed no longer fails.
     #[command(after_help = EXIT_CODES_HELP)]
     Shrink {
         /// The seed file to shrink (seeds/*.toml).
         file: String,
-        /// Where to write the result (default: overwrite the file).
-        #[arg(long)]
+        /// Where to write the result (default: beside the file, as `<name>.shrunk.toml`).
+        #[arg(long, conflicts_with = "in_place")]
         output: Option<PathBuf>,
+        /// Overwrite the seed file itself with the shrunk one.
+        #[arg(long)]
+        in_place: bool,
     },
     /// Measure the harness (throughput, overhead against bare madsim, time to find each canary, memory) and write
     /// BENCHMARKS.md.
@@ -124,12 +128,12 @@ fn main() -> ExitCode {
         Command::Sweep(args) => commands::sweep::sweep(args),
         Command::Explore(args) => commands::explore::explore(args),
         Command::Repro(args) => commands::repro::repro(args),
-        Command::Shrink { file, output } => {
+        Command::Shrink { file, output, in_place } => {
             let stop = Arc::new(AtomicBool::new(false));
             let flag = stop.clone();
             // Ctrl-C ends the shrink early; the smallest failing file found so far is still written.
             let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-            commands::shrink::shrink(&file, output, stop)
+            commands::shrink::shrink(&file, output, in_place, stop)
         }
         Command::Merge(args) => commands::merge::merge(args),
         Command::Bench {

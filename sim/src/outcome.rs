@@ -58,6 +58,9 @@ pub enum ViolationKind {
     Starvation,
     /// The system did more work (executions, retries) than the stated factor of the necessary work.
     UnboundedWork,
+    /// The harness itself (or madsim beneath it) broke down: a panic outside the system's code. Not a finding about
+    /// the system; a bug of the harness to report.
+    HarnessError,
 }
 
 impl ViolationKind {
@@ -78,6 +81,7 @@ impl ViolationKind {
             | ViolationKind::Deadlock
             | ViolationKind::TimeLimit
             | ViolationKind::Nondeterminism => "crash",
+            ViolationKind::HarnessError => "harness",
         }
     }
 }

@@ -238,11 +238,18 @@ fn git_commit() -> Option<String> {
 /// `seeds/<scenario>--<signature>.toml`, with everything but `a-z0-9-+` replaced, so one file per signature.
 pub fn file_name(scenario: &str, signature: &str) -> String {
     let clean = |s: &str| -> String {
-        s.chars()
+        let cleaned: String = s
+            .chars()
             .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '+' { c.to_ascii_lowercase() } else { '-' })
-            .collect()
+            .collect();
+        cleaned.trim_matches('-').to_string()
     };
-    format!("{}--{}.toml", clean(scenario), clean(signature))
+    // A scenario given by path is named by its file, not by the folders it sits in.
+    let scenario = match scenario.strip_suffix(".toml") {
+        Some(path) => Path::new(path).file_name().map_or(path.to_string(), |n| n.to_string_lossy().to_string()),
+        None => scenario.to_string(),
+    };
+    format!("{}--{}.toml", clean(&scenario), clean(signature))
 }
 
 pub fn path_for(dir: &Path, scenario: &str, signature: &str) -> PathBuf {

@@ -411,6 +411,8 @@ pub enum SweepVerdict {
     /// A scenario ran no seed or fewer than its coverage window (the time budget ran out first), or a merge lacks
     /// shards: not a pass.
     Incomplete,
+    /// The harness itself broke down on some seed (a panic outside the system's code): no verdict.
+    HarnessError,
 }
 
 impl SweepVerdict {
@@ -420,6 +422,7 @@ impl SweepVerdict {
             SweepVerdict::Pass => 0,
             SweepVerdict::Fail => 1,
             SweepVerdict::Interrupted | SweepVerdict::Incomplete => crate::commands::EXIT_INCOMPLETE,
+            SweepVerdict::HarnessError => crate::commands::EXIT_HARNESS_ERROR,
         }
     }
 }
@@ -470,7 +473,13 @@ impl SweepReport {
     }
 
     pub fn computed_verdict(&self) -> SweepVerdict {
-        if self.failed() {
+        let harness = self.scenarios.iter().any(|s| {
+            s.failures.iter().any(|g| g.signature.starts_with("harness:"))
+                || s.canary_other.keys().any(|k| k.starts_with("harness:"))
+        });
+        if harness {
+            SweepVerdict::HarnessError
+        } else if self.failed() {
             SweepVerdict::Fail
         } else if self.stopped == Some(Stop::Interrupted) {
             SweepVerdict::Interrupted

@@ -184,6 +184,10 @@ pub struct Record {
     pub event: TraceEvent,
 }
 
+/// Every target a record has (see [`Record::target`]): what `--log` directives may name.
+pub const TARGETS: &[&str] =
+    &["store", "queue", "ingest", "worker", "client", "reader", "checker", "faults", "harness"];
+
 impl Record {
     /// The component the record belongs to, as a `tracing` target: `store`, `queue`, `ingest`, `worker`,
     /// `client`, `reader`, `checker`, `faults` or `harness`. `--log` filters on it as `RUST_LOG` does.

@@ -154,11 +154,7 @@ pub fn repro(args: ReproArgs) -> u8 {
         None if !args.no_determinism_check => crate::outln!("  determinism: three replays gave identical traces, and two of them identical draws from madsim's generator"),
         None => {}
     }
-    if outcome.passed() {
-        0
-    } else {
-        1
-    }
+    super::exit_of(outcome)
 }
 
 /// Writes the seed file anew from a replay; exit 0 once written, 1 if the seed no longer fails, 4 if the file

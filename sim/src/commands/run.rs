@@ -48,13 +48,20 @@ pub struct RunArgs {
 /// Parses a `--log` directive (`queue=debug,worker=info`, `warn`, ...), the syntax of `RUST_LOG`, whose targets
 /// are the components (`store`, `queue`, `ingest`, `worker`, `client`, `reader`, `checker`, `faults`, `harness`).
 pub fn parse_log(directives: Option<&str>) -> Result<Option<tracing_subscriber::filter::Targets>, String> {
-    directives
-        .map(|d| {
-            d.parse::<tracing_subscriber::filter::Targets>().map_err(|e| {
-                format!("--log `{d}`: {e}; write it as RUST_LOG is written, e.g. `queue=debug,worker=info` or `warn`")
-            })
-        })
-        .transpose()
+    let Some(d) = directives else { return Ok(None) };
+    let targets = d.parse::<tracing_subscriber::filter::Targets>().map_err(|e| {
+        format!("--log `{d}`: {e}; write it as RUST_LOG is written, e.g. `queue=debug,worker=info` or `warn`")
+    })?;
+    // A target no record has would filter out everything it names, silently: a typo is an error.
+    for (target, _) in targets.iter() {
+        if !crate::trace::TARGETS.contains(&target) {
+            return Err(format!(
+                "--log `{d}`: unknown target `{target}`; the targets are {}",
+                crate::trace::TARGETS.join(", ")
+            ));
+        }
+    }
+    Ok(Some(targets))
 }
 
 /// Prints the trace records the `--log` directives enable (all without any) whose line contains `filter`.
@@ -86,6 +93,11 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(s) => s,
         Err(e) => return bad_input(e),
     };
+    if let Some(path) = &args.html {
+        if let Err(e) = crate::report::files::check_writable_file(path) {
+            return bad_input(format!("--html: {e}"));
+        }
+    }
     let options = world::RunOptions {
         mute_system_events: args.mute_system_events,
         plant_nondeterminism: args.plant_nondeterminism,
@@ -105,28 +117,41 @@ pub fn run(args: RunArgs) -> u8 {
             return super::EXIT_OUTPUT_LOST;
         }
     }
+    // A divergence fails the run: the outcome says so, its headline included.
+    let mut outcome = result.outcome.clone();
+    if let Some(d) = &divergence {
+        outcome.violations.push(crate::outcome::Violation::new(
+            crate::outcome::ViolationKind::Nondeterminism,
+            format!("the same seed gave different runs: {}", d.to_string().replace('\n', "; ")),
+        ));
+        outcome.verdict = crate::outcome::Verdict::Fail;
+    }
+    let repro = format!(
+        "cargo sim run --scenario {} --seed {}{}{}",
+        outcome.scenario,
+        args.seed,
+        if args.check_determinism { " --check-determinism" } else { " --trace" },
+        if args.plant_nondeterminism { " --plant-nondeterminism" } else { "" }
+    );
     if args.json {
-        crate::outln!("{}", serde_json::to_string_pretty(&result.outcome).expect("outcomes serialize"));
+        crate::outln!("{}", serde_json::to_string_pretty(&outcome).expect("outcomes serialize"));
     } else if args.explain {
-        crate::out!("{}", report::explanations(&result.trace, &result.outcome, usize::MAX));
+        crate::out!("{}", report::explanations(&result.trace, &outcome, usize::MAX));
     } else {
-        crate::out!("{}", report::summary(&result.outcome));
-        crate::out!("{}", report::explanations(&result.trace, &result.outcome, report::EXPLAINED_MAX));
+        crate::out!("{}", report::summary_with_repro(&outcome, &repro));
+        crate::out!("{}", report::explanations(&result.trace, &outcome, report::EXPLAINED_MAX));
     }
     if let Some(d) = &divergence {
         crate::errln!("nondeterminism: {d}");
-        crate::errln!("  trace hashes: {} vs {}", d.first_hash, d.second_hash);
         crate::errln!(
-            "  reproduce: cargo sim run --scenario {} --seed {} --check-determinism",
-            result.outcome.scenario,
-            args.seed
+            "  trace hashes: this run {}, the draw-checked runs {} and {}",
+            result.outcome.trace_hash,
+            d.first_hash,
+            d.second_hash
         );
+        crate::errln!("  reproduce: {repro}");
     } else if args.check_determinism && !args.json {
         crate::outln!("  determinism: three runs on fresh threads gave identical traces, and two of them identical draws from madsim's generator");
     }
-    if result.outcome.passed() && divergence.is_none() {
-        0
-    } else {
-        1
-    }
+    super::exit_of(&outcome)
 }

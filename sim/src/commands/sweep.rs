@@ -108,7 +108,18 @@ pub fn load_scenarios(names: &[String]) -> Result<Vec<LoadedScenario>, String> {
             None => paths.push(name.clone()),
         }
     }
-    paths.iter().map(|name| catalog::load(name).map_err(|e| e.to_string())).collect()
+    let loaded: Vec<LoadedScenario> =
+        paths.iter().map(|name| catalog::load(name).map_err(|e| e.to_string())).collect::<Result<_, _>>()?;
+    // A scenario named twice (or in a folder named too) runs once: twice would double its seeds under one name.
+    let mut once: Vec<LoadedScenario> = Vec::new();
+    for scenario in loaded {
+        if once.iter().any(|s| s.name == scenario.name) {
+            errln!("note: scenario {} is named more than once; it runs once", scenario.name);
+        } else {
+            once.push(scenario);
+        }
+    }
+    Ok(once)
 }
 
 /// What the command line asks for, checked.

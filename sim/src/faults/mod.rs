@@ -203,6 +203,11 @@ macro_rules! with_duration {
     }};
 }
 
+/// The longest extra latency a fault may add to a message or a sync.
+pub const FAULT_LATENCY_MAX: Duration = Duration::from_secs(60);
+/// The largest clock offset or jump a fault may set, either way.
+pub const CLOCK_OFFSET_MAX: Duration = Duration::from_secs(24 * 3600);
+
 /// One event of a fault plan, as written in a scenario's `[[faults.script]]` or a seed file, and as executed:
 /// when it starts, and the fault.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -354,6 +359,12 @@ impl FaultSpec {
         if self.duration().is_some_and(|d| d.is_zero()) {
             return Err(("duration".into(), "must be longer than zero".into()));
         }
+        if self.duration().is_none() && self.at.0 > cluster.safety {
+            return Err((
+                "at".into(),
+                format!("{} is after the safety phase ends at {}; move it earlier", self.at, Dur(cluster.safety)),
+            ));
+        }
         if self.end() > cluster.safety {
             return Err((
                 "duration".into(),
@@ -364,6 +375,26 @@ impl FaultSpec {
                     Dur(cluster.safety)
                 ),
             ));
+        }
+        // Values beyond what any real fault looks like are typos (a unit), not scenarios: they would only be
+        // blamed on the system.
+        let too_much = |field: &str, value: Duration, max: Duration| -> Result<(), (String, String)> {
+            if value > max {
+                return Err((
+                    field.into(),
+                    format!("{} is more than the limit of {}; check the unit", Dur(value), Dur(max)),
+                ));
+            }
+            Ok(())
+        };
+        match &self.fault {
+            Fault::Latency { latency, .. } | Fault::DiskSlow { latency, .. } => {
+                too_much("latency", latency.0, FAULT_LATENCY_MAX)?
+            }
+            Fault::ClockOffset { offset, .. } | Fault::ClockJump { offset, .. } => {
+                too_much("offset", offset.magnitude, CLOCK_OFFSET_MAX)?
+            }
+            _ => {}
         }
         Ok(())
     }

@@ -117,6 +117,7 @@ pub fn summary(result: &SweepReport) -> String {
         SweepVerdict::Fail => "FAILED",
         SweepVerdict::Interrupted => "INTERRUPTED (not a pass)",
         SweepVerdict::Incomplete => "INCOMPLETE (not a pass)",
+        SweepVerdict::HarnessError => "HARNESS ERROR (the harness broke down: no verdict; please report it)",
     };
     let stopped = match result.stopped {
         None => String::new(),
@@ -250,6 +251,7 @@ pub fn markdown(result: &SweepReport) -> String {
         SweepVerdict::Fail => "FAILED ❌",
         SweepVerdict::Interrupted => "interrupted (not a pass) ⚠️",
         SweepVerdict::Incomplete => "incomplete (not a pass) ⚠️",
+        SweepVerdict::HarnessError => "HARNESS ERROR: no verdict ❗",
     };
     let seeds: u64 = result.scenarios.iter().map(|s| s.seeds_run).sum();
     let shard = result.shard.map_or(String::new(), |s| format!(", shard {}/{}", s.index, s.count));

@@ -18,7 +18,7 @@ mod values;
 
 pub use positions::{deserialize, line_col, locate};
 pub use types::*;
-pub use validate::{validate, INGESTS_PER_RUN_MAX, RUN_SAFETY_MAX};
+pub use validate::{validate, warnings, INGESTS_PER_RUN_MAX, RUN_SAFETY_MAX};
 pub use values::{Bounded, Dur};
 
 use crate::faults::ClusterShape;

@@ -45,10 +45,19 @@ fn refine(text: &str, table: &str, message: &str) -> Option<(String, String)> {
     let quoted = |prefix: &str| message.strip_prefix(prefix)?.split('`').next().map(str::to_string);
     if let Some(name) = quoted("unknown field `") {
         let expected = message.split(", expected ").nth(1).unwrap_or("nothing more");
-        return Some((
-            format!("{table}.{name}"),
-            format!("is not used by kind `{kind}`; remove it (kind `{kind}` takes {expected})"),
-        ));
+        let field = if table == name || table.ends_with(&format!(".{name}")) {
+            table.to_string()
+        } else {
+            format!("{table}.{name}")
+        };
+        if kind.is_empty() {
+            // Not a fault (those have a kind): an unknown table or field of the format itself.
+            return Some((
+                field,
+                format!("unknown field `{name}`; remove it or check its spelling (expected {expected})"),
+            ));
+        }
+        return Some((field, format!("is not used by kind `{kind}`; remove it (kind `{kind}` takes {expected})")));
     }
     if let Some(name) = quoted("missing field `") {
         return Some((format!("{table}.kind"), format!("kind `{kind}` needs the field `{name}`")));

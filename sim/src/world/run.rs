@@ -294,8 +294,24 @@ pub fn classify_crash(message: &str) -> ViolationKind {
     }
 }
 
+/// The system's own code, by the paths its panics carry: a panic anywhere else (the harness, madsim) is not the
+/// system's failure.
+const SYSTEM_SOURCES: &str = "system/src/";
+
+/// What a panic that ended a run was: a deadlock, a time limit, the system's panic, or the harness's own (a panic
+/// whose location is outside the system's sources: the harness, or madsim beneath it).
+pub fn crash_kind(message: &str) -> ViolationKind {
+    match classify_crash(message) {
+        ViolationKind::Panic => match message.rsplit_once(" at ") {
+            Some((_, location)) if !location.starts_with(SYSTEM_SOURCES) => ViolationKind::HarnessError,
+            _ => ViolationKind::Panic,
+        },
+        kind => kind,
+    }
+}
+
 fn crash_violation(message: &str, at_ms: u64) -> Violation {
-    Violation::new(classify_crash(message), message.to_string()).at_ms(at_ms)
+    Violation::new(crash_kind(message), message.to_string()).at_ms(at_ms)
 }
 
 /// Counts events of the trace into statistics. Statistics describe a run; they never decide its verdict.

@@ -147,3 +147,32 @@ fn madsims_deadlock_and_time_limit_panics_are_classified() {
     assert_eq!(classify_crash(&over), ViolationKind::TimeLimit, "{over}");
     assert_eq!(classify_crash("index out of bounds at system/src/x.rs:1:1"), ViolationKind::Panic);
 }
+
+/// A panic in the system's code is the system's (`panic`); one anywhere else (madsim's "IP conflict" when the
+/// harness numbered two nodes alike, a harness bug) is the harness's own, exit 5, never blamed on the system.
+#[test]
+fn a_panic_outside_the_systems_code_is_a_harness_error() {
+    use sim::outcome::ViolationKind;
+    use sim::world::run::crash_kind;
+    assert_eq!(
+        crash_kind("called `Option::unwrap()` on a `None` value at system/src/queue/fair.rs:250"),
+        ViolationKind::Panic
+    );
+    let madsim =
+        "IP conflict: 10.0.3.1 at /root/.cargo/registry/src/index.crates.io/madsim-0.2.34/src/sim/net/network.rs:155";
+    assert_eq!(crash_kind(madsim), ViolationKind::HarnessError);
+    assert_eq!(crash_kind("oops at sim/src/world/cluster.rs:30"), ViolationKind::HarnessError);
+    assert_eq!(ViolationKind::HarnessError.class(), "harness");
+    let outcome = sim::outcome::Outcome {
+        scenario: "s".into(),
+        seed: 0,
+        verdict: sim::outcome::Verdict::Fail,
+        violations: vec![sim::outcome::Violation::new(ViolationKind::HarnessError, madsim)],
+        stats: Default::default(),
+        trace_hash: String::new(),
+        fingerprint: None,
+        fault_plan: Vec::new(),
+        branches: Vec::new(),
+    };
+    assert_eq!(sim::commands::exit_of(&outcome), sim::commands::EXIT_HARNESS_ERROR);
+}

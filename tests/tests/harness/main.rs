@@ -29,6 +29,7 @@ mod explore;
 mod faults;
 mod fuzz;
 mod oracle;
+mod readme;
 mod regressions;
 mod scenario_errors;
 mod seeds;

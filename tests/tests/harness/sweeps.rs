@@ -595,3 +595,26 @@ fn merge_refuses_reports_that_overflow_or_carry_unknown_fields() {
     let unknown = serde_json::to_string(&shard_report(1, "abc")).unwrap().replacen('{', "{\"seeds_rnu\": 3,", 1);
     assert_eq!(merge_files(dir.path(), &[unknown], false), 2, "an unknown field is bad input");
 }
+
+#[test]
+fn junit_of_an_interrupted_sweep_or_one_that_ran_nothing_shows_no_pass() {
+    let dir = tempfile::tempdir().unwrap();
+    let scenario = |name: &str, run: u64, planned: u64| sweeper::ScenarioReport {
+        scenario: name.into(),
+        seeds_run: run,
+        seeds_passed: run,
+        seeds_planned: planned,
+        ..Default::default()
+    };
+    let report = sweeper::SweepReport {
+        stopped: Some(sweeper::Stop::Interrupted),
+        scenarios: vec![scenario("cut-short", 3, 10), scenario("never-ran", 0, 10)],
+        ..Default::default()
+    };
+    let path = dir.path().join("sweep.xml");
+    sim::report::sweep::write_junit(&path, &report).unwrap();
+    let xml = std::fs::read_to_string(&path).unwrap();
+    assert!(xml.contains("interrupted after 3 of its 10 seeds"), "{xml}");
+    assert!(xml.contains("<skipped message=\"incomplete: ran no seed"), "{xml}");
+    assert_eq!(report.computed_verdict(), sweeper::SweepVerdict::Interrupted);
+}
