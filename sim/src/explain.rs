@@ -288,9 +288,10 @@ fn deploy_chain(trace: &[Record], violation: &Violation, env: &str, schema: &str
     fit(violation, steps)
 }
 
-/// Faults active at each point of the trace, matched by value (the spec a fault started with heals it).
+/// Faults active at each point of the trace, matched by value (the spec a fault started with heals it), and each
+/// node's clock as the last clock change left it (the clock that ran, not the faults as planned).
 #[derive(Default)]
-struct ActiveFaults(Vec<(FaultSpec, u32)>);
+struct ActiveFaults(Vec<(FaultSpec, u32)>, BTreeMap<String, i64>);
 
 impl ActiveFaults {
     fn see(&mut self, event: &HarnessEvent) {
@@ -307,7 +308,13 @@ impl ActiveFaults {
                     }
                 }
             }
-            HarnessEvent::HealAll => self.0.clear(),
+            HarnessEvent::HealAll => {
+                self.0.clear();
+                self.1.clear();
+            }
+            HarnessEvent::ClockSet { node, offset_us } => {
+                self.1.insert(node.clone(), *offset_us);
+            }
             _ => {}
         }
     }
@@ -315,6 +322,13 @@ impl ActiveFaults {
     fn now(&self) -> Vec<String> {
         let mut names: Vec<String> = self.0.iter().map(|(s, _)| s.to_string()).collect();
         names.sort();
+        for (node, us) in self.1.iter().filter(|(_, us)| **us != 0) {
+            names.push(format!(
+                "clock {node} set {}{:.3}s off",
+                if *us < 0 { "-" } else { "+" },
+                us.unsigned_abs() as f64 / 1e6
+            ));
+        }
         names
     }
 }

@@ -113,23 +113,17 @@ impl LoadState {
 /// Burst faults raise an environment's ingest rate; the highest active burst applies.
 #[derive(Default)]
 pub struct LoadControl {
-    rates: Mutex<BTreeMap<String, Vec<u64>>>,
+    rates: Mutex<BTreeMap<String, crate::faults::active::Active<u64>>>,
 }
 
 impl LoadControl {
     pub fn set_rate(&self, env: &str, percent: u64, on: bool) {
-        let mut rates = self.rates.lock().expect("load control lock");
-        let active = rates.entry(env.to_string()).or_default();
-        if on {
-            active.push(percent);
-        } else if let Some(i) = active.iter().position(|&p| p == percent) {
-            active.remove(i);
-        }
+        self.rates.lock().expect("load control lock").entry(env.to_string()).or_default().set(percent, on);
     }
 
     /// The environment's current rate in percent of its normal rate.
     pub fn rate_percent(&self, env: &str) -> u64 {
-        self.rates.lock().expect("load control lock").get(env).and_then(|v| v.iter().copied().max()).unwrap_or(100)
+        self.rates.lock().expect("load control lock").get(env).filter(|a| !a.is_empty()).map_or(100, |a| a.max())
     }
 
     pub fn reset(&self) {

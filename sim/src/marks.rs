@@ -59,6 +59,7 @@ pub fn caused_by(kind: crate::faults::FaultKind) -> &'static [&'static str] {
     ];
     match kind {
         Loss | Latency | Isolate | Split | Cut | Pause => LOST_REPLIES,
+        Duplicate => &[DUPLICATE_ENQUEUE, DUPLICATE_REQUEST, STALE_WRITE_REFUSED, LATE_WRITE_SUPERSEDED],
         ClockOffset | ClockJump => &[LEASE_EXPIRED, ACK_AFTER_EXPIRY, CLOCK_BACKWARDS],
         ClockDrift => &[LEASE_EXPIRED, ACK_AFTER_EXPIRY],
         Crash => CRASHES,

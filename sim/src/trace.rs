@@ -82,6 +82,12 @@ pub enum HarnessEvent {
     },
     /// Every fault healed before the liveness phase.
     HealAll,
+    /// A clock fault started or healed: the node's clock now reads `offset_us` away from true time (the sum of
+    /// its active clock faults; a healed drift or jump then slews back).
+    ClockSet {
+        node: String,
+        offset_us: i64,
+    },
     /// The run branched here: from now on it draws from the child's streams (see `branch`).
     BranchTaken {
         child: u64,
@@ -138,6 +144,14 @@ impl fmt::Display for HarnessEvent {
                 Ok(())
             }
             HealAll => write!(f, "fault heal-all before liveness"),
+            ClockSet { node, offset_us } => {
+                write!(
+                    f,
+                    "clock {node} now {}{:.6}s from true time",
+                    if *offset_us < 0 { "-" } else { "+" },
+                    offset_us.unsigned_abs() as f64 / 1e6
+                )
+            }
             BranchTaken { child } => write!(f, "branch taken: child {child:016x}"),
             QuietJudged { quiet_ms } => {
                 write!(f, "quiet-judged after {quiet_ms}ms of idle traffic and unchanged readings")

@@ -26,6 +26,12 @@ pub enum Fate {
 /// know) is modelled as well as a lost request.
 pub trait LinkShaper: Send + Sync {
     fn shape(&self, from: IpAddr, to: IpAddr) -> Fate;
+
+    /// Whether the network will deliver a copy of this request again, and after how long (a duplicated packet, a
+    /// retransmission by a middlebox). The default never does.
+    fn duplicate(&self, _from: IpAddr, _to: IpAddr) -> Option<Duration> {
+        None
+    }
 }
 
 pub struct NoShaping;
@@ -69,12 +75,12 @@ impl Rpc {
     }
 
     /// One attempt, bounded by the configured RPC timeout (link delays included).
-    pub async fn call<R: Request>(&self, dst: SocketAddr, request: R) -> Result<R::Response, RpcError> {
+    pub async fn call<R: Request + Clone>(&self, dst: SocketAddr, request: R) -> Result<R::Response, RpcError> {
         self.call_within(dst, request, self.ctx.config.rpc_timeout).await
     }
 
     /// One attempt, bounded by `timeout`.
-    pub async fn call_within<R: Request>(
+    pub async fn call_within<R: Request + Clone>(
         &self,
         dst: SocketAddr,
         request: R,
@@ -83,6 +89,16 @@ impl Rpc {
         self.ctx.events.rpc_sent();
         let links = &self.ctx.links;
         let (here, there) = (self.ctx.addr.ip(), dst.ip());
+        if let Some(delay) = links.duplicate(here, there) {
+            // The network delivers this request again later: to the receiver as it is then (restarted, maybe).
+            // Its answer goes nowhere; the request must be safe to receive twice.
+            let (ep, copy) = (self.ep.clone(), request.clone());
+            #[allow(clippy::disallowed_methods)]
+            madsim::task::spawn(async move {
+                madsim::time::sleep(delay).await;
+                let _ = madsim::time::timeout(timeout, ep.call(dst, copy)).await;
+            });
+        }
         // The seam itself: the one place system code sends.
         #[allow(clippy::disallowed_methods)]
         let attempt = async {

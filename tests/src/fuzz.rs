@@ -6,6 +6,7 @@
 //! are fuzzed as well: a generated scenario the parser refuses is a bug in one or the other.
 
 use arbitrary::Arbitrary;
+use sim::faults::FaultKind;
 use std::fmt::Write;
 
 #[derive(Clone, Debug, Arbitrary)]
@@ -40,21 +41,11 @@ pub struct FuzzFault {
 pub const FAULTS_MAX: usize = 8;
 const ENV_NAMES: [&str; 5] = ["acme-prod", "acme-staging", "globex", "initech", "umbrella"];
 const FIELDS: [&str; 4] = ["title", "body", "summary", "site"];
-const KINDS: [&str; 13] = [
-    "loss",
-    "latency",
-    "isolate",
-    "split",
-    "cut",
-    "clock-offset",
-    "clock-drift",
-    "clock-jump",
-    "crash",
-    "pause",
-    "pause-workers",
-    "burst",
-    "deploy",
-];
+/// Every fault kind, from the fault enum itself: a kind added to `sim::faults::Fault` is drawn here too (and the
+/// `match` below fails to compile until its fields are written).
+fn kinds() -> &'static [sim::faults::FaultKind] {
+    sim::faults::FaultKind::ALL
+}
 
 impl FuzzScenario {
     /// The scenario as a strict TOML file.
@@ -92,7 +83,7 @@ impl FuzzScenario {
         for f in self.faults.iter().take(FAULTS_MAX) {
             let at = f.at_ms as u64 % (safety_ms - 100);
             let duration = 100 + f.duration_ms as u64 % (safety_ms - at - 99);
-            let kind = KINDS[f.kind as usize % KINDS.len()];
+            let kind = kinds()[f.kind as usize % kinds().len()];
             let node = |x: u8| nodes[x as usize % nodes.len()].clone();
             // Two different nodes: the one `x` picks and the next one (indices, so that wrapping cannot pick the
             // same node twice).
@@ -100,17 +91,27 @@ impl FuzzScenario {
                 let i = x as usize % nodes.len();
                 (nodes[i].clone(), nodes[(i + 1) % nodes.len()].clone())
             };
-            let _ = writeln!(t, "[[faults.script]]\nat = \"{at}ms\"\nkind = \"{kind}\"");
-            if kind != "deploy" {
+            let _ = writeln!(t, "[[faults.script]]\nat = \"{at}ms\"\nkind = \"{}\"", kind.name());
+            if kind != FaultKind::Deploy {
                 let _ = writeln!(t, "duration = \"{duration}ms\"");
             }
             let sign = if f.negative { "-" } else { "+" };
+            let disk = ["store", "queue"][f.a as usize % 2];
             match kind {
-                "loss" => {
+                FaultKind::Loss => {
                     let target = if f.b % 3 == 0 { "network".to_string() } else { node(f.a) };
                     let _ = writeln!(t, "target = \"{target}\"\nloss_percent = {}", f.amount % 101);
                 }
-                "latency" => match f.b % 3 {
+                FaultKind::Duplicate => {
+                    let target = if f.b % 3 == 0 { "network".to_string() } else { node(f.a) };
+                    let percent = 1 + f.amount % 100;
+                    let _ = writeln!(
+                        t,
+                        "target = \"{target}\"\nduplicate_percent = {percent}\ndelay = \"{}ms\"",
+                        1 + f.amount % 3_000
+                    );
+                }
+                FaultKind::Latency => match f.b % 3 {
                     0 => {
                         let _ = writeln!(t, "target = \"network\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
                     }
@@ -122,43 +123,76 @@ impl FuzzScenario {
                         let _ = writeln!(t, "from = \"{from}\"\nto = \"{to}\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
                     }
                 },
-                "isolate" | "crash" | "pause" => {
+                FaultKind::Isolate | FaultKind::Crash | FaultKind::Pause => {
                     let _ = writeln!(t, "target = \"{}\"", node(f.a));
                 }
-                "split" => {
+                FaultKind::Split => {
                     let size = 1 + f.b as usize % (nodes.len() - 1);
                     let start = f.a as usize % nodes.len();
                     let group: Vec<String> =
                         (0..size).map(|i| format!("\"{}\"", nodes[(start + i) % nodes.len()])).collect();
                     let _ = writeln!(t, "group = [{}]", group.join(", "));
                 }
-                "cut" => {
+                FaultKind::Cut => {
                     let (from, to) = pair(f.a);
                     let _ = writeln!(t, "from = \"{from}\"\nto = \"{to}\"");
                 }
-                "clock-offset" | "clock-jump" => {
+                FaultKind::ClockOffset | FaultKind::ClockJump => {
                     let _ =
                         writeln!(t, "target = \"{}\"\noffset = \"{sign}{}ms\"", node(f.a), f.amount as u64 % 30_000);
                 }
-                "clock-drift" => {
+                FaultKind::ClockDrift => {
                     let ppm = (f.amount as i64 * 13) % 300_000;
                     let _ =
                         writeln!(t, "target = \"{}\"\ndrift_ppm = {}", node(f.a), if f.negative { -ppm } else { ppm });
                 }
-                "pause-workers" => {}
-                "burst" => {
+                FaultKind::PauseWorkers => {}
+                FaultKind::Burst => {
                     let env = ENV_NAMES[f.a as usize % envs];
                     let _ = writeln!(t, "environments = [\"{env}\"]\nrate_percent = {}", 101 + f.amount % 900);
                 }
-                "deploy" => {
+                FaultKind::Deploy => {
                     let env = ENV_NAMES[f.a as usize % envs];
                     let _ = writeln!(t, "environment = \"{env}\"\nschema = \"schema-{}\"", f.b as usize % schemas);
                 }
-                _ => unreachable!("every kind is listed"),
+                FaultKind::TornWrite
+                | FaultKind::CorruptWrite
+                | FaultKind::CompactionCrash
+                | FaultKind::SyncFail
+                | FaultKind::DiskFull => {
+                    let _ = writeln!(t, "target = \"{disk}\"");
+                }
+                FaultKind::DiskSlow => {
+                    let _ = writeln!(t, "target = \"{disk}\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
+                }
             }
             t.push('\n');
         }
         let _ = writeln!(t, "[run]\nsafety = \"{safety_ms}ms\"\nconvergence_budget = \"90s\"");
         t
+    }
+}
+
+impl FuzzScenario {
+    /// A small scenario with one fault of each kind index in `kinds` (for the test that every kind is drawn).
+    pub fn with_fault_kinds(kinds: impl IntoIterator<Item = u8>) -> FuzzScenario {
+        FuzzScenario {
+            seed: 1,
+            environments: 1,
+            entities: 10,
+            hot_entities: 3,
+            hot_percent: 50,
+            ingest_rate: 3,
+            workers: 1,
+            ingest_nodes: 1,
+            worker_slots: 1,
+            schemas: 1,
+            safety_secs: 8,
+            lease_ms: 1_000,
+            faults: kinds
+                .into_iter()
+                .map(|kind| FuzzFault { at_ms: 500, duration_ms: 400, kind, a: 0, b: 1, amount: 200, negative: true })
+                .collect(),
+        }
     }
 }

@@ -12,6 +12,7 @@
 //! Every draw comes from the disk's own random stream, in the order the node calls it, so a disk's behaviour
 //! is a function of the seed.
 
+use super::active::Active;
 use crate::branch::Stream;
 use rand::Rng;
 use std::sync::Mutex;
@@ -67,7 +68,7 @@ struct Medium {
     /// Active faults, counted so that overlapping ones heal in any order.
     full: u32,
     failing_syncs: u32,
-    slow: Vec<Duration>,
+    slow: Active<Duration>,
     compacting: bool,
     stats: DiskStats,
 }
@@ -87,7 +88,7 @@ impl SimDisk {
                 boot: 0,
                 full: 0,
                 failing_syncs: 0,
-                slow: Vec::new(),
+                slow: Active::default(),
                 compacting: false,
                 stats: DiskStats::default(),
             }),
@@ -141,12 +142,7 @@ impl SimDisk {
 
     /// While on, every sync takes `extra` longer.
     pub fn set_slow(&self, extra: Duration, on: bool) {
-        let mut m = self.medium();
-        if on {
-            m.slow.push(extra);
-        } else if let Some(i) = m.slow.iter().position(|&d| d == extra) {
-            m.slow.remove(i);
-        }
+        self.medium().slow.set(extra, on);
     }
 
     /// Heals every disk fault.
@@ -178,7 +174,7 @@ impl SimDisk {
 
     fn sync_latency(m: &mut Medium) -> Duration {
         let base = m.rng.gen_range(SYNC_LATENCY_MIN..=SYNC_LATENCY_MAX);
-        base + m.slow.iter().sum::<Duration>()
+        base + m.slow.sum()
     }
 }
 

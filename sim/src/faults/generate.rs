@@ -137,6 +137,13 @@ fn events(
                 Fault::Latency { duration, target, from, to, latency: latency(rng) }
             }
             FaultKind::Isolate => Fault::Isolate { duration, target: node(rng) },
+            FaultKind::Duplicate => {
+                let target = if rng.gen_bool(0.3) { "network".into() } else { node(rng) };
+                let duplicate_percent = Bounded(rng.gen_range(1..=scale(50)));
+                // Copies arrive late: up to a few seconds, beyond any one call's timeout.
+                let delay = Dur(Duration::from_millis(rng.gen_range(1..=scale(5_000))));
+                Fault::Duplicate { duration, target, duplicate_percent, delay }
+            }
             FaultKind::Crash => Fault::Crash { duration, target: node(rng) },
             FaultKind::Pause => Fault::Pause { duration, target: node(rng) },
             FaultKind::Split => {

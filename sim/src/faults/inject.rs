@@ -1,7 +1,7 @@
 //! Executes a fault plan against a running cluster: each event starts at its time and heals after its
 //! duration; at the start of the liveness phase everything still active is healed at once.
 
-use super::clock::SimClock;
+use super::clock::{Change, SimClock};
 use super::disk::{CrashMode, SimDisk};
 use super::net::FaultNet;
 use super::{Fault, FaultKind, FaultSpec};
@@ -151,27 +151,14 @@ impl Injector {
                 net.clog(&self.links_between(&group, &rest), on);
             }
             Fault::Cut { from, to, .. } => net.clog(&[(self.info(from).id, self.info(to).id)], on),
-            Fault::ClockOffset { target, offset, .. } => {
-                let by = offset.micros();
-                self.info(target).clock.jump(if on { by } else { -by });
+            Fault::Duplicate { target, duplicate_percent, delay, .. } => {
+                let at = (target != "network").then(|| self.info(target).ip);
+                net.duplicates(at, duplicate_percent.get(), delay.0, on)
             }
-            Fault::ClockDrift { target, drift_ppm, .. } => {
-                let clock = &self.info(target).clock;
-                if on {
-                    clock.drift(drift_ppm.0);
-                } else {
-                    clock.reset();
-                }
-            }
-            Fault::ClockJump { target, offset, .. } => {
-                let clock = &self.info(target).clock;
-                if on {
-                    clock.jump(offset.micros());
-                } else {
-                    // The correction: NTP slews the clock back to true time at 50% of real time.
-                    clock.slew_to(0, 500_000);
-                }
-            }
+            Fault::ClockOffset { target, offset, .. } => self.clock(target, Change::Offset(offset.micros()), on),
+            Fault::ClockDrift { target, drift_ppm, .. } => self.clock(target, Change::Drift(drift_ppm.0), on),
+            // Healing a jump is the correction: NTP slews the clock back to true time.
+            Fault::ClockJump { target, offset, .. } => self.clock(target, Change::Jump(offset.micros()), on),
             Fault::Crash { target, .. } => self.crash(target, on, CrashMode::Clean),
             Fault::TornWrite { .. } | Fault::CorruptWrite { .. } | Fault::CompactionCrash { .. } => {
                 // The task crashes the node at the moment and restarts it at the end; the heal step does nothing.
@@ -195,6 +182,14 @@ impl Injector {
                 }
             }
         }
+    }
+
+    /// Starts or heals one clock fault of a node, and records the clock that results: the clock that ran, which
+    /// the timeline and explanations show, not only the faults as planned.
+    fn clock(&self, target: &str, change: Change, on: bool) {
+        let clock = &self.info(target).clock;
+        let offset_us = if on { clock.start(change) } else { clock.heal(change) };
+        self.note(HarnessEvent::ClockSet { node: target.to_string(), offset_us });
     }
 
     /// Crashes a node at the moment its kind is about (a write cached and not synced, or a compaction in

@@ -10,6 +10,7 @@
 //! - [`generate`]: the generator, with swarm mode (a random subset of kinds and intensities per seed).
 //! - [`inject`]: executes a plan against a running cluster, and heals everything before liveness.
 
+pub mod active;
 pub mod clock;
 pub mod disk;
 pub mod generate;
@@ -55,6 +56,9 @@ pub enum Fault {
     Split { duration: Dur, group: Vec<String> },
     /// A one-way cut: messages from `from` to `to` are lost, the other way works.
     Cut { duration: Dur, from: String, to: String },
+    /// The network delivers a copy of `duplicate_percent` of the requests sent to or from `target` (or on the
+    /// whole `network`) again, up to `delay` later (to the receiver as it is then, restarted or not).
+    Duplicate { duration: Dur, target: String, duplicate_percent: Bounded<1, 100>, delay: Dur },
     /// A node's clock set off by `offset` for the duration.
     ClockOffset { duration: Dur, target: String, offset: SignedDur },
     /// A node's clock running fast or slow by `drift_ppm` (parts per million) for the duration.
@@ -185,6 +189,7 @@ macro_rules! with_duration {
             | Isolate { duration: $d, .. }
             | Split { duration: $d, .. }
             | Cut { duration: $d, .. }
+            | Duplicate { duration: $d, .. }
             | ClockOffset { duration: $d, .. }
             | ClockDrift { duration: $d, .. }
             | ClockJump { duration: $d, .. }
@@ -242,6 +247,7 @@ impl FaultSpec {
         use Fault::*;
         match &self.fault {
             Loss { target, .. }
+            | Duplicate { target, .. }
             | Isolate { target, .. }
             | ClockOffset { target, .. }
             | ClockDrift { target, .. }
@@ -308,7 +314,7 @@ impl FaultSpec {
             Ok(())
         };
         match &self.fault {
-            Fault::Loss { target, .. } => node("target", target, true)?,
+            Fault::Loss { target, .. } | Fault::Duplicate { target, .. } => node("target", target, true)?,
             Fault::Latency { target, from, to, .. } => match (target, from, to) {
                 (Some(target), None, None) => node("target", target, true)?,
                 (None, Some(from), Some(to)) => link(from, to)?,
@@ -391,6 +397,7 @@ impl FaultSpec {
             Fault::Latency { latency, .. } | Fault::DiskSlow { latency, .. } => {
                 too_much("latency", latency.0, FAULT_LATENCY_MAX)?
             }
+            Fault::Duplicate { delay, .. } => too_much("delay", delay.0, FAULT_LATENCY_MAX)?,
             Fault::ClockOffset { offset, .. } | Fault::ClockJump { offset, .. } => {
                 too_much("offset", offset.magnitude, CLOCK_OFFSET_MAX)?
             }
@@ -405,6 +412,9 @@ impl fmt::Display for FaultSpec {
         write!(f, "{}", self.kind())?;
         match &self.fault {
             Fault::Loss { target, loss_percent, .. } => write!(f, " {target} loss={}%", loss_percent.get())?,
+            Fault::Duplicate { target, duplicate_percent, delay, .. } => {
+                write!(f, " {target} copies={}% within {delay}", duplicate_percent.get())?
+            }
             Fault::Latency { target, from, to, latency, .. } => {
                 if let Some(t) = target {
                     write!(f, " {t}")?;

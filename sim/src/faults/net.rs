@@ -12,6 +12,7 @@
 //! [`FaultNet::clogged`] answers exactly. That is what lets the harness count its observers' messages as madsim
 //! counts them (`world::wiretap`), instead of estimating them.
 
+use super::active::Active;
 use crate::branch::Stream;
 use madsim::net::NetSim;
 use madsim::task::NodeId;
@@ -28,11 +29,13 @@ const DEFAULT_LATENCY: std::ops::Range<Duration> = Duration::from_millis(1)..Dur
 
 #[derive(Default)]
 struct Shaping {
-    node_loss: BTreeMap<IpAddr, Vec<u64>>,
-    node_delay: BTreeMap<IpAddr, Vec<Duration>>,
-    link_delay: BTreeMap<(IpAddr, IpAddr), Vec<Duration>>,
-    network_loss: Vec<u64>,
-    network_delay: Vec<Duration>,
+    node_loss: BTreeMap<IpAddr, Active<u64>>,
+    node_delay: BTreeMap<IpAddr, Active<Duration>>,
+    link_delay: BTreeMap<(IpAddr, IpAddr), Active<Duration>>,
+    network_loss: Active<u64>,
+    network_delay: Active<Duration>,
+    /// Duplication of requests to or from a node (`None`: the whole network): (percent, longest delay).
+    duplicates: BTreeMap<Option<IpAddr>, Active<(u64, Duration)>>,
     clogged: BTreeMap<(NodeId, NodeId), u32>,
 }
 
@@ -46,17 +49,8 @@ pub struct FaultNet {
     rng: Mutex<Stream>,
 }
 
-fn max_of<T: Copy + Ord + Default>(v: Option<&Vec<T>>) -> T {
-    v.and_then(|v| v.iter().copied().max()).unwrap_or_default()
-}
-
-/// Starts (`on`) or heals one active fault's value; overlapping faults each keep their own entry.
-fn toggle<T: PartialEq>(active: &mut Vec<T>, value: T, on: bool) {
-    if on {
-        active.push(value);
-    } else if let Some(i) = active.iter().position(|v| *v == value) {
-        active.remove(i);
-    }
+fn max_of<T: Copy + Ord + Default>(v: Option<&Active<T>>) -> T {
+    v.map(Active::max).unwrap_or_default()
 }
 
 impl FaultNet {
@@ -67,6 +61,7 @@ impl FaultNet {
     /// Notes whether any per-node or per-link fault is still active, after a change.
     fn update_active(&self, s: &Shaping) {
         let active = !s.network_loss.is_empty()
+            || s.duplicates.values().any(|v| !v.is_empty())
             || s.node_loss.values().any(|v| !v.is_empty())
             || s.node_delay.values().any(|v| !v.is_empty())
             || s.link_delay.values().any(|v| !v.is_empty());
@@ -75,26 +70,34 @@ impl FaultNet {
 
     pub fn node_loss(&self, node: IpAddr, percent: u64, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
-        toggle(s.node_loss.entry(node).or_default(), percent, on);
+        s.node_loss.entry(node).or_default().set(percent, on);
         self.update_active(&s);
     }
 
     pub fn node_delay(&self, node: IpAddr, delay: Duration, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
-        toggle(s.node_delay.entry(node).or_default(), delay, on);
+        s.node_delay.entry(node).or_default().set(delay, on);
         self.update_active(&s);
     }
 
     pub fn link_delay(&self, from: IpAddr, to: IpAddr, delay: Duration, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
-        toggle(s.link_delay.entry((from, to)).or_default(), delay, on);
+        s.link_delay.entry((from, to)).or_default().set(delay, on);
         self.update_active(&s);
     }
 
     /// Loss on the whole network: the highest active rate applies, to every message of everyone.
     pub fn network_loss(&self, percent: u64, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
-        toggle(&mut s.network_loss, percent, on);
+        s.network_loss.set(percent, on);
+        self.update_active(&s);
+    }
+
+    /// Duplication of requests to and from `node` (or on the whole network): `percent` of them delivered again,
+    /// up to `delay` later.
+    pub fn duplicates(&self, node: Option<IpAddr>, percent: u64, delay: Duration, on: bool) {
+        let mut s = self.shaping.lock().expect("net lock");
+        s.duplicates.entry(node).or_default().set((percent, delay), on);
         self.update_active(&s);
     }
 
@@ -106,8 +109,8 @@ impl FaultNet {
     /// Extra latency on the whole network: the highest active spike applies.
     pub fn network_delay(&self, delay: Duration, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
-        toggle(&mut s.network_delay, delay, on);
-        let extra = s.network_delay.iter().copied().max().unwrap_or_default();
+        s.network_delay.set(delay, on);
+        let extra = s.network_delay.max();
         NetSim::current()
             .update_config(|c| c.send_latency = DEFAULT_LATENCY.start + extra..DEFAULT_LATENCY.end + extra);
     }
@@ -148,12 +151,31 @@ impl FaultNet {
 }
 
 impl LinkShaper for FaultNet {
+    fn duplicate(&self, from: IpAddr, to: IpAddr) -> Option<Duration> {
+        if !self.shaping_active.load(Ordering::Relaxed) {
+            return None;
+        }
+        let s = self.shaping.lock().expect("net lock");
+        let strongest = [None, Some(from), Some(to)]
+            .iter()
+            .filter_map(|k| s.duplicates.get(k))
+            .flat_map(|a| a.iter().copied())
+            .max()?;
+        let (percent, delay) = strongest;
+        let mut rng = self.rng.lock().expect("net rng lock");
+        if rng.gen_range(0..100) >= percent {
+            return None;
+        }
+        let max = delay.as_micros().max(2) as u64;
+        Some(Duration::from_micros(rng.gen_range(max / 2..=max)))
+    }
+
     fn shape(&self, from: IpAddr, to: IpAddr) -> Fate {
         if !self.shaping_active.load(Ordering::Relaxed) {
             return Fate::Deliver(Duration::ZERO);
         }
         let s = self.shaping.lock().expect("net lock");
-        let network = s.network_loss.iter().copied().max().unwrap_or(0);
+        let network = s.network_loss.max();
         let loss = max_of(s.node_loss.get(&from)).max(max_of(s.node_loss.get(&to))).max(network);
         if loss > 0 && self.rng.lock().expect("net rng lock").gen_range(0..100) < loss {
             return Fate::Drop;

@@ -138,7 +138,7 @@ fn a_clock_offset_moves_one_nodes_clock_for_the_window() {
 }
 
 #[test]
-fn a_drifting_clock_runs_fast_and_is_reset_when_healed() {
+fn a_drifting_clock_runs_fast_and_is_slewed_back_when_healed() {
     simulate(|| async {
         let mini = Mini::new().await;
         mini.inject(vec![spec(
@@ -148,7 +148,104 @@ fn a_drifting_clock_runs_fast_and_is_reset_when_healed() {
         let ahead = mini.clocks["b"].now().0 as i64 - mini.clocks["a"].now().0 as i64;
         assert!((990..=1_010).contains(&ahead), "10% fast for 10 s: {ahead} ms ahead");
         sleep(ms(10_100)).await;
-        assert_eq!(mini.clocks["b"].offset_us(), 0);
+        let offset = mini.clocks["b"].offset_us();
+        assert!((1_900_000..=2_000_000).contains(&offset), "the 2 s it gained slew back, not a step: {offset}");
+        sleep(ms(5_000)).await;
+        assert_eq!(mini.clocks["b"].offset_us(), 0, "back at true time after the slew");
+    });
+}
+
+/// Clock faults compose: for every order of starting and healing an offset, a drift and a jump on one node, the
+/// clock reads true time plus the sum of what is active at each step (an offset while it lasts; a drift's gain,
+/// slewed back at 50% once healed; a jump, slewed back once healed), and ends at true time.
+#[test]
+fn overlapping_clock_faults_add_up_and_heal_in_any_order() {
+    use sim::faults::clock::{Change, SimClock};
+    const SLEW: i64 = sim::faults::clock::SLEW_PPM;
+    let changes = [Change::Offset(20_000_000), Change::Drift(100_000), Change::Jump(-5_000_000)];
+    // Every order of the six steps in which each fault starts before it heals.
+    let mut orders: Vec<Vec<(usize, bool)>> = vec![Vec::new()];
+    for _ in 0..6 {
+        let mut next = Vec::new();
+        for order in &orders {
+            for f in 0..3 {
+                for on in [true, false] {
+                    let started = order.contains(&(f, true));
+                    let healed = order.contains(&(f, false));
+                    if (on && !started) || (!on && started && !healed) {
+                        let mut o = order.clone();
+                        o.push((f, on));
+                        next.push(o);
+                    }
+                }
+            }
+        }
+        orders = next;
+    }
+    assert_eq!(orders.len(), 90);
+    for order in orders {
+        simulate(|| async {
+            let clock = SimClock::new();
+            let t0 = Instant::now();
+            let now = || t0.elapsed().as_micros() as i64;
+            let mut spans: [(Option<i64>, Option<i64>); 3] = [(None, None); 3];
+            // What the clock must read: each fault's own part, added up.
+            let expected = |spans: &[(Option<i64>, Option<i64>); 3], t: i64| -> i64 {
+                let slewed = |from: i64, since: i64| {
+                    let moved = SLEW * (t - since) / 1_000_000;
+                    if from > 0 {
+                        (from - moved).max(0)
+                    } else {
+                        (from + moved).min(0)
+                    }
+                };
+                changes
+                    .iter()
+                    .zip(spans)
+                    .map(|(change, (start, heal))| match (change, *start, *heal) {
+                        (_, None, _) => 0,
+                        (Change::Offset(us), Some(_), None) => *us,
+                        (Change::Offset(_), Some(_), Some(_)) => 0,
+                        (Change::Drift(ppm), Some(s), None) => ppm * (t - s) / 1_000_000,
+                        (Change::Drift(ppm), Some(s), Some(h)) => slewed(ppm * (h - s) / 1_000_000, h),
+                        (Change::Jump(us), Some(_), None) => *us,
+                        (Change::Jump(us), Some(_), Some(h)) => slewed(*us, h),
+                    })
+                    .sum()
+            };
+            for &(f, on) in &order {
+                sleep(ms(1_000)).await;
+                let t = now();
+                if on {
+                    clock.start(changes[f]);
+                    spans[f].0 = Some(t);
+                } else {
+                    clock.heal(changes[f]);
+                    spans[f].1 = Some(t);
+                }
+                assert_eq!(clock.offset_us(), expected(&spans, t), "{order:?} at step {f} {on}");
+            }
+            sleep(ms(60_000)).await;
+            assert_eq!(clock.offset_us(), 0, "{order:?}: back at true time");
+        });
+    }
+}
+
+/// The case found on `main`: an offset of +20 s on the queue from 1 s for 10 s, and a drift from 3 s for 3 s.
+/// Healing the drift must not drop the offset, nor healing the offset step the clock 20 s behind.
+#[test]
+fn an_offset_and_a_drift_on_one_node_end_at_true_time() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![
+            spec("at = \"1s\"\nkind = \"clock-offset\"\ntarget = \"b\"\noffset = \"+20s\"\nduration = \"10s\""),
+            spec("at = \"3s\"\nkind = \"clock-drift\"\ntarget = \"b\"\ndrift_ppm = 100000\nduration = \"3s\""),
+        ]);
+        sleep(ms(7_000)).await;
+        let offset = mini.clocks["b"].offset_us();
+        assert!((20_000_000..20_300_000).contains(&offset), "the offset holds after the drift healed: {offset}");
+        sleep(ms(5_000)).await;
+        assert_eq!(mini.clocks["b"].offset_us(), 0, "true time once both healed, not 20 s behind");
     });
 }
 
@@ -442,5 +539,29 @@ fn faults_beneath_the_system_reach_a_plain_madsim_endpoint() {
         sleep_until(t0 + ms(11_500)).await;
         let (ok, quick) = mini.plain_ping("a", "b").await;
         assert!(ok.is_ok() && quick < ms(100), "healed: {quick:?}");
+    });
+}
+
+/// `duplicate`: the network delivers a copy of a request again, later: the receiver gets it twice, the second
+/// time after the delay (here after it restarted, as a late copy can).
+#[test]
+fn a_duplicated_request_reaches_its_receiver_twice() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec(
+            "at = \"0s\"\nkind = \"duplicate\"\ntarget = \"b\"\nduplicate_percent = 100\ndelay = \"2s\"\nduration = \"1s\"",
+        )]);
+        sleep(ms(100)).await;
+        let before = mini.received("b");
+        assert!(mini.ping("a", "b").await.0.is_ok());
+        assert_eq!(mini.received("b"), before + 1, "the request itself");
+        sleep(ms(2_500)).await;
+        assert_eq!(mini.received("b"), before + 2, "and its copy, up to 2 s later");
+        // Healed: no more copies.
+        sleep(ms(1_000)).await;
+        let healed = mini.received("b");
+        assert!(mini.ping("a", "b").await.0.is_ok());
+        sleep(ms(3_000)).await;
+        assert_eq!(mini.received("b"), healed + 1);
     });
 }

@@ -53,3 +53,18 @@ fn fuzzed_scenarios_never_break_the_harness_and_the_correct_system_passes() {
         }
     });
 }
+
+/// The fuzz target's fault kinds are the fault enum's: every kind the enum has is drawn, through the strict parser.
+#[test]
+fn the_fuzz_target_draws_every_fault_kind() {
+    let all = sim::faults::FaultKind::ALL;
+    let mut drawn = std::collections::BTreeSet::new();
+    for k in 0..all.len() as u8 {
+        let text = FuzzScenario::with_fault_kinds([k]).to_toml();
+        let scenario = sim::scenario::parse(&text, Path::new("fuzzed.toml"))
+            .unwrap_or_else(|e| panic!("kind #{k} makes a scenario the parser refuses: {e}\n{text}"));
+        drawn.extend(scenario.faults.script.iter().map(|s| s.kind()));
+    }
+    let missing: Vec<_> = all.iter().filter(|k| !drawn.contains(k)).collect();
+    assert!(missing.is_empty(), "kinds the fuzz target never draws: {missing:?}");
+}
