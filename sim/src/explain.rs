@@ -296,10 +296,12 @@ struct ActiveFaults(Vec<(FaultSpec, u32)>, BTreeMap<String, i64>);
 impl ActiveFaults {
     fn see(&mut self, event: &HarnessEvent) {
         match event {
-            HarnessEvent::FaultStarted { spec } => match self.0.iter_mut().find(|(s, _)| *s == **spec) {
-                Some((_, n)) => *n += 1,
-                None => self.0.push(((**spec).clone(), 1)),
-            },
+            HarnessEvent::FaultStarted { spec } | HarnessEvent::FaultStays { spec } => {
+                match self.0.iter_mut().find(|(s, _)| *s == **spec) {
+                    Some((_, n)) => *n += 1,
+                    None => self.0.push(((**spec).clone(), 1)),
+                }
+            }
             HarnessEvent::FaultHealed { spec } => {
                 if let Some(i) = self.0.iter().position(|(s, _)| *s == **spec) {
                     self.0[i].1 -= 1;
@@ -311,6 +313,11 @@ impl ActiveFaults {
             HarnessEvent::HealAll => {
                 self.0.clear();
                 self.1.clear();
+            }
+            HarnessEvent::HealCore { core } => {
+                // Staying faults are noted again next; the core's clocks are back to true time.
+                self.0.clear();
+                self.1.retain(|node, _| !core.contains(node));
             }
             HarnessEvent::ClockSet { node, offset_us } => {
                 self.1.insert(node.clone(), *offset_us);

@@ -72,6 +72,7 @@ pub fn caused_by(kind: crate::faults::FaultKind) -> &'static [&'static str] {
         SyncFail => &[LOG_SYNC_FAILED, DUPLICATE_REQUEST, DUPLICATE_ENQUEUE],
         DiskFull => &[LOG_APPEND_REFUSED, DUPLICATE_REQUEST],
         DiskSlow => &[LEASE_EXPIRED, WORKER_ABANDONED],
+        ReadError => &[LOG_READ_RETRIED, STORE_RECOVERED, QUEUE_RECOVERED, CRASH_BEFORE_SYNC, LEASE_EXPIRED],
     }
 }
 

@@ -82,6 +82,15 @@ pub enum HarnessEvent {
     },
     /// Every fault healed before the liveness phase.
     HealAll,
+    /// `liveness = "core"`: before the liveness phase, these nodes and the links between them healed; every
+    /// fault that touches only other nodes stays (each then noted by a [`HarnessEvent::FaultStays`]).
+    HealCore {
+        core: Vec<String>,
+    },
+    /// A fault outside the core that did not heal at its end and stays until the end of the run.
+    FaultStays {
+        spec: Box<crate::faults::FaultSpec>,
+    },
     /// A clock fault started or healed: the node's clock now reads `offset_us` away from true time (the sum of
     /// its active clock faults; a healed drift or jump then slews back).
     ClockSet {
@@ -144,6 +153,8 @@ impl fmt::Display for HarnessEvent {
                 Ok(())
             }
             HealAll => write!(f, "fault heal-all before liveness"),
+            HealCore { core } => write!(f, "fault heal-core before liveness: {}", core.join(",")),
+            FaultStays { spec } => write!(f, "fault stays {spec}"),
             ClockSet { node, offset_us } => {
                 write!(
                     f,
@@ -308,7 +319,10 @@ impl Recorder {
                     active.remove(i);
                 }
             }
-            HarnessEvent::HealAll => self.active_faults.lock().expect("recorder lock").clear(),
+            HarnessEvent::HealAll | HarnessEvent::HealCore { .. } => {
+                self.active_faults.lock().expect("recorder lock").clear()
+            }
+            HarnessEvent::FaultStays { spec } => self.active_faults.lock().expect("recorder lock").push(spec.kind()),
             _ => {}
         }
         self.record(node, TraceEvent::Harness(event));

@@ -24,6 +24,9 @@ pub enum DiskError {
     SyncFailed,
     /// The node restarted while the operation was in flight.
     Interrupted,
+    /// A read or a truncate failed (an I/O error): nothing was read, nothing changed. Transient: the same call
+    /// may succeed when tried again.
+    Io,
 }
 
 impl std::fmt::Display for DiskError {
@@ -32,6 +35,7 @@ impl std::fmt::Display for DiskError {
             DiskError::Full => "disk full",
             DiskError::SyncFailed => "sync failed",
             DiskError::Interrupted => "interrupted by a restart",
+            DiskError::Io => "I/O error",
         })
     }
 }
@@ -44,10 +48,12 @@ pub trait Disk: Send + Sync {
     /// Makes every byte appended before this call durable. The covered range is fixed when this is called, not
     /// when the future is first polled.
     fn sync(&self) -> DiskFuture<'_, Result<(), DiskError>>;
-    /// The whole file as a booting process reads it (including what it appended itself and has not synced).
-    fn read(&self) -> Vec<u8>;
-    /// Cuts the file to `len` bytes, durably (used to drop a damaged tail before appending again).
-    fn truncate(&self, len: u64);
+    /// The whole file as a booting process reads it (including what it appended itself and has not synced), or
+    /// an error and nothing: a read never returns part of the file.
+    fn read(&self) -> Result<Vec<u8>, DiskError>;
+    /// Cuts the file to `len` bytes, durably (used to drop a damaged tail before appending again), or fails and
+    /// changes nothing.
+    fn truncate(&self, len: u64) -> Result<(), DiskError>;
     /// Compaction: atomically replaces the file's first `upto` bytes, which must be durable, with `prefix`
     /// (written to a new file, synced and renamed over the old one). Bytes after `upto`, including ones
     /// appended while this runs, are kept. A crash before it completes leaves the old file as it was.
@@ -70,12 +76,13 @@ impl Disk for MemDisk {
         Box::pin(async { Ok(()) })
     }
 
-    fn read(&self) -> Vec<u8> {
-        self.bytes.lock().expect("disk lock").clone()
+    fn read(&self) -> Result<Vec<u8>, DiskError> {
+        Ok(self.bytes.lock().expect("disk lock").clone())
     }
 
-    fn truncate(&self, len: u64) {
+    fn truncate(&self, len: u64) -> Result<(), DiskError> {
         self.bytes.lock().expect("disk lock").truncate(len as usize);
+        Ok(())
     }
 
     fn compact(&self, upto: u64, prefix: Vec<u8>) -> DiskFuture<'_, Result<(), DiskError>> {

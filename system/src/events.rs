@@ -23,6 +23,8 @@ pub enum Event {
     /// Opening a log found its end damaged (`torn` or `corrupt`) and cut `cut_bytes` off: the longest valid
     /// prefix is what the node recovered.
     LogDamaged { damage: &'static str, cut_bytes: u64 },
+    /// Reading (or cutting) the log failed `failed` times before it succeeded.
+    LogReadRetried { failed: u32 },
     /// A sync failed: nothing since the last good sync was acknowledged, and the node rebuilt its state from the
     /// `ops` records its disk really holds.
     SyncFailed { error: String, ops: usize },
@@ -93,6 +95,7 @@ impl fmt::Display for Event {
             NodeStarted { role } => write!(f, "node-started role={role}"),
             Recovered { ops } => write!(f, "recovered ops={ops}"),
             LogDamaged { damage, cut_bytes } => write!(f, "log-damaged {damage} tail, cut {cut_bytes} bytes"),
+            LogReadRetried { failed } => write!(f, "log-read-retried after {failed} failed reads"),
             SyncFailed { error, ops } => write!(f, "sync-failed ({error}), rebuilt from {ops} durable records"),
             LogAppendRefused { error } => write!(f, "log-append-refused ({error})"),
             LogCompacted { before, snapshot, after } => {
@@ -208,6 +211,7 @@ impl Event {
             | AckRefused { .. }
             | OutboxRepaired { .. }
             | LogDamaged { .. }
+            | LogReadRetried { .. }
             | SyncFailed { .. }
             | LogAppendRefused { .. } => tracing::Level::WARN,
             JobLeased { .. }

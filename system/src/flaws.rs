@@ -72,6 +72,10 @@ pub enum Flaw {
     /// path enqueued them itself; when a full disk meets a version only the outbox owed jobs to, its views are
     /// never made.
     OutboxDropsOnFullDisk,
+    /// The queue hands an expired lease's job back only to the worker that held it ("its cache is warm"). Harmless
+    /// while every worker comes back; a worker that stays dead strands every job it held, so the system needs
+    /// every worker alive to converge.
+    JobsStickToTheirWorker,
 }
 
 impl Flaw {
@@ -113,6 +117,9 @@ impl Flaw {
             }
             Flaw::CompactionInPlace => {
                 "compaction rewrites the log in place (truncate, write, sync): a crash during it loses every record"
+            }
+            Flaw::JobsStickToTheirWorker => {
+                "an expired job goes back only to the worker that held it: a worker that stays dead strands its jobs"
             }
         }
     }

@@ -79,6 +79,8 @@ pub struct Recovery<Op> {
     pub valid_bytes: u64,
     /// What ended the prefix early, and how many bytes after it were cut off.
     pub damage: Option<(Damage, u64)>,
+    /// How many reads (or truncates) of the file failed before one succeeded.
+    pub read_errors: u32,
 }
 
 /// Reads the longest valid prefix of a log.
@@ -114,11 +116,20 @@ pub fn decode<Op: DeserializeOwned>(bytes: &[u8]) -> Recovery<Op> {
         }
         at += HEADER + len;
     };
-    Recovery { ops, valid_bytes: at as u64, damage: damage.map(|d| (d, (bytes.len() - at) as u64)) }
+    Recovery { ops, valid_bytes: at as u64, damage: damage.map(|d| (d, (bytes.len() - at) as u64)), read_errors: 0 }
 }
 
 /// Reports what opening a log found wrong with its end.
 pub fn report_damage(ctx: &crate::node::NodeContext, damage: Option<(Damage, u64)>) {
+    report_damage_and_retries(ctx, damage, 0);
+}
+
+/// [`report_damage`], and the reads that failed before the log could be read.
+pub fn report_damage_and_retries(ctx: &crate::node::NodeContext, damage: Option<(Damage, u64)>, read_errors: u32) {
+    if read_errors > 0 {
+        ctx.mark(crate::marks::LOG_READ_RETRIED);
+        ctx.emit(crate::events::Event::LogReadRetried { failed: read_errors });
+    }
     let Some((damage, cut_bytes)) = damage else { return };
     let (mark, name) = match damage {
         Damage::Torn => (crate::marks::LOG_TORN_TAIL, "torn"),
@@ -151,16 +162,23 @@ pub async fn keep_committing<Op: Serialize + DeserializeOwned>(
     ctx: &crate::node::NodeContext,
     log: &DurableLog<Op>,
     lazy: Option<std::time::Duration>,
-    rebuild: impl Fn() -> (usize, Option<(Damage, u64)>),
+    rebuild: impl Fn() -> (usize, Option<(Damage, u64)>, u32),
 ) {
     loop {
         let error = log.commit_lazily(lazy).await;
-        let (ops, damage) = rebuild();
+        let (ops, damage, read_errors) = rebuild();
         ctx.mark(crate::marks::LOG_SYNC_FAILED);
         ctx.emit(crate::events::Event::SyncFailed { error: error.to_string(), ops });
-        report_damage(ctx, damage);
+        report_damage_and_retries(ctx, damage, read_errors);
     }
 }
+
+/// A booting node's first wait after a failed read of its log, and the longest (the wait doubles).
+const BOOT_READ_BACKOFF_MIN: std::time::Duration = std::time::Duration::from_millis(10);
+const BOOT_READ_BACKOFF_MAX: std::time::Duration = std::time::Duration::from_secs(1);
+/// A running node's reads of its own log in a row that may fail before it stops. Transient errors pass long
+/// before this; a disk that fails this many is not coming back.
+const REREAD_ATTEMPTS_MAX: u32 = 1_000;
 
 /// How often a service checks whether its log has grown enough to compact.
 const COMPACT_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_millis(500);
@@ -227,9 +245,22 @@ pub struct DurableLog<Op> {
 
 impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
     /// Opens the log on a booting node: keeps the longest valid prefix and cuts any damaged tail off, so that
-    /// new records never follow garbage.
-    pub fn open(disk: Arc<dyn Disk>) -> (Self, Recovery<Op>) {
-        let recovery = Self::read_valid(&*disk);
+    /// new records never follow garbage. A read or a cut that fails is tried again, backing off, for as long as
+    /// it takes: a node that cannot read its whole log does not serve.
+    pub async fn open(disk: Arc<dyn Disk>) -> (Self, Recovery<Op>) {
+        let mut backoff = BOOT_READ_BACKOFF_MIN;
+        let mut read_errors = 0u32;
+        let mut recovery = loop {
+            match Self::try_read_valid(&*disk) {
+                Ok(recovery) => break recovery,
+                Err(_) => {
+                    read_errors = read_errors.saturating_add(1);
+                    madsim::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(BOOT_READ_BACKOFF_MAX);
+                }
+            }
+        };
+        recovery.read_errors = read_errors;
         let inner = Inner {
             appended: 0,
             synced: 0,
@@ -248,12 +279,36 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
         (log, recovery)
     }
 
-    fn read_valid(disk: &dyn Disk) -> Recovery<Op> {
-        let recovery = decode(&disk.read());
+    /// Reads the valid prefix and cuts a damaged tail off, or fails having read nothing (and cut nothing, or cut
+    /// only damage: a retry finds the same prefix).
+    fn try_read_valid(disk: &dyn Disk) -> Result<Recovery<Op>, DiskError> {
+        let recovery = decode(&disk.read()?);
         if recovery.damage.is_some() {
-            disk.truncate(recovery.valid_bytes);
+            disk.truncate(recovery.valid_bytes)?;
         }
-        recovery
+        Ok(recovery)
+    }
+
+    /// [`Self::try_read_valid`] in a running process, which cannot wait while it holds its state lock: tried
+    /// again at once, up to [`REREAD_ATTEMPTS_MAX`] times. A disk that fails every one of them is gone, and the
+    /// node stops (fail-stop, as PostgreSQL does on an fsync error) rather than guess its own state.
+    fn read_valid_now(disk: &dyn Disk) -> Recovery<Op> {
+        let mut read_errors = 0u32;
+        loop {
+            match Self::try_read_valid(disk) {
+                Ok(mut recovery) => {
+                    recovery.read_errors = read_errors;
+                    return recovery;
+                }
+                Err(error) => {
+                    read_errors += 1;
+                    assert!(
+                        read_errors < REREAD_ATTEMPTS_MAX,
+                        "the log could not be read {REREAD_ATTEMPTS_MAX} times in a row ({error}): stopping"
+                    );
+                }
+            }
+        }
     }
 
     /// Appends a record to the cache. The caller applies the change only if this succeeds, and answers only
@@ -352,7 +407,7 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
         // Positions taken from now on lie past every lost record: what they see is rebuilt from the disk.
         inner.appended += 1;
         inner.synced = inner.appended;
-        let recovery = Self::read_valid(&*self.disk);
+        let recovery = Self::read_valid_now(&*self.disk);
         inner.bytes = recovery.valid_bytes;
         drop(inner);
         self.changed.notify_waiters();
@@ -406,9 +461,9 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
             // The flaw: rewrite the file where it lies (cut it, write the snapshot and the tail, sync) instead of
             // writing a new file and renaming it over the old one. Until the sync returns, nothing is durable.
             let mut bytes = frame;
-            let file = self.disk.read();
+            let file = self.disk.read()?;
             bytes.extend_from_slice(file.get(upto.offset as usize..).unwrap_or_default());
-            self.disk.truncate(0);
+            self.disk.truncate(0)?;
             self.disk.append(&bytes)?;
             self.disk.sync().await?;
             return Ok(len);
@@ -420,7 +475,19 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
     /// Everything the disk holds for this log, as a booting node would read it, without changing anything:
     /// for a service that changed its state and then could not log the change, to go back to what its log says.
     pub fn reread(&self) -> Vec<Op> {
-        decode(&self.disk.read()).ops
+        let mut attempts = 0u32;
+        loop {
+            match self.disk.read() {
+                Ok(bytes) => return decode(&bytes).ops,
+                Err(error) => {
+                    attempts += 1;
+                    assert!(
+                        attempts < REREAD_ATTEMPTS_MAX,
+                        "the log could not be read {REREAD_ATTEMPTS_MAX} times in a row ({error}): stopping"
+                    );
+                }
+            }
+        }
     }
 
     /// The file's length as this process wrote it.

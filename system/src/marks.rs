@@ -24,6 +24,7 @@ pub const ALL: &[(&str, &str)] = &[
     (LOG_TORN_TAIL, "a node's log ended in a torn record on recovery, and the node cut it off"),
     (LOG_CORRUPT_RECORD, "a node's log held a record whose checksum did not match on recovery, and the node cut it and everything after it off"),
     (LOG_SYNC_FAILED, "a sync failed, and the node rebuilt its state from its log without acknowledging what the sync covered"),
+    (LOG_READ_RETRIED, "a read of a node's log failed and the node read it again before serving from it"),
     (LOG_APPEND_REFUSED, "the disk refused an append (full), and the change was not made"),
     (LOG_COMPACTION_STARTED, "a node began compacting its log (the moment a crash would interrupt it)"),
     (LOG_COMPACTED, "a node compacted its log into a snapshot"),
@@ -48,6 +49,7 @@ pub const LOG_TORN_TAIL: &str = "log.torn-tail";
 pub const LOG_CORRUPT_RECORD: &str = "log.corrupt-record";
 pub const LOG_SYNC_FAILED: &str = "log.sync-failed";
 pub const LOG_APPEND_REFUSED: &str = "log.append-refused";
+pub const LOG_READ_RETRIED: &str = "log.read-retried";
 pub const LOG_COMPACTION_STARTED: &str = "log.compaction-started";
 pub const LOG_COMPACTED: &str = "log.compacted";
 pub const WORKER_ABANDONED: &str = "worker.abandoned";

@@ -356,7 +356,7 @@ pub type StoreDisk = Arc<dyn Disk>;
 
 /// Runs the store service on the current node until the node stops. Its state is rebuilt from `disk`.
 pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
-    let (log, recovery) = DurableLog::open(disk);
+    let (log, recovery) = DurableLog::open(disk).await;
     let ops = recovery.ops.len();
     let state = StoreState::recover(ctx.config.request_memory_max, ctx.config.flaws.clone(), recovery.ops);
     let store: SharedStore = Arc::new(Store { state: Mutex::new(state), log });
@@ -367,7 +367,7 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
     if ops > 0 {
         ctx.mark(crate::marks::STORE_RECOVERED);
     }
-    crate::log::report_damage(&ctx, recovery.damage);
+    crate::log::report_damage_and_retries(&ctx, recovery.damage, recovery.read_errors);
     // The flaw `ack-before-durable`: everything is answered as soon as it is applied, and a group commit on a
     // timer makes it durable later.
     let early_ack = ctx.config.flaws.has(Flaw::AckBeforeDurable);
@@ -543,7 +543,7 @@ async fn commit(ctx: NodeContext, store: SharedStore, lazy: Option<std::time::Du
         let recovery = store.log.recover_after_failure();
         let ops = recovery.ops.len();
         *st = StoreState::recover(ctx.config.request_memory_max, ctx.config.flaws.clone(), recovery.ops);
-        (ops, recovery.damage)
+        (ops, recovery.damage, recovery.read_errors)
     })
     .await;
 }

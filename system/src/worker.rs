@@ -22,6 +22,8 @@ const LEASE_BUDGET: f64 = 0.8;
 /// Jobs one work loop leases at once and processes one after another: one round trip to the queue per batch.
 /// Small, so that a batch takes a small share of a lease and the queue's fair order is kept closely.
 const LEASE_BATCH: u32 = 4;
+/// Requests in a row that may carry the same acknowledgements before they are dropped (see `run`).
+const ACK_ATTEMPTS_MAX: u32 = 3;
 
 /// Runs the worker service on the current node until the node stops: `worker_slots` loops in parallel.
 pub async fn serve(ctx: NodeContext) {
@@ -41,14 +43,34 @@ async fn work_loop(ctx: NodeContext, rpc: Rpc) {
     // The tokens of the jobs just finished, acknowledged with the next request for work (and sent again if that
     // request fails: a repeated acknowledgement is refused harmlessly).
     let mut acks = Vec::new();
+    // A long poll that ends well within the call's timeout, so that an answer after a full wait still arrives.
+    // A call that times out anyway means the link is slower than that: the wait halves, and grows back by an
+    // eighth with each answer. (A fixed wait on a link that stays slow timed out every call, so the
+    // acknowledgements it carried were sent again forever and never answered.)
+    let wait_max = (ctx.config.rpc_timeout.as_millis() as u64) * 8 / 10;
+    let mut wait_ms = wait_max;
+    let mut ack_attempts = 0u32;
     loop {
-        // A long poll that ends well within the call's timeout, so that an answer after a full wait still arrives.
-        let wait_ms = (ctx.config.rpc_timeout.as_millis() as u64) * 8 / 10;
         let request = LeaseJob { worker: ctx.name.clone(), ack: acks.clone(), max: LEASE_BATCH, wait_ms };
-        match rpc.call(ctx.topology.queue, request).await {
+        let answer = rpc.call(ctx.topology.queue, request).await;
+        wait_ms = match &answer {
+            Ok(_) => (wait_ms + wait_max / 8).min(wait_max),
+            Err(_) => wait_ms / 2,
+        };
+        // Acknowledgements are sent again with the next request, a few times: one that never gets through (a link
+        // too slow for any answer to arrive in time) is dropped, and its lease runs out and the job is done again.
+        // Sending it forever would keep a worker cut off from its answers busy for good.
+        if answer.is_err() && !acks.is_empty() {
+            ack_attempts += 1;
+            if ack_attempts >= ACK_ATTEMPTS_MAX {
+                acks.clear();
+            }
+        }
+        match answer {
             Ok(leases) if !leases.is_empty() => {
                 backoff.reset();
                 acks.clear();
+                ack_attempts = 0;
                 // The leases' budgets run from when the grant arrived (just after the queue made it), not from when
                 // each job's turn in the batch comes.
                 let granted = madsim::time::Instant::now();
@@ -56,6 +78,7 @@ async fn work_loop(ctx: NodeContext, rpc: Rpc) {
             }
             Ok(_) => {
                 acks.clear();
+                ack_attempts = 0;
                 ctx.events.idle_poll();
                 // Idle: the queue already waited for work on our behalf (a long poll), so ask again soon, after a
                 // short jittered pause that keeps idle workers from asking in lockstep.

@@ -165,6 +165,9 @@ impl FuzzScenario {
                 FaultKind::DiskSlow => {
                     let _ = writeln!(t, "target = \"{disk}\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
                 }
+                FaultKind::ReadError => {
+                    let _ = writeln!(t, "target = \"{disk}\"\nerror_percent = {}", 1 + f.amount % 90);
+                }
             }
             t.push('\n');
         }

@@ -126,7 +126,7 @@ pub mod mini {
             };
             madsim::time::sleep(Duration::from_millis(10)).await;
             Mini {
-                injector: Arc::new(Injector::new(cluster, recorder.clone())),
+                injector: Arc::new(Injector::new(cluster, recorder.clone(), None)),
                 nodes,
                 received,
                 clocks,

@@ -69,6 +69,9 @@ impl Part {
 pub struct SimClock {
     start: Instant,
     parts: Mutex<Active<Part>>,
+    /// The furthest ahead of true time this clock has been at any start, heal or reset, in microseconds. A lease
+    /// granted by a clock that was ahead and is then set back runs that much longer in true time.
+    ahead_max_us: std::sync::atomic::AtomicI64,
 }
 
 impl Default for SimClock {
@@ -80,7 +83,7 @@ impl Default for SimClock {
 impl SimClock {
     /// Must be made inside the runtime.
     pub fn new() -> Self {
-        Self { start: Instant::now(), parts: Mutex::new(Active::default()) }
+        Self { start: Instant::now(), parts: Mutex::new(Active::default()), ahead_max_us: Default::default() }
     }
 
     fn true_us(&self) -> i64 {
@@ -90,7 +93,16 @@ impl SimClock {
     /// The current offset from true time, in microseconds: the sum of every part.
     pub fn offset_us(&self) -> i64 {
         let t = self.true_us();
-        self.parts.lock().expect("clock lock").iter().map(|p| p.at(t)).fold(0i64, i64::saturating_add)
+        let offset = self.parts.lock().expect("clock lock").iter().map(|p| p.at(t)).fold(0i64, i64::saturating_add);
+        self.ahead_max_us.fetch_max(offset, std::sync::atomic::Ordering::SeqCst);
+        offset
+    }
+
+    /// The furthest ahead of true time this clock has been when a fault started or healed, or when it was reset
+    /// (zero if never ahead).
+    pub fn ahead_max(&self) -> std::time::Duration {
+        let us = self.ahead_max_us.load(std::sync::atomic::Ordering::SeqCst).max(0);
+        std::time::Duration::from_micros(us as u64)
     }
 
     /// A clock fault starts. Returns the clock's offset after it.
@@ -119,9 +131,11 @@ impl SimClock {
         self.offset_us()
     }
 
-    /// Back to true time, at once (every fault healed before the liveness phase).
-    pub fn reset(&self) {
+    /// Back to true time, at once (every fault healed before the liveness phase). Returns the offset it had.
+    pub fn reset(&self) -> i64 {
+        let offset = self.offset_us();
         self.parts.lock().expect("clock lock").clear();
+        offset
     }
 }
 

@@ -22,6 +22,38 @@ use system::disk::{Disk, DiskError, DiskFuture};
 /// The fastest and slowest sync of a healthy disk.
 const SYNC_LATENCY_MIN: Duration = Duration::from_micros(200);
 const SYNC_LATENCY_MAX: Duration = Duration::from_millis(2);
+/// The unit a torn write is cut at when the cache writes back in any order.
+const SECTOR: usize = 512;
+
+/// Forgets the first `bytes` of cached writes (a sync made them durable).
+fn drop_writes(writes: &mut Vec<usize>, mut bytes: usize) {
+    while let Some(first) = writes.first_mut() {
+        if bytes == 0 {
+            break;
+        }
+        if *first <= bytes {
+            bytes -= *first;
+            writes.remove(0);
+        } else {
+            *first -= bytes;
+            bytes = 0;
+        }
+    }
+}
+
+/// Keeps the cached writes within the first `bytes` of the cache (a truncate cut the rest).
+fn keep_writes(writes: &mut Vec<usize>, bytes: usize) {
+    let mut total = 0;
+    writes.retain_mut(|len| {
+        if total >= bytes {
+            return false;
+        }
+        *len = (*len).min(bytes - total);
+        total += *len;
+        true
+    });
+}
+
 /// How fast compaction writes its new file.
 const COMPACTION_BYTES_PER_MS: u64 = 100 * 1024;
 
@@ -57,11 +89,17 @@ pub struct DiskStats {
     pub refused_appends: u64,
     pub compactions: u64,
     pub interrupted_compactions: u64,
+    pub failed_reads: u64,
 }
 
 struct Medium {
     durable: Vec<u8>,
     cache: Vec<u8>,
+    /// The lengths of the appends the cache holds, oldest first: the writes a crash may keep or lose each.
+    writes: Vec<usize>,
+    /// Whether a crash writes back the cache in any order (each write whole, torn at a sector, or lost) rather
+    /// than a prefix of it.
+    any_order: bool,
     rng: Stream,
     /// Bumped by every crash: an operation in flight across a crash does nothing.
     boot: u64,
@@ -69,6 +107,8 @@ struct Medium {
     full: u32,
     failing_syncs: u32,
     slow: Active<Duration>,
+    /// The share of reads and truncates that fail (the highest of the active faults').
+    read_errors: Active<u64>,
     compacting: bool,
     stats: DiskStats,
 }
@@ -78,17 +118,20 @@ pub struct SimDisk {
 }
 
 impl SimDisk {
-    /// An empty disk drawing from `rng`.
-    pub fn new(rng: Stream) -> Self {
+    /// An empty disk drawing from `rng`; `any_order`: a crash writes back the cache in any order.
+    pub fn new(rng: Stream, any_order: bool) -> Self {
         SimDisk {
             medium: Mutex::new(Medium {
                 durable: Vec::new(),
                 cache: Vec::new(),
+                writes: Vec::new(),
+                any_order,
                 rng,
                 boot: 0,
                 full: 0,
                 failing_syncs: 0,
                 slow: Active::default(),
+                read_errors: Active::default(),
                 compacting: false,
                 stats: DiskStats::default(),
             }),
@@ -110,6 +153,9 @@ impl SimDisk {
             m.stats.interrupted_compactions += 1;
         }
         m.compacting = false;
+        if m.any_order {
+            return Self::crash_any_order(m, mode, report);
+        }
         let keep = match mode {
             CrashMode::Clean => 0,
             CrashMode::Torn if cached > 1 => m.rng.gen_range(1..cached),
@@ -124,7 +170,50 @@ impl SimDisk {
             report.flipped = true;
         }
         m.cache.clear();
+        m.writes.clear();
         report.kept = keep as u64;
+        report
+    }
+
+    /// A crash of a disk whose page cache writes back in any order: each cached write reaches the medium whole,
+    /// torn at a sector boundary (a prefix of its sectors), or not at all, independently. What did not reach it
+    /// reads as zeros up to the last byte that did (the file was extended), and the file ends there.
+    fn crash_any_order(m: &mut Medium, mode: CrashMode, mut report: CrashReport) -> CrashReport {
+        let start = m.durable.len();
+        let mut tail = vec![0u8; m.cache.len()];
+        let (mut at, mut end, mut kept) = (0usize, 0usize, 0usize);
+        for &len in &m.writes {
+            let keep = match m.rng.gen_range(0..3) {
+                0 => len,
+                1 => {
+                    // A torn write ends at a sector boundary of the file, not of the write.
+                    let first = (start + at).div_ceil(SECTOR);
+                    let last = (start + at + len) / SECTOR;
+                    if first > last {
+                        0
+                    } else {
+                        m.rng.gen_range(first..=last) * SECTOR - (start + at)
+                    }
+                }
+                _ => 0,
+            };
+            tail[at..at + keep].copy_from_slice(&m.cache[at..at + keep]);
+            if keep > 0 {
+                end = at + keep;
+            }
+            kept += keep;
+            at += len;
+        }
+        tail.truncate(end);
+        if mode == CrashMode::Corrupt && end > 0 {
+            let bit = m.rng.gen_range(0..end * 8);
+            tail[bit / 8] ^= 1 << (bit % 8);
+            report.flipped = true;
+        }
+        m.durable.extend_from_slice(&tail);
+        m.cache.clear();
+        m.writes.clear();
+        report.kept = kept as u64;
         report
     }
 
@@ -151,6 +240,23 @@ impl SimDisk {
         m.full = 0;
         m.failing_syncs = 0;
         m.slow.clear();
+        m.read_errors.clear();
+    }
+
+    /// While on, `percent` of reads and truncates fail (and do nothing).
+    pub fn set_read_errors(&self, percent: u64, on: bool) {
+        self.medium().read_errors.set(percent, on);
+    }
+
+    /// Whether this read or truncate fails: drawn only while a fault is active, so a run without one draws
+    /// nothing.
+    fn read_fails(m: &mut Medium) -> bool {
+        let Some(&percent) = m.read_errors.iter().max() else { return false };
+        let fails = m.rng.gen_range(0..100u64) < percent;
+        if fails {
+            m.stats.failed_reads += 1;
+        }
+        fails
     }
 
     /// Bytes written and not yet synced.
@@ -186,6 +292,7 @@ impl Disk for SimDisk {
             return Err(DiskError::Full);
         }
         m.cache.extend_from_slice(bytes);
+        m.writes.push(bytes.len());
         Ok(())
     }
 
@@ -206,33 +313,44 @@ impl Disk for SimDisk {
                 // As Linux after an fsync error: the cached pages are dropped, and nothing says which.
                 m.stats.failed_syncs += 1;
                 m.cache.clear();
+                m.writes.clear();
                 return Err(DiskError::SyncFailed);
             }
             let m = &mut *m;
             let covered = covered.min(m.cache.len());
             m.durable.extend(m.cache.drain(..covered));
+            drop_writes(&mut m.writes, covered);
             Ok(())
         })
     }
 
-    fn read(&self) -> Vec<u8> {
+    fn read(&self) -> Result<Vec<u8>, DiskError> {
         // A running process reads back its own cached writes; only a crash or a failed sync loses them.
-        let m = self.medium();
+        let mut m = self.medium();
+        if Self::read_fails(&mut m) {
+            return Err(DiskError::Io);
+        }
         let mut bytes = m.durable.clone();
         bytes.extend_from_slice(&m.cache);
-        bytes
+        Ok(bytes)
     }
 
-    fn truncate(&self, len: u64) {
+    fn truncate(&self, len: u64) -> Result<(), DiskError> {
         let mut m = self.medium();
+        if Self::read_fails(&mut m) {
+            return Err(DiskError::Io);
+        }
         let len = len as usize;
         if len <= m.durable.len() {
             m.durable.truncate(len);
             m.cache.clear();
+            m.writes.clear();
         } else {
             let keep = len - m.durable.len();
             m.cache.truncate(keep);
+            keep_writes(&mut m.writes, keep);
         }
+        Ok(())
     }
 
     fn compact(&self, upto: u64, prefix: Vec<u8>) -> DiskFuture<'_, Result<(), DiskError>> {

@@ -193,6 +193,10 @@ fn events(
                 let target = disk(rng);
                 Fault::DiskSlow { duration, target, latency: latency(rng) }
             }
+            FaultKind::ReadError => {
+                let target = disk(rng);
+                Fault::ReadError { duration, target, error_percent: Bounded(rng.gen_range(10..=90)) }
+            }
         };
         let spec = FaultSpec { at: Dur(at), fault };
         plan.push(spec);

@@ -11,13 +11,15 @@ use crate::trace::{HarnessEvent, Recorder};
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
 use madsim::time::Instant;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// How often a crash waiting for its moment looks at the disk.
 const MOMENT_POLL: Duration = Duration::from_millis(1);
+/// How long a node stays down when a fault restarts it to meet what it starts (`read-error`).
+const RESTART_PAUSE: Duration = Duration::from_millis(50);
 
 /// A node the faults can target.
 pub struct NodeInfo {
@@ -53,11 +55,52 @@ pub struct Injector {
     recorder: Arc<Recorder>,
     node: Arc<str>,
     held: Mutex<Held>,
+    /// `liveness = "core"`: the nodes healed before the liveness phase. A fault touching only other nodes never
+    /// heals.
+    core: Option<BTreeSet<String>>,
+    /// The faults whose heal was skipped because they lie outside the core, in the order they would have healed.
+    stayed: Mutex<Vec<FaultSpec>>,
 }
 
 impl Injector {
-    pub fn new(cluster: Cluster, recorder: Arc<Recorder>) -> Self {
-        Self { cluster, recorder, node: "faults".into(), held: Mutex::new(Held::default()) }
+    pub fn new(cluster: Cluster, recorder: Arc<Recorder>, core: Option<BTreeSet<String>>) -> Self {
+        Self {
+            cluster,
+            recorder,
+            node: "faults".into(),
+            held: Mutex::new(Held::default()),
+            core,
+            stayed: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The faults outside the core whose heal was skipped so far.
+    pub fn stayed(&self) -> Vec<FaultSpec> {
+        self.stayed.lock().expect("injector lock").clone()
+    }
+
+    /// Whether a fault lies outside the core (so it never heals): it touches only nodes outside it, and cuts no
+    /// link between two nodes of it. Faults on the whole network, on a disk (only core nodes have one) or on the
+    /// load always heal.
+    pub fn stays(&self, spec: &FaultSpec) -> bool {
+        let Some(core) = &self.core else { return false };
+        let outside = |node: &str| node != "network" && !core.contains(node);
+        match &spec.fault {
+            Fault::Crash { target, .. }
+            | Fault::Pause { target, .. }
+            | Fault::Isolate { target, .. }
+            | Fault::Loss { target, .. }
+            | Fault::Duplicate { target, .. }
+            | Fault::ClockOffset { target, .. }
+            | Fault::ClockDrift { target, .. }
+            | Fault::ClockJump { target, .. } => outside(target),
+            Fault::Latency { target: Some(target), .. } => outside(target),
+            Fault::Latency { from: Some(from), to: Some(to), .. } | Fault::Cut { from, to, .. } => {
+                outside(from) || outside(to)
+            }
+            Fault::Split { group, .. } => group.iter().all(|node| outside(node)),
+            _ => false,
+        }
     }
 
     /// Runs the plan, with times relative to `start`, and takes each branch at its time (see [`crate::branch`]):
@@ -85,6 +128,7 @@ impl Injector {
             match rank {
                 0 => self.branch(&branches[i]),
                 1 => self.apply(&plan[i], true),
+                _ if self.stays(&plan[i]) => self.stayed.lock().expect("injector lock").push(plan[i].clone()),
                 _ => self.apply(&plan[i], false),
             }
         }
@@ -128,6 +172,11 @@ impl Injector {
         } else {
             HarnessEvent::FaultHealed { spec: Box::new(spec.clone()) }
         });
+        self.effect(spec, on);
+    }
+
+    /// What a fault does to the cluster when it starts (`on`) or heals.
+    fn effect(self: &Arc<Self>, spec: &FaultSpec, on: bool) {
         let net = &self.cluster.net;
         let disks = |target: &str| self.info(target).disks.clone();
         match &spec.fault {
@@ -169,6 +218,12 @@ impl Injector {
             Fault::SyncFail { target, .. } => disks(target).iter().for_each(|d| d.set_failing_syncs(on)),
             Fault::DiskFull { target, .. } => disks(target).iter().for_each(|d| d.set_full(on)),
             Fault::DiskSlow { target, latency, .. } => disks(target).iter().for_each(|d| d.set_slow(latency.0, on)),
+            Fault::ReadError { target, error_percent, .. } => {
+                disks(target).iter().for_each(|d| d.set_read_errors(error_percent.get(), on));
+                if on {
+                    self.restart_now(target);
+                }
+            }
             Fault::Pause { target, .. } => self.pause(std::slice::from_ref(target), on),
             Fault::PauseWorkers { .. } => self.pause(&self.cluster.workers.clone(), on),
             Fault::Burst { environments, rate_percent, .. } => {
@@ -217,6 +272,17 @@ impl Injector {
             injector.crash(&name, true, mode);
             madsim::time::sleep_until(end).await;
             injector.crash(&name, false, mode);
+        });
+    }
+
+    /// Crashes a node cleanly and restarts it a moment later, so that it boots into the fault just started.
+    fn restart_now(self: &Arc<Self>, name: &str) {
+        let injector = self.clone();
+        let name = name.to_string();
+        madsim::task::spawn(async move {
+            injector.crash(&name, true, CrashMode::Clean);
+            madsim::time::sleep(RESTART_PAUSE).await;
+            injector.crash(&name, false, CrashMode::Clean);
         });
     }
 
@@ -281,28 +347,64 @@ impl Injector {
         }
     }
 
-    /// Heals every fault still active: the network, clocks, crashed and paused nodes, load rates.
-    pub fn heal_all(&self) {
+    /// Heals every fault still active: the network, clocks, crashed and paused nodes, load rates. Returns the
+    /// furthest ahead of true time any node's clock was during the run: leases it granted then may outlast the
+    /// heal by that much.
+    pub fn heal_all(self: &Arc<Self>) -> Duration {
         self.cluster.net.heal_all();
-        for info in self.cluster.nodes.values() {
-            info.clock.reset();
+        if self.core.is_some() {
+            // The network's faults outside the core come back at once, as they were: nothing outside the core
+            // saw a moment of health.
+            let stayed = self.stayed.lock().expect("injector lock").clone();
+            for spec in stayed.iter().filter(|spec| spec.kind().is_network()) {
+                self.effect(spec, true);
+            }
+        }
+        let in_core = |name: &str| self.core.as_ref().is_none_or(|core| core.contains(name));
+        let mut ahead = Duration::ZERO;
+        for (name, info) in &self.cluster.nodes {
+            ahead = ahead.max(info.clock.ahead_max());
+            if !in_core(name) {
+                continue;
+            }
+            let offset_us = info.clock.reset();
+            if offset_us != 0 {
+                // The step back (or forward) is part of the clock that ran: the trace and explanations show it.
+                self.note(HarnessEvent::ClockSet { node: name.to_string(), offset_us: 0 });
+            }
+            ahead = ahead.max(info.clock.ahead_max());
             for disk in &info.disks {
                 disk.heal();
             }
         }
         let mut held = self.held.lock().expect("injector lock");
-        for (name, count) in std::mem::take(&mut held.crashed) {
+        let crashed = std::mem::take(&mut held.crashed);
+        let (crashed, staying): (BTreeMap<_, _>, BTreeMap<_, _>) = crashed.into_iter().partition(|(n, _)| in_core(n));
+        held.crashed = staying;
+        for (name, count) in crashed {
             if count > 0 {
                 Handle::current().restart(self.info(&name).id);
             }
         }
-        for (name, count) in std::mem::take(&mut held.paused) {
+        let paused = std::mem::take(&mut held.paused);
+        let (paused, staying): (BTreeMap<_, _>, BTreeMap<_, _>) = paused.into_iter().partition(|(n, _)| in_core(n));
+        held.paused = staying;
+        for (name, count) in paused {
             if count > 0 {
                 Handle::current().resume(self.info(&name).id);
             }
         }
         drop(held);
         self.cluster.load.reset();
-        self.note(HarnessEvent::HealAll);
+        match &self.core {
+            None => self.note(HarnessEvent::HealAll),
+            Some(core) => {
+                self.note(HarnessEvent::HealCore { core: core.iter().cloned().collect() });
+                for spec in self.stayed.lock().expect("injector lock").iter() {
+                    self.note(HarnessEvent::FaultStays { spec: Box::new(spec.clone()) });
+                }
+            }
+        }
+        ahead
     }
 }

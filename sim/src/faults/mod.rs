@@ -94,6 +94,9 @@ pub enum Fault {
     DiskFull { duration: Dur, target: String },
     /// Every sync of a node's disk takes `latency` longer for the duration.
     DiskSlow { duration: Dur, target: String, latency: Dur },
+    /// A node with a disk restarts (a clean crash), and its disk fails `error_percent` of reads and truncates
+    /// for the duration: the node boots reading through transient I/O errors.
+    ReadError { duration: Dur, target: String, error_percent: Bounded<1, 90> },
 }
 
 impl FaultKind {
@@ -101,6 +104,19 @@ impl FaultKind {
 
     pub fn name(self) -> &'static str {
         self.into()
+    }
+
+    /// Whether the kind acts on the network (messages lost, delayed, copied or cut).
+    pub fn is_network(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Loss
+                | FaultKind::Latency
+                | FaultKind::Isolate
+                | FaultKind::Split
+                | FaultKind::Cut
+                | FaultKind::Duplicate
+        )
     }
 
     /// Whether the kind acts on a node's disk (and so needs a node that has one).
@@ -113,6 +129,7 @@ impl FaultKind {
                 | FaultKind::SyncFail
                 | FaultKind::DiskFull
                 | FaultKind::DiskSlow
+                | FaultKind::ReadError
         )
     }
 }
@@ -202,7 +219,8 @@ macro_rules! with_duration {
             | CompactionCrash { duration: $d, .. }
             | SyncFail { duration: $d, .. }
             | DiskFull { duration: $d, .. }
-            | DiskSlow { duration: $d, .. } => $some,
+            | DiskSlow { duration: $d, .. }
+            | ReadError { duration: $d, .. } => $some,
             Deploy { .. } => $none,
         }
     }};
@@ -259,7 +277,8 @@ impl FaultSpec {
             | CompactionCrash { target, .. }
             | SyncFail { target, .. }
             | DiskFull { target, .. }
-            | DiskSlow { target, .. } => Some(target),
+            | DiskSlow { target, .. }
+            | ReadError { target, .. } => Some(target),
             Latency { target, .. } => target.as_deref(),
             _ => None,
         }
@@ -435,6 +454,7 @@ impl fmt::Display for FaultSpec {
             }
             Fault::Deploy { environment, schema, .. } => write!(f, " {environment}/{schema}")?,
             Fault::DiskSlow { target, latency, .. } => write!(f, " {target} latency={latency}")?,
+            Fault::ReadError { target, error_percent, .. } => write!(f, " {target} errors={}%", error_percent.get())?,
             Fault::PauseWorkers { .. } => {}
             _ => write!(f, " {}", self.target().unwrap_or_default())?,
         }
@@ -486,6 +506,26 @@ pub struct FaultsConfig {
     /// Scripted events, executed exactly as written (together with any generated ones).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub script: Vec<FaultSpec>,
+    /// How a crash leaves what the disks' page caches held: `prefix` (a prefix of the unsynced writes) or
+    /// `any-order` (each unsynced write whole, torn at a sector, or lost, independently, as a real page cache
+    /// writes back).
+    #[serde(default, skip_serializing_if = "Writeback::is_prefix")]
+    pub writeback: Writeback,
+}
+
+/// How a crash writes back a disk's page cache.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Writeback {
+    #[default]
+    Prefix,
+    AnyOrder,
+}
+
+impl Writeback {
+    fn is_prefix(&self) -> bool {
+        *self == Writeback::Prefix
+    }
 }
 
 impl Default for FaultsConfig {
@@ -501,6 +541,7 @@ impl Default for FaultsConfig {
             drift_ppm_max: default_drift_ppm_max(),
             burst_rate_percent_max: default_burst_rate_percent_max(),
             script: Vec::new(),
+            writeback: Writeback::Prefix,
         }
     }
 }
@@ -547,6 +588,7 @@ pub fn disruption(plan: &[FaultSpec]) -> Duration {
                     | FaultKind::SyncFail
                     | FaultKind::DiskFull
                     | FaultKind::DiskSlow
+                    | FaultKind::ReadError
             )
         })
         .filter_map(|f| f.duration())

@@ -38,7 +38,16 @@ pub fn check(scenario: &Scenario, model: &Model, observation: &Observation, foun
     let allowance = bounds.work_allowance.get();
     let outage = (observation.disruption.as_secs_f64() * bounds.retries_per_fault_second.get() as f64) as u64;
     let over = |done: u64, percent: u64| done > outage && (done - outage) * 100 > necessary * percent + allowance * 100;
-    let messages = observation.net_messages.saturating_sub(observation.observer_messages);
+    // Idle long polls are waiting, not work: each worker keeps one open at a time, and a correct one lasts most of
+    // an RPC timeout (see the worker). Up to twice that rate is excused, so a run that lasts longer (a liveness
+    // phase that waits out a clock fault's lease) is not taken for one that works more; polls faster than that
+    // (a busy loop of empty polls) still count.
+    let config = crate::world::cluster::system_config(scenario);
+    let poll_ms = (config.rpc_timeout.as_millis() as u64 * 8 / 10).max(1);
+    let polls_allowed =
+        2 * 2 * scenario.topology.workers.get() * (observation.simulated.as_millis() as u64 / poll_ms + 1);
+    let idle = observation.idle_poll_messages.min(polls_allowed);
+    let messages = observation.net_messages.saturating_sub(observation.observer_messages).saturating_sub(idle);
     if over(messages, bounds.messages_percent_max.get()) {
         found.push(Violation::new(
             ViolationKind::UnboundedWork,

@@ -123,7 +123,9 @@ pub fn html_with(outcome: &Outcome, trace: &[Record], likelihood: &[crate::explo
         let TraceEvent::Harness(event) = &r.event else { continue };
         let at = r.at.as_micros() as u64;
         match event {
-            HarnessEvent::FaultStarted { spec } => open.push((spec.to_string(), at, (**spec).clone())),
+            HarnessEvent::FaultStarted { spec } | HarnessEvent::FaultStays { spec } => {
+                open.push((spec.to_string(), at, (**spec).clone()))
+            }
             HarnessEvent::FaultHealed { spec } => {
                 let key = spec.to_string();
                 if let Some(i) = open.iter().position(|(k, ..)| *k == key) {
@@ -131,7 +133,7 @@ pub fn html_with(outcome: &Outcome, trace: &[Record], likelihood: &[crate::explo
                     faults.push(Band { start_us, end_us: at, lanes: hit_lanes(&spec, &names), text });
                 }
             }
-            HarnessEvent::HealAll => {
+            HarnessEvent::HealAll | HarnessEvent::HealCore { .. } => {
                 for (text, start_us, spec) in open.drain(..) {
                     faults.push(Band { start_us, end_us: at, lanes: hit_lanes(&spec, &names), text });
                 }

@@ -279,4 +279,27 @@ pub struct RunSpec {
     pub safety: Dur,
     /// After the safety phase, how long the system has to finish in-flight requests and converge.
     pub convergence_budget: Dur,
+    /// What is healed before the liveness phase: everything (`heal-all`), or only a seeded core of the cluster
+    /// (`core`), every other fault staying until the end of the run.
+    #[serde(default, skip_serializing_if = "Liveness::is_heal_all")]
+    pub liveness: Liveness,
+}
+
+/// What is healed before the liveness phase.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Liveness {
+    /// Every fault heals; the system converges with the whole cluster.
+    #[default]
+    HealAll,
+    /// A seeded core heals (the store, the queue, at least one ingest node and one worker, and the links between
+    /// them); a fault that touches only nodes outside it is never healed, and the system must converge through
+    /// the core.
+    Core,
+}
+
+impl Liveness {
+    pub fn is_heal_all(&self) -> bool {
+        *self == Liveness::HealAll
+    }
 }

@@ -124,7 +124,8 @@ impl World {
             nodes.insert(name.to_string(), NodeInfo { id: node.id(), ip: node_addr.ip(), clock, disks });
         };
 
-        let store_disk = Arc::new(SimDisk::new(streams.stream_named("disk", "store")));
+        let any_order = scenario.faults.writeback == crate::faults::Writeback::AnyOrder;
+        let store_disk = Arc::new(SimDisk::new(streams.stream_named("disk", "store"), any_order));
         let d = store_disk.clone();
         add(
             "store",
@@ -132,7 +133,7 @@ impl World {
             vec![store_disk],
             Box::new(move |ctx| Box::pin(system::store::serve(ctx, d.clone()))),
         );
-        let queue_disk = Arc::new(SimDisk::new(streams.stream_named("disk", "queue")));
+        let queue_disk = Arc::new(SimDisk::new(streams.stream_named("disk", "queue"), any_order));
         let d = queue_disk.clone();
         add(
             "queue",

@@ -41,6 +41,9 @@ pub struct Observation {
     pub net_messages: u64,
     /// Messages of the harness's observers (readers, the checker): not the system's work.
     pub observer_messages: u64,
+    /// Messages of workers' idle long polls (a request with nothing to acknowledge, and its empty answer), as
+    /// the wiretap saw them: waiting for work, not work, up to the rate a long poll allows.
+    pub idle_poll_messages: u64,
     pub simulated: Duration,
     /// How long network and process faults lasted in all (see `faults::disruption`).
     pub disruption: Duration,

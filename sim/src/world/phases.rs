@@ -236,7 +236,9 @@ impl Run {
             load: control,
             deployer: self.deployer.clone(),
         };
-        let injector = Arc::new(Injector::new(cluster, self.recorder.clone()));
+        let core = (self.world.scenario.run.liveness == crate::scenario::Liveness::Core)
+            .then(|| self.choose_core(cluster.nodes.keys().cloned().collect()));
+        let injector = Arc::new(Injector::new(cluster, self.recorder.clone(), core));
         self.injector = Some(injector.clone());
         let (plan, branches) = (plan.to_vec(), self.streams.branches().to_vec());
         let running_plan = madsim::task::spawn(async move { injector.run(&plan, &branches, load_start).await });
@@ -286,18 +288,41 @@ impl Run {
         });
     }
 
+    /// `liveness = "core"`: the store, the queue and a seeded share (at least one) of the ingest nodes and of the
+    /// workers, from a stream of their own so that nothing else's draws move it.
+    fn choose_core(&self, names: Vec<String>) -> std::collections::BTreeSet<String> {
+        use rand::seq::SliceRandom;
+        use rand::Rng;
+        let mut rng = self.streams.stream_named("liveness", "core");
+        let mut core: std::collections::BTreeSet<String> =
+            names.iter().filter(|n| *n == "store" || *n == "queue").cloned().collect();
+        for role in ["ingest-", "worker-"] {
+            let of_role: Vec<&String> = names.iter().filter(|n| n.starts_with(role)).collect();
+            if of_role.is_empty() {
+                continue;
+            }
+            let count = rng.gen_range(1..=of_role.len());
+            core.extend(of_role.choose_multiple(&mut rng, count).map(|n| (*n).clone()));
+        }
+        core
+    }
+
     /// Liveness: every fault healed, no new load. Returns whether the system was judged done, from outside, before
     /// the budget ran out: every client answered or given up and every deploy answered, and for a whole
     /// [`quiet_window`] the network carried nothing but observers' messages and idle polls while two full
     /// readings through the delivery API stayed the same. The system's statistics play no part. Readers keep
     /// reading.
     async fn liveness(&mut self) -> bool {
-        self.injector.as_ref().expect("safety ran").heal_all();
+        // A lease granted by a clock that was ahead runs that much longer once the clock is set back: the window
+        // and the budget both make room for it, so a lease the harness's own clock fault lengthened is not taken
+        // for a system that went quiet with work left.
+        let ahead = self.injector.as_ref().expect("safety ran").heal_all();
+        self.give_up_at += ahead;
         // Calls open before the heal (to a node that crashed) may never be answered: counting them open would
         // excuse work that is not in flight.
         self.wiretap.forget_open_calls();
         self.recorder.harness(&self.harness, HarnessEvent::PhaseStarted { phase: "liveness" });
-        let window = quiet_window(&self.world.config);
+        let window = quiet_window(&self.world.config) + ahead;
         let envs = self.world.scenario.env_names().to_vec();
         // The window under way: when it opened, the counts then, and the reading taken then.
         let mut open: Option<(Instant, Tally, Reading)> = None;
@@ -343,6 +368,7 @@ impl Run {
         // What the network carried, counted before anything below adds to it.
         let net_messages = madsim::net::NetSim::current().stat().msg_count;
         let observer_messages = self.wiretap.observer_messages();
+        let idle_poll_messages = self.wiretap.idle_poll_messages();
         let system_said = if quiescent { None } else { self.ask_system().await };
         let final_state = envs.map(|envs| FinalState {
             quiescent,
@@ -365,9 +391,23 @@ impl Run {
             },
             net_messages,
             observer_messages,
+            idle_poll_messages,
             simulated: self.run_start.elapsed(),
-            disruption: crate::faults::disruption(plan),
+            disruption: crate::faults::disruption(plan) + self.stayed_disruption(),
         }
+    }
+
+    /// How much longer than planned the faults outside the core lasted (`liveness = "core"`): until now.
+    fn stayed_disruption(&self) -> Duration {
+        let Some(injector) = &self.injector else { return Duration::ZERO };
+        let since_start = self.world.scenario.run.safety.0 + self.load_end.elapsed();
+        injector
+            .stayed()
+            .iter()
+            // Only the kinds that disrupt (network and process faults; not clocks) count, as in the plan's.
+            .filter(|spec| !crate::faults::disruption(std::slice::from_ref(spec)).is_zero())
+            .filter_map(|spec| since_start.checked_sub(spec.end()))
+            .sum()
     }
 
     /// The system's own account of the work it has left, for the explanation of a run that did not go quiet.

@@ -31,6 +31,9 @@ pub struct Wiretap {
     net: Arc<FaultNet>,
     observers: AtomicU64,
     idle_polls: AtomicU64,
+    /// Workers' long polls that are certainly work: a request carrying acknowledgements, or an answer granting
+    /// leases. Unlike the difference of counts, these need no allowance for replies in flight.
+    busy_polls: AtomicU64,
     /// Hooked calls whose request is on the network and whose reply has not been delivered.
     open: AtomicU64,
 }
@@ -44,6 +47,8 @@ pub struct Tally {
     pub observers: u64,
     /// Idle long polls and their empty answers.
     pub idle_polls: u64,
+    /// Long polls that were certainly work (acknowledgements sent, or leases granted).
+    pub busy_polls: u64,
     /// Calls open at that moment (see [`Wiretap`]): the most replies that can be in flight, counted by madsim and
     /// not yet here.
     pub open: u64,
@@ -62,14 +67,20 @@ impl Tally {
     /// Whether the system did work since `earlier`: more messages than observers and idle polls explain, beyond
     /// the replies that may be in flight now.
     pub fn worked_since(&self, earlier: &Tally) -> bool {
-        self.work_since(earlier) > self.open as i64
+        self.busy_polls > earlier.busy_polls || self.work_since(earlier) > self.open as i64
     }
 }
 
 impl Wiretap {
     /// Must be made inside the runtime.
     pub fn new(net: Arc<FaultNet>) -> Arc<Wiretap> {
-        Arc::new(Wiretap { net, observers: AtomicU64::new(0), idle_polls: AtomicU64::new(0), open: AtomicU64::new(0) })
+        Arc::new(Wiretap {
+            net,
+            observers: AtomicU64::new(0),
+            idle_polls: AtomicU64::new(0),
+            busy_polls: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+        })
     }
 
     /// Counts every request of type `Req` that `node` sends to `to`, and every `Rsp` delivered to `node`, as an
@@ -102,6 +113,8 @@ impl Wiretap {
                 tap.open.fetch_add(1, Ordering::Relaxed);
                 if req.ack.is_empty() {
                     tap.idle_polls.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    tap.busy_polls.fetch_add(1, Ordering::Relaxed);
                 }
             }
             true
@@ -110,6 +123,8 @@ impl Wiretap {
         net.hook_rpc_rsp::<Vec<Lease>>(worker, move |leases| {
             if leases.is_empty() {
                 tap.idle_polls.fetch_add(1, Ordering::Relaxed);
+            } else {
+                tap.busy_polls.fetch_add(1, Ordering::Relaxed);
             }
             tap.close();
             true
@@ -131,6 +146,7 @@ impl Wiretap {
             delivered: NetSim::current().stat().msg_count,
             observers: self.observers.load(Ordering::Relaxed),
             idle_polls: self.idle_polls.load(Ordering::Relaxed),
+            busy_polls: self.busy_polls.load(Ordering::Relaxed),
             open: self.open.load(Ordering::Relaxed),
         }
     }
@@ -138,6 +154,11 @@ impl Wiretap {
     /// The observers' messages so far.
     pub fn observer_messages(&self) -> u64 {
         self.observers.load(Ordering::Relaxed)
+    }
+
+    /// Idle long polls and their empty answers, so far.
+    pub fn idle_poll_messages(&self) -> u64 {
+        self.idle_polls.load(Ordering::Relaxed)
     }
 }
 

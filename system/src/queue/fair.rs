@@ -31,6 +31,9 @@ pub struct FairConfig {
     pub dedup_against_leased: bool,
     /// The flaw `fifo-queue`: jobs are served oldest first across all environments.
     pub fifo: bool,
+    /// The flaw `jobs-stick-to-their-worker`: an expired lease's job waits for the worker that held it.
+    #[serde(default)]
+    pub sticky_redelivery: bool,
 }
 
 /// What two jobs must share to be coalesced.
@@ -103,6 +106,9 @@ pub struct FairQueue {
     by_entity: BTreeMap<(EntityId, SchemaName, Env), u32>,
     /// Idempotency keys of recent enqueues, oldest first, at most `RECENT_REQUESTS_MAX`.
     recent_requests: VecDeque<(u64, Version)>,
+    /// The flaw `jobs-stick-to-their-worker`: expired leases kept for the worker that held them.
+    #[serde(default)]
+    held_for: BTreeMap<String, VecDeque<Leased>>,
     /// The flaw `dedup-when-clock-steps-back`, for the enqueue under way: never part of the durable state.
     #[serde(skip)]
     merge_across_envs: bool,
@@ -125,6 +131,7 @@ impl FairQueue {
             by_entity: BTreeMap::new(),
             recent_requests: VecDeque::new(),
             merge_across_envs: false,
+            held_for: BTreeMap::new(),
         }
     }
 
@@ -306,6 +313,13 @@ impl FairQueue {
 
     /// Hands the next job, in fair order, to `worker` under a lease that expires `lease_ms` after `now`.
     pub fn lease(&mut self, worker: &str, now: WallMillis) -> Option<Leased> {
+        if let Some(held) = self.held_for.get_mut(worker).and_then(|held| held.pop_front()) {
+            let token = self.next_token;
+            self.next_token += 1;
+            let leased = Leased { token, expires_at: now.plus_ms(self.config.lease_ms), ..held };
+            self.leases.insert(token, leased.clone());
+            return Some(leased);
+        }
         let (env, job, kind) = if self.config.fifo { self.pick_oldest()? } else { self.pick_fair()? };
         let lanes = self.envs.get_mut(&env).expect("a picked job's environment has lanes");
         match kind {
@@ -393,6 +407,11 @@ impl FairQueue {
         let mut out = Vec::with_capacity(expired.len());
         for token in expired {
             let lease = self.leases.remove(&token).expect("token listed above");
+            if self.config.sticky_redelivery {
+                self.held_for.entry(lease.worker.clone()).or_default().push_back(lease.clone());
+                out.push(Expired { lease, coalesced: false });
+                continue;
+            }
             let coalesced =
                 matches!(self.insert(lease.spec.clone(), Some(lease.job), true), Enqueued::Coalesced { .. });
             out.push(Expired { lease, coalesced });
@@ -419,6 +438,7 @@ mod tests {
             dedup_ignores_environment: false,
             dedup_against_leased: false,
             fifo: false,
+            sticky_redelivery: false,
         }
     }
 

@@ -109,6 +109,7 @@ fn fair_config(ctx: &NodeContext) -> FairConfig {
         dedup_ignores_environment: config.flaws.has(crate::flaws::Flaw::DedupIgnoresEnvironment),
         dedup_against_leased: config.flaws.has(crate::flaws::Flaw::DedupAgainstLeased),
         fifo: config.flaws.has(crate::flaws::Flaw::FifoQueue),
+        sticky_redelivery: config.flaws.has(crate::flaws::Flaw::JobsStickToTheirWorker),
     }
 }
 
@@ -137,7 +138,7 @@ pub fn recover(config: FairConfig, log: Vec<QueueOp>) -> FairQueue {
 
 /// Runs the queue service on the current node until the node stops. Its state is rebuilt from `disk`.
 pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
-    let (log, recovery) = DurableLog::open(disk);
+    let (log, recovery) = DurableLog::open(disk).await;
     let ops = recovery.ops.len();
     let config = fair_config(&ctx);
     let state = State { queue: recover(config.clone(), recovery.ops), last_now: WallMillis(0) };
@@ -149,7 +150,7 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     let ep = Endpoint::bind(ctx.addr).await.expect("the queue's address is free on its own node");
     ctx.emit(Event::NodeStarted { role: "queue" });
     ctx.emit(Event::Recovered { ops });
-    crate::log::report_damage(&ctx, recovery.damage);
+    crate::log::report_damage_and_retries(&ctx, recovery.damage, recovery.read_errors);
     madsim::task::spawn(commit(ctx.clone(), state.clone()));
     madsim::task::spawn(compact(ctx.clone(), state.clone()));
 
@@ -248,7 +249,7 @@ async fn commit(ctx: NodeContext, state: SharedQueue) {
         let recovery = state.log.recover_after_failure();
         let ops = recovery.ops.len();
         st.queue = recover(state.config.clone(), recovery.ops);
-        (ops, recovery.damage)
+        (ops, recovery.damage, recovery.read_errors)
     })
     .await;
 }
@@ -471,6 +472,7 @@ mod tests {
             dedup_ignores_environment: false,
             dedup_against_leased: false,
             fifo: false,
+            sticky_redelivery: false,
         };
         let mut live = FairQueue::new(config.clone());
         let mut log = Vec::new();

@@ -369,7 +369,13 @@ fn a_folder_of_scenarios_sweeps_every_scenario_in_it() {
     let names: Vec<&str> = report.scenarios.iter().map(|s| s.scenario.as_str()).collect();
     assert_eq!(
         names,
-        ["regressions/busy-after-store", "regressions/deploy-over-queue-limit", "regressions/queue-outage"]
+        [
+            "regressions/acks-behind-a-slow-link",
+            "regressions/busy-after-store",
+            "regressions/deploy-over-queue-limit",
+            "regressions/lease-outlasting-clock-reset",
+            "regressions/queue-outage"
+        ]
     );
 }
 
