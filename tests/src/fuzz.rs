@@ -111,18 +111,24 @@ impl FuzzScenario {
                         1 + f.amount % 3_000
                     );
                 }
-                FaultKind::Latency => match f.b % 3 {
-                    0 => {
-                        let _ = writeln!(t, "target = \"network\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
+                FaultKind::Latency => {
+                    match f.b % 3 {
+                        0 => {
+                            let _ = writeln!(t, "target = \"network\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
+                        }
+                        1 => {
+                            let _ = writeln!(t, "target = \"{}\"\nlatency = \"{}ms\"", node(f.a), 1 + f.amount % 500);
+                        }
+                        _ => {
+                            let (from, to) = pair(f.a);
+                            let _ =
+                                writeln!(t, "from = \"{from}\"\nto = \"{to}\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
+                        }
                     }
-                    1 => {
-                        let _ = writeln!(t, "target = \"{}\"\nlatency = \"{}ms\"", node(f.a), 1 + f.amount % 500);
+                    if f.negative {
+                        let _ = writeln!(t, "tail = \"pareto\"");
                     }
-                    _ => {
-                        let (from, to) = pair(f.a);
-                        let _ = writeln!(t, "from = \"{from}\"\nto = \"{to}\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
-                    }
-                },
+                }
                 FaultKind::Isolate | FaultKind::Crash | FaultKind::Pause => {
                     let _ = writeln!(t, "target = \"{}\"", node(f.a));
                 }
@@ -164,6 +170,9 @@ impl FuzzScenario {
                 }
                 FaultKind::DiskSlow => {
                     let _ = writeln!(t, "target = \"{disk}\"\nlatency = \"{}ms\"", 1 + f.amount % 500);
+                    if f.negative {
+                        let _ = writeln!(t, "tail = \"pareto\"");
+                    }
                 }
                 FaultKind::ReadError => {
                     let _ = writeln!(t, "target = \"{disk}\"\nerror_percent = {}", 1 + f.amount % 90);

@@ -106,7 +106,8 @@ struct Medium {
     /// Active faults, counted so that overlapping ones heal in any order.
     full: u32,
     failing_syncs: u32,
-    slow: Active<Duration>,
+    /// Extra sync latency of the active `disk-slow` faults, each fixed or long-tailed (drawn per sync).
+    slow: Active<(Duration, bool)>,
     /// The share of reads and truncates that fail (the highest of the active faults').
     read_errors: Active<u64>,
     compacting: bool,
@@ -230,8 +231,8 @@ impl SimDisk {
     }
 
     /// While on, every sync takes `extra` longer.
-    pub fn set_slow(&self, extra: Duration, on: bool) {
-        self.medium().slow.set(extra, on);
+    pub fn set_slow(&self, extra: Duration, tail: bool, on: bool) {
+        self.medium().slow.set((extra, tail), on);
     }
 
     /// Heals every disk fault.
@@ -280,7 +281,9 @@ impl SimDisk {
 
     fn sync_latency(m: &mut Medium) -> Duration {
         let base = m.rng.gen_range(SYNC_LATENCY_MIN..=SYNC_LATENCY_MAX);
-        base + m.slow.sum()
+        let slow: Vec<(Duration, bool)> = m.slow.iter().copied().collect();
+        slow.into_iter()
+            .fold(base, |total, (extra, tail)| total + if tail { super::tail_delay(extra, &mut m.rng) } else { extra })
     }
 }
 

@@ -112,6 +112,14 @@ fn events(
             let max = scale(config.latency_max.0.as_millis() as u64);
             Dur(Duration::from_millis(rng.gen_range(1..=max)))
         };
+        // Swarm mixes fixed and long-tailed latencies; other scenarios keep fixed ones (and draw nothing for it).
+        let tail = |rng: &mut ChaCha8Rng| {
+            if config.swarm && rng.gen_bool(0.5) {
+                super::Tail::Pareto
+            } else {
+                super::Tail::Fixed
+            }
+        };
         let offset = |rng: &mut ChaCha8Rng| {
             let max = scale(config.clock_offset_max.0.as_millis() as u64);
             SignedDur { negative: rng.gen_bool(0.5), magnitude: Duration::from_millis(rng.gen_range(1..=max)) }
@@ -134,7 +142,8 @@ fn events(
                         (None, Some(two[0].clone()), Some(two[1].clone()))
                     }
                 };
-                Fault::Latency { duration, target, from, to, latency: latency(rng) }
+                let latency = latency(rng);
+                Fault::Latency { duration, target, from, to, latency, tail: tail(rng) }
             }
             FaultKind::Isolate => Fault::Isolate { duration, target: node(rng) },
             FaultKind::Duplicate => {
@@ -191,7 +200,8 @@ fn events(
             FaultKind::DiskFull => Fault::DiskFull { duration, target: disk(rng) },
             FaultKind::DiskSlow => {
                 let target = disk(rng);
-                Fault::DiskSlow { duration, target, latency: latency(rng) }
+                let latency = latency(rng);
+                Fault::DiskSlow { duration, target, latency, tail: tail(rng) }
             }
             FaultKind::ReadError => {
                 let target = disk(rng);

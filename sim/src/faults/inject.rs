@@ -184,12 +184,15 @@ impl Injector {
                 "network" => net.network_loss(loss_percent.get(), on),
                 node => net.node_loss(self.info(node).ip, loss_percent.get(), on),
             },
-            Fault::Latency { target, from, to, latency, .. } => match (target.as_deref(), from, to) {
-                (Some("network"), ..) => net.network_delay(latency.0, on),
-                (Some(node), ..) => net.node_delay(self.info(node).ip, latency.0, on),
-                (None, Some(from), Some(to)) => net.link_delay(self.info(from).ip, self.info(to).ip, latency.0, on),
-                _ => {}
-            },
+            Fault::Latency { target, from, to, latency, tail, .. } => {
+                let delay = super::net::Delay { latency: latency.0, tail: *tail == super::Tail::Pareto };
+                match (target.as_deref(), from, to) {
+                    (Some("network"), ..) => net.network_delay(delay, on),
+                    (Some(node), ..) => net.node_delay(self.info(node).ip, delay, on),
+                    (None, Some(from), Some(to)) => net.link_delay(self.info(from).ip, self.info(to).ip, delay, on),
+                    _ => {}
+                }
+            }
             Fault::Isolate { target, .. } => {
                 let id = self.info(target).id;
                 net.clog(&self.links_between(&[id], &self.cluster.all), on);
@@ -217,7 +220,10 @@ impl Injector {
             }
             Fault::SyncFail { target, .. } => disks(target).iter().for_each(|d| d.set_failing_syncs(on)),
             Fault::DiskFull { target, .. } => disks(target).iter().for_each(|d| d.set_full(on)),
-            Fault::DiskSlow { target, latency, .. } => disks(target).iter().for_each(|d| d.set_slow(latency.0, on)),
+            Fault::DiskSlow { target, latency, tail, .. } => {
+                let tail = *tail == super::Tail::Pareto;
+                disks(target).iter().for_each(|d| d.set_slow(latency.0, tail, on))
+            }
             Fault::ReadError { target, error_percent, .. } => {
                 disks(target).iter().for_each(|d| d.set_read_errors(error_percent.get(), on));
                 if on {

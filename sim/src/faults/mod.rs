@@ -49,6 +49,10 @@ pub enum Fault {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         to: Option<String>,
         latency: Dur,
+        /// `fixed` (the default): every message takes `latency` longer. `pareto`: each draws its own delay, with
+        /// `latency` its median and a long tail (see [`Tail`]).
+        #[serde(default, skip_serializing_if = "Tail::is_fixed")]
+        tail: Tail,
     },
     /// A node cut off from every other node, both ways.
     Isolate { duration: Dur, target: String },
@@ -93,7 +97,13 @@ pub enum Fault {
     /// A node's disk is full for the duration: appends and compactions are refused.
     DiskFull { duration: Dur, target: String },
     /// Every sync of a node's disk takes `latency` longer for the duration.
-    DiskSlow { duration: Dur, target: String, latency: Dur },
+    DiskSlow {
+        duration: Dur,
+        target: String,
+        latency: Dur,
+        #[serde(default, skip_serializing_if = "Tail::is_fixed")]
+        tail: Tail,
+    },
     /// A node with a disk restarts (a clean crash), and its disk fails `error_percent` of reads and truncates
     /// for the duration: the node boots reading through transient I/O errors.
     ReadError { duration: Dur, target: String, error_percent: Bounded<1, 90> },
@@ -224,6 +234,39 @@ macro_rules! with_duration {
             Deploy { .. } => $none,
         }
     }};
+}
+
+/// How a latency fault spreads its delays.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tail {
+    /// Every delay is the fault's latency.
+    #[default]
+    Fixed,
+    /// Each delay is the latency times a factor with median 1 and a power-law tail, P(factor > x) ≈ 1/x, up to
+    /// [`TAIL_FACTOR_MAX`]: most requests see about the latency, one in ten ten times it, one in a hundred a
+    /// hundred times (what timeouts and leases meet on real networks and disks).
+    Pareto,
+}
+
+impl Tail {
+    pub fn is_fixed(&self) -> bool {
+        *self == Tail::Fixed
+    }
+}
+
+/// The largest factor a long tail multiplies a latency by.
+pub const TAIL_FACTOR_MAX: u64 = 100;
+
+/// One delay of a latency fault with a long tail: `latency` times a power-law factor (see [`Tail::Pareto`]),
+/// drawn with integer arithmetic only (so every platform draws the same), and at most [`FAULT_LATENCY_MAX`].
+pub fn tail_delay(latency: Duration, rng: &mut impl rand::Rng) -> Duration {
+    // The doubling band: k with probability 2^-(k+1), so the factor lies in [2^k / 2, 2^k).
+    let k = rng.next_u64().leading_zeros().min(7);
+    let low = 500u64 << k;
+    let permille = rng.gen_range(low..low * 2).min(TAIL_FACTOR_MAX * 1000);
+    let us = (latency.as_micros() as u64).saturating_mul(permille) / 1000;
+    Duration::from_micros(us).min(FAULT_LATENCY_MAX)
 }
 
 /// The longest extra latency a fault may add to a message or a sync.
@@ -434,7 +477,7 @@ impl fmt::Display for FaultSpec {
             Fault::Duplicate { target, duplicate_percent, delay, .. } => {
                 write!(f, " {target} copies={}% within {delay}", duplicate_percent.get())?
             }
-            Fault::Latency { target, from, to, latency, .. } => {
+            Fault::Latency { target, from, to, latency, tail, .. } => {
                 if let Some(t) = target {
                     write!(f, " {t}")?;
                 }
@@ -442,6 +485,9 @@ impl fmt::Display for FaultSpec {
                     write!(f, " {from}->{to}")?;
                 }
                 write!(f, " latency={latency}")?;
+                if *tail == Tail::Pareto {
+                    write!(f, " tail=pareto")?;
+                }
             }
             Fault::Split { group, .. } => write!(f, " [{}]|rest", group.join(","))?,
             Fault::Cut { from, to, .. } => write!(f, " {from}->{to}")?,
@@ -453,7 +499,12 @@ impl fmt::Display for FaultSpec {
                 write!(f, " [{}] rate={}%", environments.join(","), rate_percent.get())?
             }
             Fault::Deploy { environment, schema, .. } => write!(f, " {environment}/{schema}")?,
-            Fault::DiskSlow { target, latency, .. } => write!(f, " {target} latency={latency}")?,
+            Fault::DiskSlow { target, latency, tail, .. } => {
+                write!(f, " {target} latency={latency}")?;
+                if *tail == Tail::Pareto {
+                    write!(f, " tail=pareto")?;
+                }
+            }
             Fault::ReadError { target, error_percent, .. } => write!(f, " {target} errors={}%", error_percent.get())?,
             Fault::PauseWorkers { .. } => {}
             _ => write!(f, " {}", self.target().unwrap_or_default())?,

@@ -27,13 +27,37 @@ use system::net::{Fate, LinkShaper};
 /// madsim's default one-way latency, restored when a network latency fault heals.
 const DEFAULT_LATENCY: std::ops::Range<Duration> = Duration::from_millis(1)..Duration::from_millis(10);
 
+/// An extra latency, fixed or drawn per message from a long tail with it as the median.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Delay {
+    pub latency: Duration,
+    pub tail: bool,
+}
+
+impl Delay {
+    pub fn fixed(latency: Duration) -> Self {
+        Delay { latency, tail: false }
+    }
+
+    /// This message's delay: drawn from `rng` only for a long tail, so fixed delays draw nothing.
+    fn draw(self, rng: &Mutex<Stream>) -> Duration {
+        if self.tail {
+            super::tail_delay(self.latency, &mut *rng.lock().expect("net rng lock"))
+        } else {
+            self.latency
+        }
+    }
+}
+
 #[derive(Default)]
 struct Shaping {
     node_loss: BTreeMap<IpAddr, Active<u64>>,
-    node_delay: BTreeMap<IpAddr, Active<Duration>>,
-    link_delay: BTreeMap<(IpAddr, IpAddr), Active<Duration>>,
+    node_delay: BTreeMap<IpAddr, Active<Delay>>,
+    link_delay: BTreeMap<(IpAddr, IpAddr), Active<Delay>>,
     network_loss: Active<u64>,
     network_delay: Active<Duration>,
+    /// Network-wide latency with a long tail: drawn per message here (madsim's own latency is a uniform range).
+    network_tail: Active<Duration>,
     /// Duplication of requests to or from a node (`None`: the whole network): (percent, longest delay).
     duplicates: BTreeMap<Option<IpAddr>, Active<(u64, Duration)>>,
     clogged: BTreeMap<(NodeId, NodeId), u32>,
@@ -61,6 +85,7 @@ impl FaultNet {
     /// Notes whether any per-node or per-link fault is still active, after a change.
     fn update_active(&self, s: &Shaping) {
         let active = !s.network_loss.is_empty()
+            || !s.network_tail.is_empty()
             || s.duplicates.values().any(|v| !v.is_empty())
             || s.node_loss.values().any(|v| !v.is_empty())
             || s.node_delay.values().any(|v| !v.is_empty())
@@ -74,13 +99,13 @@ impl FaultNet {
         self.update_active(&s);
     }
 
-    pub fn node_delay(&self, node: IpAddr, delay: Duration, on: bool) {
+    pub fn node_delay(&self, node: IpAddr, delay: Delay, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
         s.node_delay.entry(node).or_default().set(delay, on);
         self.update_active(&s);
     }
 
-    pub fn link_delay(&self, from: IpAddr, to: IpAddr, delay: Duration, on: bool) {
+    pub fn link_delay(&self, from: IpAddr, to: IpAddr, delay: Delay, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
         s.link_delay.entry((from, to)).or_default().set(delay, on);
         self.update_active(&s);
@@ -106,9 +131,16 @@ impl FaultNet {
         self.shaping.lock().expect("net lock").clogged.get(&(from, to)).is_some_and(|&n| n > 0)
     }
 
-    /// Extra latency on the whole network: the highest active spike applies.
-    pub fn network_delay(&self, delay: Duration, on: bool) {
+    /// Extra latency on the whole network: the highest active spike applies. A long-tailed one is drawn per
+    /// message by the link layer.
+    pub fn network_delay(&self, delay: Delay, on: bool) {
         let mut s = self.shaping.lock().expect("net lock");
+        if delay.tail {
+            s.network_tail.set(delay.latency, on);
+            self.update_active(&s);
+            return;
+        }
+        let delay = delay.latency;
         s.network_delay.set(delay, on);
         let extra = s.network_delay.max();
         NetSim::current()
@@ -180,8 +212,12 @@ impl LinkShaper for FaultNet {
         if loss > 0 && self.rng.lock().expect("net rng lock").gen_range(0..100) < loss {
             return Fate::Drop;
         }
-        let delay =
-            max_of(s.node_delay.get(&from)).max(max_of(s.node_delay.get(&to))) + max_of(s.link_delay.get(&(from, to)));
+        let node = max_of(s.node_delay.get(&from)).max(max_of(s.node_delay.get(&to)));
+        let link = max_of(s.link_delay.get(&(from, to)));
+        let mut delay = node.draw(&self.rng) + link.draw(&self.rng);
+        if !s.network_tail.is_empty() {
+            delay += Delay { latency: s.network_tail.max(), tail: true }.draw(&self.rng);
+        }
         Fate::Deliver(delay)
     }
 }

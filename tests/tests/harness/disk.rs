@@ -211,7 +211,7 @@ fn a_slow_disk_delays_acknowledgements_and_group_commit_shares_one_sync() {
         let disk = disk(4);
         let (log, _) = boot(&disk).await;
         acknowledged(&log, [1]).await;
-        disk.set_slow(Duration::from_millis(100), true);
+        disk.set_slow(Duration::from_millis(100), false, true);
         let start = madsim::time::Instant::now();
         // Ten writers at once: they share the syncs in flight instead of syncing one by one.
         let tickets: Vec<_> = (2..=11).map(|v| log.append(&v).unwrap()).collect();
@@ -310,5 +310,26 @@ fn a_disk_with_read_errors_fails_whole_reads_and_a_booting_log_reads_through_the
         assert!(recovery.read_errors > 0, "at 90% errors, the first read fails for this seed");
         disk.set_read_errors(90, false);
         assert_eq!(disk.read().expect("healed"), whole, "the disk booted through errors holds the same file");
+    });
+}
+
+#[test]
+fn a_long_tailed_slow_disk_makes_a_few_syncs_far_slower_than_the_rest() {
+    simulate(|| async {
+        let disk = disk(9);
+        disk.set_slow(Duration::from_millis(10), true, true);
+        let mut times = Vec::new();
+        for n in 0..300u64 {
+            disk.append(&n.to_le_bytes()).expect("room");
+            let start = madsim::time::Instant::now();
+            disk.sync().await.expect("a slow disk still syncs");
+            times.push(start.elapsed());
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        let slow = times.iter().filter(|t| **t >= Duration::from_millis(100)).count();
+        assert!(median >= Duration::from_millis(5) && median < Duration::from_millis(20), "median {median:?}");
+        assert!((5..=90).contains(&slow), "{slow} of 300 syncs took ten times the latency or more");
+        assert!(times[299] <= Duration::from_millis(1_003), "capped at a hundred times: {:?}", times[299]);
     });
 }

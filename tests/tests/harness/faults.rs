@@ -104,6 +104,29 @@ fn per_link_latency_delays_only_that_link() {
 }
 
 #[test]
+fn a_long_tailed_latency_delays_most_messages_about_its_median_and_a_few_far_more() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec(
+            "at = \"0s\"\nkind = \"latency\"\nfrom = \"a\"\nto = \"b\"\nlatency = \"10ms\"\ntail = \"pareto\"\nduration = \"60s\"",
+        )]);
+        sleep(ms(10)).await;
+        let mut times = Vec::new();
+        for _ in 0..300 {
+            let (answer, took) = mini.ping("a", "b").await;
+            // A delay past the call's timeout is the tail too.
+            times.push(if answer.is_ok() { took } else { Duration::MAX });
+        }
+        times.sort();
+        let median = times[times.len() / 2];
+        let slow = times.iter().filter(|t| **t >= ms(100)).count();
+        assert!(median >= ms(5) && median < ms(40), "most messages see about the latency: median {median:?}");
+        assert!((5..=90).contains(&slow), "about one in ten is ten times slower: {slow} of 300 took 100ms or more");
+        assert!(times[0] >= ms(5), "none is faster than half the latency: {:?}", times[0]);
+    });
+}
+
+#[test]
 fn a_slow_node_and_a_network_latency_spike_delay_calls() {
     simulate(|| async {
         let mini = Mini::new().await;
