@@ -94,6 +94,7 @@ pub fn run_twice(scenario: &LoadedScenario, seed: u64) -> (RunResult, Option<Div
 
 /// [`run_twice`] with options.
 pub fn run_twice_with(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> (RunResult, Option<Divergence>) {
+    let scenario = &*crate::world::run::resolved(scenario, seed);
     let first = run_seed_with(scenario, seed, options);
     let crashed = first
         .outcome

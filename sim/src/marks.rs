@@ -10,9 +10,11 @@ pub const HARNESS: &[(&str, &str)] = &[
 pub const CRASH_BEFORE_SYNC: &str = "disk.crash-before-sync";
 pub const CRASH_DURING_COMPACTION: &str = "disk.crash-during-compaction";
 
-/// Every mark a scenario may require: the system's, then the harness's.
+/// Every mark a scenario may require: the system's, the harness's, then the fault points' (one per point, hit
+/// each time it fires).
 pub fn all() -> impl Iterator<Item = (&'static str, &'static str)> {
-    system::marks::ALL.iter().chain(HARNESS).copied()
+    let points = system::points::Point::ALL.iter().map(|p| (p.mark(), p.describe()));
+    system::marks::ALL.iter().chain(HARNESS).copied().chain(points)
 }
 
 pub fn is_known(name: &str) -> bool {
@@ -80,7 +82,12 @@ pub fn caused_by(kind: crate::faults::FaultKind) -> &'static [&'static str] {
 /// scripted) can cause.
 pub fn reachable(scenario: &crate::scenario::Scenario) -> std::collections::BTreeSet<&'static str> {
     let kinds = scenario.faults.generate.iter().copied().chain(scenario.faults.script.iter().map(|s| s.kind()));
-    WITHOUT_FAULTS.iter().copied().chain(kinds.flat_map(|k| caused_by(k).iter().copied())).collect()
+    let points: Vec<&'static str> = match &scenario.faults.points {
+        crate::faults::Points::Seeded(false) => Vec::new(),
+        crate::faults::Points::Seeded(true) => system::points::Point::ALL.iter().map(|p| p.mark()).collect(),
+        crate::faults::Points::Listed(list) => list.iter().map(|p| p.mark()).collect(),
+    };
+    WITHOUT_FAULTS.iter().copied().chain(kinds.flat_map(|k| caused_by(k).iter().copied())).chain(points).collect()
 }
 
 /// What must come first for a mark to be reached: the explorer branches shortly before a precursor's first hit

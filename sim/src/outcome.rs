@@ -245,6 +245,9 @@ pub struct Outcome {
     /// The branches the run took (see `branch`): with the seed and the plan, what reproduces it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub branches: Vec<crate::branch::Branch>,
+    /// The fault points switched on for the run (see `faults::points`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub points: Vec<system::points::Point>,
 }
 
 impl Outcome {

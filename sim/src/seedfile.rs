@@ -153,10 +153,17 @@ pub struct OutcomeSummary {
 impl SeedFile {
     /// A seed file for a failing outcome of `scenario`.
     pub fn new(scenario: &LoadedScenario, outcome: &Outcome, signature: &str) -> SeedFile {
-        let mut inline = scenario.scenario.clone();
+        // The scenario as this seed resolved it (a `[swarm]` table's ranges fixed to the seed's values).
+        let mut inline = crate::scenario::swarm::resolve(&scenario.scenario, outcome.seed);
         // The plan below is the executed one; the generator's settings no longer matter for this seed.
         inline.faults.generate.clear();
         inline.faults.script.clear();
+        // The points the run switched on, pinned: a replay (and a shrink) starts from exactly these.
+        inline.faults.points = if outcome.points.is_empty() {
+            crate::faults::Points::Seeded(false)
+        } else {
+            crate::faults::Points::Listed(outcome.points.clone())
+        };
         let build = Build::current();
         SeedFile {
             seed: SeedMeta {

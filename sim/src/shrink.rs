@@ -22,6 +22,7 @@ pub const REPLAYS_MAX: usize = 150;
 pub struct Size {
     pub branches: usize,
     pub fault_events: usize,
+    pub fault_points: usize,
     pub environments: usize,
     pub entities: u64,
     pub ingest_rate: u64,
@@ -33,6 +34,10 @@ impl Size {
         Size {
             branches: file.branches.len(),
             fault_events: file.plan.len(),
+            fault_points: match &file.scenario.faults.points {
+                crate::faults::Points::Listed(list) => list.len(),
+                _ => 0,
+            },
             environments: file.scenario.environments.names.len(),
             entities: file.scenario.environments.entities.get(),
             ingest_rate: file.scenario.load.ingest_rate.get(),
@@ -45,9 +50,10 @@ impl std::fmt::Display for Size {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} branches, {} fault events, {} environments x {} entities, {} ingests/s each, safety {}",
+            "{} branches, {} fault events, {} fault points, {} environments x {} entities, {} ingests/s each, safety {}",
             self.branches,
             self.fault_events,
+            self.fault_points,
             self.environments,
             self.entities,
             self.ingest_rate,
@@ -132,6 +138,17 @@ pub fn shrink(original: &SeedFile, path: &Path, stop: &AtomicBool) -> Shrunk {
         let mut candidate = best.clone();
         candidate.branches.remove(i);
         attempt(candidate, &mut best);
+    }
+    // 0b. Fault points: each switched off in turn (every point has a stream of its own, so the others fire as
+    // before).
+    if let crate::faults::Points::Listed(list) = best.scenario.faults.points.clone() {
+        for point in list.iter().rev() {
+            let mut candidate = best.clone();
+            if let crate::faults::Points::Listed(on) = &mut candidate.scenario.faults.points {
+                on.retain(|p| p != point);
+            }
+            attempt(candidate, &mut best);
+        }
     }
     // 1. Fault events: ddmin, removing chunks from half down to single events.
     let mut chunk = best.plan.len().div_ceil(2).max(1);

@@ -117,7 +117,15 @@ async fn deploy(ctx: &NodeContext, rpc: &Rpc, req: DeploySchema) -> DeployReply 
     let mut after = None;
     let mut jobs_total = 0;
     loop {
-        let list = ListEntities { env: req.env.clone(), after: after.clone(), limit: ctx.config.deploy_page_size };
+        // Only what the deploy still owes: entities already rendered under this schema version are skipped, so a
+        // retried deploy resumes where the views stand. (Starting over each time, a deploy longer than its
+        // caller's patience was retried forever, each attempt re-enqueueing the whole environment.)
+        let list = ListEntities {
+            env: req.env.clone(),
+            after: after.clone(),
+            limit: ctx.config.deploy_page_size,
+            unrendered: Some((req.name.clone(), def.version)),
+        };
         let Ok(page) = rpc.call_retrying(topology.store, list).await else {
             return DeployReply::Unavailable;
         };

@@ -21,6 +21,8 @@
 //! - [`worker`]: leases jobs, renders views and writes them conditionally.
 //! - [`marks`]: coverage marks, the rare moments the system reports reaching.
 //! - [`flaws`]: known-bad behaviours, off by default, that prove the harness can see bugs.
+//! - [`points`]: fault points, the decision points where the system may take a legal but unusual path; whoever
+//!   runs a node decides when (a real deployment: never).
 //!
 //! Architecture invariants: this crate knows nothing of the harness. It reads time only through the clock it is
 //! handed and madsim's time API, talks only through madsim's net API, draws randomness only from madsim's
@@ -37,6 +39,7 @@ pub mod marks;
 pub mod model;
 pub mod net;
 pub mod node;
+pub mod points;
 pub mod proto;
 pub mod queue;
 pub mod store;

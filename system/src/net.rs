@@ -99,6 +99,7 @@ impl Rpc {
                 let _ = madsim::time::timeout(timeout, ep.call(dst, copy)).await;
             });
         }
+        let again = request.clone();
         // The seam itself: the one place system code sends.
         #[allow(clippy::disallowed_methods)]
         let attempt = async {
@@ -115,6 +116,17 @@ impl Rpc {
         };
         if result.is_err() {
             self.ctx.events.rpc_failed();
+        } else if self.ctx.fire(crate::points::Point::SpuriousRetry) {
+            // Fault point: the call is sent once more, as a retry after a lost reply would be; its answer is not
+            // used. Every internal call must be safe to receive twice.
+            self.ctx.events.rpc_sent();
+            // Still the seam: the repeat goes through the same link layer as the first attempt.
+            #[allow(clippy::disallowed_methods)]
+            let once_more = async {
+                deliver(links.shape(here, there)).await;
+                self.ep.call(dst, again).await
+            };
+            let _ = madsim::time::timeout(timeout, once_more).await;
         }
         result
     }

@@ -30,6 +30,8 @@ pub struct NodeContext {
     pub links: Arc<dyn LinkShaper>,
     pub config: Arc<SystemConfig>,
     pub topology: Arc<Topology>,
+    /// Whether to take a legal but unusual path at a decision point (see [`crate::points`]).
+    pub points: Arc<dyn crate::points::FaultPoints>,
 }
 
 impl NodeContext {
@@ -39,5 +41,10 @@ impl NodeContext {
 
     pub fn mark(&self, name: &'static str) {
         self.events.mark(name);
+    }
+
+    /// Whether to take the unusual path at `point` now.
+    pub fn fire(&self, point: crate::points::Point) -> bool {
+        self.points.fire(point)
     }
 }

@@ -87,6 +87,10 @@ pub struct ListEntities {
     pub env: Env,
     pub after: Option<EntityId>,
     pub limit: usize,
+    /// Only entities whose view of this schema is not yet rendered under this schema version (what a deploy
+    /// still owes): a retried deploy then resumes instead of starting over.
+    #[serde(default)]
+    pub unrendered: Option<(SchemaName, u64)>,
 }
 
 /// Write a view if it is newer than the stored one (by source version, then schema version).

@@ -242,7 +242,13 @@ impl StoreState {
             Some(after) => env.sources.range::<EntityId, _>((Excluded(after), Unbounded)),
             None => env.sources.range::<EntityId, _>(..),
         };
-        range.filter(|(_, r)| r.source.is_some()).take(req.limit).map(|(id, _)| id.clone()).collect()
+        let owed = |id: &EntityId| match &req.unrendered {
+            None => true,
+            Some((schema, version)) => {
+                env.views.get(id).and_then(|views| views.get(schema)).is_none_or(|view| view.schema_version < *version)
+            }
+        };
+        range.filter(|(id, r)| r.source.is_some() && owed(id)).take(req.limit).map(|(id, _)| id.clone()).collect()
     }
 
     fn put_view(
@@ -329,14 +335,19 @@ impl StoreState {
 
     fn list_content(&self, req: &ListContent) -> Vec<(Source, Vec<View>)> {
         let Some(env) = self.envs.get(&req.env) else { return Vec::new() };
-        self.list_entities(&ListEntities { env: req.env.clone(), after: req.after.clone(), limit: req.limit })
-            .into_iter()
-            .filter_map(|entity| {
-                let source = env.sources.get(&entity)?.source.clone()?;
-                let views = env.views.get(&entity).map(|v| v.values().cloned().collect()).unwrap_or_default();
-                Some((source, views))
-            })
-            .collect()
+        self.list_entities(&ListEntities {
+            env: req.env.clone(),
+            after: req.after.clone(),
+            limit: req.limit,
+            unrendered: None,
+        })
+        .into_iter()
+        .filter_map(|entity| {
+            let source = env.sources.get(&entity)?.source.clone()?;
+            let views = env.views.get(&entity).map(|v| v.values().cloned().collect()).unwrap_or_default();
+            Some((source, views))
+        })
+        .collect()
     }
 }
 
@@ -565,6 +576,10 @@ async fn drain_outbox(ctx: &NodeContext, rpc: &Rpc, store: &SharedStore) {
     let mut first_seen: BTreeMap<(Env, EntityId, Version), madsim::time::Instant> = BTreeMap::new();
     loop {
         madsim::time::sleep(OUTBOX_INTERVAL).await;
+        // Fault point: this round's drain is skipped.
+        if ctx.fire(crate::points::Point::LateOutboxDrain) {
+            continue;
+        }
         let now = madsim::time::Instant::now();
         // Which versions are due is decided from `first_seen` as it stands; it is updated only once the versions
         // are known durable, as the jobs are built only for the versions due (the outbox can hold thousands).

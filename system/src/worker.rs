@@ -133,7 +133,11 @@ async fn process(ctx: &NodeContext, rpc: &Rpc, leases: Vec<Lease>, started: mads
         };
         let (min, max) = (ctx.config.render_time_min, ctx.config.render_time_max);
         // madsim's generator, seeded from the run's seed: deterministic (not the OS-seeded rand one).
-        let render_time = madsim::rand::thread_rng().gen_range(min..=max.max(min));
+        let mut render_time = madsim::rand::thread_rng().gen_range(min..=max.max(min));
+        // Fault point: a slow render, ten times the longest usual one.
+        if ctx.fire(crate::points::Point::SlowRender) {
+            render_time = max.max(min) * 10;
+        }
         madsim::time::sleep(render_time).await;
         let view = render_at(&source, &schema, ctx.clock.now());
         ctx.emit(Event::JobRendered {

@@ -152,6 +152,7 @@ pub mod mini {
                 links: self.net.clone(),
                 config: Arc::new(SystemConfig::default()),
                 topology: Arc::new(Topology { store: addr("a"), queue: addr("a"), ingest: vec![] }),
+                points: std::sync::Arc::new(system::points::NeverFire),
             };
             let dst = addr(to);
             self.nodes[from]

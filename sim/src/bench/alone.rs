@@ -60,6 +60,7 @@ async fn simulate(s: Scenario, seed: u64, until: Duration) -> u64 {
         links: Arc::new(NoShaping),
         config: config.clone(),
         topology: topology.clone(),
+        points: std::sync::Arc::new(system::points::NeverFire),
     };
     let store = context("store", topology.store);
     let disk = Arc::new(MemDisk::default());

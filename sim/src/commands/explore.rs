@@ -56,6 +56,9 @@ pub struct ExploreArgs {
     /// Save failures as found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
+    /// Switch every fault point inside the system off (see `[faults] points` in scenarios/README.md).
+    #[arg(long)]
+    pub no_buggify: bool,
     /// Beside each seed file saved, write its timeline (`<file>.html`).
     #[arg(long)]
     pub timelines: bool,
@@ -100,6 +103,9 @@ fn plan(args: &ExploreArgs) -> Result<Plan, String> {
         check_writable_dir(dir).map_err(|e| format!("--corpus: {e}"))?;
     }
     let mut scenarios = load_scenarios(&args.scenarios)?;
+    if args.no_buggify {
+        scenarios.iter_mut().for_each(super::sweep::no_buggify);
+    }
     if args.scenarios.is_empty() {
         scenarios.retain(|s| s.scenario.canary.is_none());
     }

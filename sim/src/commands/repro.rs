@@ -23,6 +23,9 @@ pub struct ReproArgs {
     /// Replay once instead of twice (the second replay checks determinism).
     #[arg(long)]
     pub no_determinism_check: bool,
+    /// Switch every fault point inside the system off (see `[faults] points` in scenarios/README.md).
+    #[arg(long)]
+    pub no_buggify: bool,
     /// Print the outcome as JSON instead of the summary.
     #[arg(long)]
     pub json: bool,
@@ -77,7 +80,10 @@ pub fn repro(args: ReproArgs) -> u8 {
             return bad_input(e);
         }
     };
-    let loaded = file.to_loaded(path);
+    let mut loaded = file.to_loaded(path);
+    if args.no_buggify {
+        super::sweep::no_buggify(&mut loaded);
+    }
     let seed = file.seed.seed;
     let (result, divergence) = if args.no_determinism_check {
         (world::run_seed(&loaded, seed), None)

@@ -43,6 +43,9 @@ pub struct RunArgs {
     /// Run the seed twice on fresh threads and fail if the traces differ.
     #[arg(long)]
     pub check_determinism: bool,
+    /// Switch every fault point inside the system off (see `[faults] points` in scenarios/README.md).
+    #[arg(long)]
+    pub no_buggify: bool,
 }
 
 /// Parses a `--log` directive (`queue=debug,worker=info`, `warn`, ...), the syntax of `RUST_LOG`, whose targets
@@ -89,10 +92,13 @@ pub fn run(args: RunArgs) -> u8 {
         Ok(log) => log,
         Err(e) => return bad_input(e),
     };
-    let scenario = match catalog::load(&args.scenario) {
+    let mut scenario = match catalog::load(&args.scenario) {
         Ok(s) => s,
         Err(e) => return bad_input(e),
     };
+    if args.no_buggify {
+        super::sweep::no_buggify(&mut scenario);
+    }
     if let Some(path) = &args.html {
         if let Err(e) = crate::report::files::check_writable_file(path) {
             return bad_input(format!("--html: {e}"));

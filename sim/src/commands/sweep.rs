@@ -62,6 +62,9 @@ pub struct SweepArgs {
     /// Save failures as found, without shrinking them.
     #[arg(long)]
     pub no_shrink: bool,
+    /// Switch every fault point inside the system off (see `[faults] points` in scenarios/README.md).
+    #[arg(long)]
+    pub no_buggify: bool,
     /// Beside each seed file saved, write its timeline (`<file>.html`, see `repro --html`), for CI to upload.
     #[arg(long)]
     pub timelines: bool,
@@ -90,6 +93,11 @@ fn parse_range(text: &str) -> Result<(u64, u64), String> {
 }
 
 /// The scenarios named (files, names, or folders of them), or every scenario.
+/// `--no-buggify`: the scenario with every fault point off.
+pub fn no_buggify(loaded: &mut LoadedScenario) {
+    loaded.scenario.faults.points = crate::faults::Points::default();
+}
+
 pub fn load_scenarios(names: &[String]) -> Result<Vec<LoadedScenario>, String> {
     let dir = catalog::scenarios_dir();
     let mut paths = Vec::new();
@@ -171,7 +179,10 @@ fn plan(args: &SweepArgs) -> Result<Plan, String> {
         check_writable_file(path).map_err(|e| format!("--junit: {e}"))?;
     }
     check_writable_dir(&args.save_dir).map_err(|e| format!("--save-dir: {e}"))?;
-    let scenarios = load_scenarios(&args.scenarios)?;
+    let mut scenarios = load_scenarios(&args.scenarios)?;
+    if args.no_buggify {
+        scenarios.iter_mut().for_each(no_buggify);
+    }
     if scenarios.is_empty() {
         return Err("no scenarios to sweep".into());
     }

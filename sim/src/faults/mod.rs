@@ -16,6 +16,7 @@ pub mod disk;
 pub mod generate;
 pub mod inject;
 pub mod net;
+pub mod points;
 
 use crate::scenario::{Bounded, Dur};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -562,6 +563,11 @@ pub struct FaultsConfig {
     /// writes back).
     #[serde(default, skip_serializing_if = "Writeback::is_prefix")]
     pub writeback: Writeback,
+    /// Fault points inside the system (see `system::points`): `false` (the default), `true` (each switched on
+    /// for the run with probability one half, from the seed), or the list of points switched on (what a seed
+    /// file pins).
+    #[serde(default, skip_serializing_if = "Points::is_off")]
+    pub points: Points,
 }
 
 /// How a crash writes back a disk's page cache.
@@ -593,7 +599,30 @@ impl Default for FaultsConfig {
             burst_rate_percent_max: default_burst_rate_percent_max(),
             script: Vec::new(),
             writeback: Writeback::Prefix,
+            points: Points::default(),
         }
+    }
+}
+
+/// Which fault points a run switches on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Points {
+    /// `false`: none; `true`: each with probability one half, from the seed.
+    Seeded(bool),
+    /// Exactly these.
+    Listed(Vec<system::points::Point>),
+}
+
+impl Default for Points {
+    fn default() -> Self {
+        Points::Seeded(false)
+    }
+}
+
+impl Points {
+    pub fn is_off(&self) -> bool {
+        matches!(self, Points::Seeded(false)) || matches!(self, Points::Listed(list) if list.is_empty())
     }
 }
 

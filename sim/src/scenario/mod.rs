@@ -16,6 +16,7 @@ mod types;
 mod validate;
 mod values;
 
+pub mod swarm;
 pub use positions::{deserialize, line_col, locate};
 pub use types::*;
 pub use validate::{validate, warnings, INGESTS_PER_RUN_MAX, RUN_SAFETY_MAX};
@@ -95,7 +96,35 @@ pub fn parse(text: &str, file: &Path) -> Result<Scenario, ScenarioError> {
     }
     let scenario: Scenario = deserialize(text, file)?;
     validate(&scenario, text, file, "")?;
+    validate_swarm(&scenario, text, file, "")?;
     Ok(scenario)
+}
+
+/// A `[swarm]` table: every range in order, and the scenario valid at both corners of its ranges (so at every
+/// value a seed can resolve). An error at a corner names the corner.
+pub fn validate_swarm(scenario: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(), ScenarioError> {
+    let Some(ranges) = &scenario.swarm else { return Ok(()) };
+    let misordered = swarm::misordered(ranges)
+        .map(|field| (field, "a range is [low, high]: the first value must not be above the second".to_string()));
+    let outside = swarm::out_of_bounds(ranges, scenario.environments.names.len());
+    if let Some((field, message)) = misordered.or(outside) {
+        let field = format!("{prefix}swarm.{field}");
+        let (line, column) = locate(text, &field).unwrap_or((1, 1));
+        return Err(ScenarioError::Invalid { file: file.into(), line, column, field, message });
+    }
+    for (corner, resolved) in ["low", "high"].iter().zip(swarm::corners(scenario)) {
+        if let Err(ScenarioError::Invalid { field, message, .. }) = validate(&resolved, text, file, prefix) {
+            let (line, column) = locate(text, &format!("{prefix}swarm")).unwrap_or((1, 1));
+            return Err(ScenarioError::Invalid {
+                file: file.into(),
+                line,
+                column,
+                field: format!("{prefix}swarm"),
+                message: format!("with every range at its {corner} end, `{field}` is invalid: {message}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 impl Scenario {

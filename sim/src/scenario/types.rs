@@ -30,6 +30,9 @@ pub struct Scenario {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canary: Option<Canary>,
     pub run: RunSpec,
+    /// Ranges each seed resolves its cluster, knobs and load from (see `scenario::swarm`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub swarm: Option<super::swarm::SwarmRanges>,
 }
 
 /// Coverage marks a sweep of this scenario must reach (see `cargo sim list --marks`).

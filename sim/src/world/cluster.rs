@@ -101,6 +101,8 @@ impl World {
         let config = Arc::new(SystemConfig { stats, ..system_config(&scenario) });
         let topology = Arc::new(topology(&scenario));
         let net = Arc::new(FaultNet::new(streams.stream("net-loss", 0)));
+        let points: Arc<dyn system::points::FaultPoints> =
+            Arc::new(crate::faults::points::SimPoints::new(&scenario.faults.points, streams, recorder.clone()));
         let mut nodes = BTreeMap::new();
         let mut all = Vec::new();
         // Each node gets its own clock and a sink bound to its name. State captured by a node's init closure
@@ -118,6 +120,7 @@ impl World {
                 links: net.clone(),
                 config: config.clone(),
                 topology: topology.clone(),
+                points: points.clone(),
             };
             let node = handle.create_node().name(name).ip(node_addr.ip()).init(move || init(ctx.clone())).build();
             all.push(node.id());
@@ -170,6 +173,8 @@ impl World {
             links: self.net.clone(),
             config: self.config.clone(),
             topology: self.topology.clone(),
+            // The harness's own actors take no unusual paths: fault points are the system's.
+            points: Arc::new(system::points::NeverFire),
         }
     }
 }

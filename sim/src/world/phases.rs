@@ -161,7 +161,7 @@ impl Run {
         let s = self.world.scenario.clone();
         for env in s.env_names() {
             for schema in &s.schemas {
-                (self.deployer)(env.clone(), schema.name.clone(), None);
+                (self.deployer)(env.clone(), schema.name.clone(), Some(schema.fields.clone()));
             }
         }
         while self.deploys_running.load(Ordering::SeqCst) > 0 {
@@ -447,9 +447,20 @@ fn operator(
         (world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone(), world.net.clone());
     let (checker, running, schemas, log, deadline) =
         (world.checker.clone(), running.clone(), world.scenario.schemas.clone(), log.clone(), deadline.clone());
+    // Deploys without fields so far, per environment and schema (see below).
+    let revisions: Arc<Mutex<BTreeMap<(String, String), u64>>> = Arc::default();
     Arc::new(move |env: String, schema: String, fields: Option<Vec<String>>| {
-        let fields = fields
-            .unwrap_or_else(|| schemas.iter().find(|x| x.name == schema).map(|x| x.fields.clone()).unwrap_or_default());
+        // A deploy without fields is the schema's own fields and a new revision marker: a real change of the
+        // schema, which re-processes the whole environment. (The system rightly treats a deploy of the fields
+        // already deployed as done, and renders nothing again.)
+        let fields = fields.unwrap_or_else(|| {
+            let mut revisions = revisions.lock().expect("revisions lock");
+            let n = revisions.entry((env.clone(), schema.clone())).or_insert(0);
+            *n += 1;
+            let mut fields = schemas.iter().find(|x| x.name == schema).map(|x| x.fields.clone()).unwrap_or_default();
+            fields.push(format!("revision-{n}"));
+            fields
+        });
         let (ep, ingest, rec, node, running, log, links) =
             (ep.clone(), ingest.clone(), rec.clone(), node.clone(), running.clone(), log.clone(), links.clone());
         let deadline = *deadline.lock().expect("deploy deadline lock");

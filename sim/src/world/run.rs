@@ -173,8 +173,22 @@ fn runtime_for(seed: u64) -> (Runtime, bool) {
     (runtime, unseeded.load(std::sync::atomic::Ordering::SeqCst))
 }
 
+/// The scenario a seed runs: a `[swarm]` table's ranges resolved for it (see `scenario::swarm`). Every way of
+/// running a seed starts here, so that they all run the same resolved scenario.
+pub fn resolved(scenario: &LoadedScenario, seed: u64) -> std::borrow::Cow<'_, LoadedScenario> {
+    if scenario.scenario.swarm.is_none() {
+        return std::borrow::Cow::Borrowed(scenario);
+    }
+    std::borrow::Cow::Owned(LoadedScenario {
+        scenario: crate::scenario::swarm::resolve(&scenario.scenario, seed),
+        ..scenario.clone()
+    })
+}
+
 fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunResult {
     install_panic_hook();
+    // From here on, the run knows only the resolved scenario.
+    let scenario = &*resolved(scenario, seed);
     // std seeds its hasher once per thread: a second seed on this thread would not replay. Every caller hands each
     // seed a fresh thread; this holds them to it.
     assert!(!RAN_A_SEED.with(|r| r.replace(true)), "a thread ran a second seed; every seed needs a fresh thread");
@@ -272,6 +286,13 @@ pub fn finish(
         trace_hash: trace::hash(&trace),
         fault_plan: plan,
         branches: scenario.branches.clone(),
+        points: crate::faults::points::resolve(
+            &s.faults.points,
+            &crate::branch::Streams::new(seed, &scenario.branches),
+        )
+        .into_iter()
+        .map(|(point, _)| point)
+        .collect(),
     };
     RunResult { outcome, trace, leaked_references, coverage: None, marks: recorder.mark_hits() }
 }

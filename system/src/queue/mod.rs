@@ -208,7 +208,10 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
 
     loop {
         madsim::time::sleep(ctx.config.lease_scan_interval).await;
-        expire(&ctx, &state);
+        // Fault point: this round's scan is skipped.
+        if !ctx.fire(crate::points::Point::LateLeaseScan) {
+            expire(&ctx, &state);
+        }
     }
 }
 
@@ -224,6 +227,10 @@ async fn long_poll(
 ) -> Decided<Vec<Lease>> {
     let deadline = madsim::time::Instant::now() + std::time::Duration::from_millis(wait_ms.min(LONG_POLL_MAX_MS));
     let empty = |decided: &Decided<Vec<Lease>>| decided.as_ref().is_some_and(|(leases, _)| leases.is_empty());
+    // Fault point: the long poll ends at once, as if its wait had run out.
+    if empty(&decided) && ctx.fire(crate::points::Point::EarlyPollReturn) {
+        return decided;
+    }
     while empty(&decided) {
         let now = madsim::time::Instant::now();
         if now >= deadline {
@@ -278,7 +285,13 @@ fn enqueue(
     let mut st = state.state.lock().expect("queue lock");
     let cross_env = jobs.iter().any(|spec| st.queue.other_env_pending(spec));
     let while_leased = jobs.iter().any(|spec| st.queue.is_leased(spec));
-    let result = if backwards {
+    // Fault point: "busy" although there is room, as the limits would answer (never to a repeat of an enqueue
+    // that already took effect, which is acknowledged whatever the limits say).
+    let repeat = request.is_some_and(|r| st.queue.seen_request(r));
+    let early_busy = !jobs.is_empty() && !repeat && ctx.fire(crate::points::Point::EarlyBusy);
+    let result = if early_busy {
+        Err(fair::Busy { env: jobs[0].env.clone(), pending: st.queue.pending_len() })
+    } else if backwards {
         let before = st.queue.set_merge_across_environments(true);
         let result = st.queue.enqueue_once(request, jobs);
         st.queue.set_merge_across_environments(before);
@@ -360,9 +373,14 @@ fn refused(ctx: &NodeContext) {
 
 /// Leases up to `max` jobs to `worker`, in the queue's fair order.
 fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str, max: u32) -> Decided<Vec<Lease>> {
-    // Expired leases go back first, so that a worker asking for work can pick them up at once.
-    expire(ctx, state);
+    // Expired leases go back first, so that a worker asking for work can pick them up at once (unless the fault
+    // point leaves them to a later scan).
+    if !ctx.fire(crate::points::Point::LateLeaseScan) {
+        expire(ctx, state);
+    }
     let now = now(ctx, state);
+    // Fault point: a batch of one, whatever was asked for.
+    let max = if max > 1 && ctx.fire(crate::points::Point::ShortLeaseBatch) { 1 } else { max };
     let (leased, ticket) = {
         let mut st = state.state.lock().expect("queue lock");
         let mut leased = Vec::new();

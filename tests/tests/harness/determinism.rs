@@ -173,6 +173,7 @@ fn a_panic_outside_the_systems_code_is_a_harness_error() {
         fingerprint: None,
         fault_plan: Vec::new(),
         branches: Vec::new(),
+        points: Vec::new(),
     };
     assert_eq!(sim::commands::exit_of(&outcome), sim::commands::EXIT_HARNESS_ERROR);
 }

@@ -22,6 +22,7 @@ fn args(scenario: &str, dir: &Path, budget: &str) -> ExploreArgs {
         json: Some(dir.join("explore.json")),
         junit: None,
         no_shrink: true,
+        no_buggify: false,
         timelines: false,
         determinism_percent: 0,
     }

@@ -24,6 +24,7 @@ fn args(scenarios: Vec<String>, start: u64, count: u64, save_dir: &Path) -> Swee
         junit: None,
         fail_fast: false,
         no_shrink: true,
+        no_buggify: false,
         timelines: false,
         determinism_percent: 0,
     }
@@ -64,6 +65,7 @@ fn a_canary_sweep_fails_saves_one_file_per_signature_and_the_file_replays_identi
         trace: false,
         filter: None,
         no_determinism_check: false,
+        no_buggify: false,
         json: false,
         explain: false,
         log: None,
@@ -225,6 +227,7 @@ fn repro_of_a_corrupt_file_exits_2() {
         trace: false,
         filter: None,
         no_determinism_check: true,
+        no_buggify: false,
         json: false,
         explain: false,
         log: None,
@@ -240,6 +243,7 @@ fn repro_of_a_corrupt_file_exits_2() {
         trace: false,
         filter: None,
         no_determinism_check: true,
+        no_buggify: false,
         json: false,
         explain: false,
         log: None,
@@ -372,6 +376,7 @@ fn a_folder_of_scenarios_sweeps_every_scenario_in_it() {
         [
             "regressions/acks-behind-a-slow-link",
             "regressions/busy-after-store",
+            "regressions/deploy-longer-than-its-caller-waits",
             "regressions/deploy-over-queue-limit",
             "regressions/lease-outlasting-clock-reset",
             "regressions/queue-outage"

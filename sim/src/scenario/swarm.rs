@@ -1,0 +1,183 @@
+//! `[swarm]`: ranges a scenario gives for its cluster, its system's knobs and its load, which each seed resolves
+//! to one value apiece (TigerBeetle's VOPR draws its cluster per seed the same way). A seed's resolved scenario is
+//! a plain scenario: validated as a written one would be, and inlined into seed files, so that a replay needs
+//! neither the ranges nor the stream that resolved them.
+//!
+//! The ranges are checked when the file is loaded: each `[low, high]` in order, and the scenario valid at both
+//! corners (every low, every high), so that a seed's resolution is valid too.
+
+use super::{Bounded, Dur, Scenario};
+use rand::RngCore;
+use serde::{Deserialize, Serialize};
+
+/// Inclusive ranges, each optional: what is not given keeps the scenario's own value.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SwarmRanges {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingest_nodes: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workers: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worker_slots: Option<[u64; 2]>,
+    /// How many of `environments.names` take part, from the first (a mirror of one left out is dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environments: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entities: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingest_rate: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hot_percent: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unchanged_percent: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub give_up_percent: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lease: Option<[Dur; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_timeout: Option<[Dur; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub render_time_max: Option<[Dur; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_pending_max: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_compact_bytes: Option<[u64; 2]>,
+}
+
+/// Where each value comes from: a seed's stream, or one corner of every range.
+enum Pick<'a> {
+    Seed(&'a mut rand_chacha::ChaCha8Rng),
+    Low,
+    High,
+}
+
+impl Pick<'_> {
+    /// One draw per field whether the field has a range or not, so that adding a range to a file moves no other
+    /// field's value.
+    fn u64(&mut self, range: Option<[u64; 2]>) -> Option<u64> {
+        let drawn = match self {
+            Pick::Seed(rng) => Some(rng.next_u64()),
+            _ => None,
+        };
+        let [low, high] = range?;
+        Some(match (self, drawn) {
+            (Pick::Low, _) => low,
+            (Pick::High, _) => high,
+            (_, Some(d)) => low + d % (high - low + 1),
+            _ => low,
+        })
+    }
+
+    fn dur(&mut self, range: Option<[Dur; 2]>) -> Option<Dur> {
+        let ms = range.map(|[low, high]| [low.0.as_millis() as u64, high.0.as_millis() as u64]);
+        self.u64(ms).map(|ms| Dur(std::time::Duration::from_millis(ms)))
+    }
+}
+
+fn apply(scenario: &Scenario, mut pick: Pick) -> Scenario {
+    let mut s = scenario.clone();
+    let Some(r) = s.swarm.take() else { return s };
+    if let Some(v) = pick.u64(r.ingest_nodes) {
+        s.topology.ingest_nodes = Bounded(v);
+    }
+    if let Some(v) = pick.u64(r.workers) {
+        s.topology.workers = Bounded(v);
+    }
+    if let Some(v) = pick.u64(r.worker_slots) {
+        s.topology.worker_slots = Bounded(v);
+    }
+    if let Some(v) = pick.u64(r.environments) {
+        s.environments.names.truncate(v as usize);
+        let names = s.environments.names.clone();
+        s.environments.mirrors.retain(|mirror, of| names.contains(mirror) && names.contains(of));
+    }
+    if let Some(v) = pick.u64(r.entities) {
+        s.environments.entities = Bounded(v);
+        // The hot set is a share of the entities: never more of them than there are.
+        s.load.hot_entities = Bounded(s.load.hot_entities.get().min(v));
+    }
+    if let Some(v) = pick.u64(r.ingest_rate) {
+        s.load.ingest_rate = Bounded(v);
+    }
+    if let Some(v) = pick.u64(r.hot_percent) {
+        s.load.hot_percent = Bounded(v);
+    }
+    if let Some(v) = pick.u64(r.unchanged_percent) {
+        s.load.unchanged_percent = Bounded(v);
+    }
+    if let Some(v) = pick.u64(r.give_up_percent) {
+        s.load.give_up_percent = Bounded(v);
+    }
+    if let Some(v) = pick.dur(r.lease) {
+        s.system.lease = Some(v);
+    }
+    if let Some(v) = pick.dur(r.rpc_timeout) {
+        s.system.rpc_timeout = Some(v);
+    }
+    if let Some(v) = pick.dur(r.render_time_max) {
+        s.system.render_time_max = Some(v);
+    }
+    if let Some(v) = pick.u64(r.env_pending_max) {
+        s.system.env_pending_max = Some(Bounded(v));
+    }
+    if let Some(v) = pick.u64(r.log_compact_bytes) {
+        s.system.log_compact_bytes = Some(Bounded(v));
+    }
+    s
+}
+
+/// The scenario a seed runs: every range resolved from the seed's own stream (`swarm-config`), the `[swarm]`
+/// table gone. A scenario without one is returned as it is.
+pub fn resolve(scenario: &Scenario, seed: u64) -> Scenario {
+    let mut rng = crate::rng::stream(seed, "swarm-config", 0);
+    apply(scenario, Pick::Seed(&mut rng))
+}
+
+/// The scenario at each corner of its ranges (every value at its low end, then at its high end), for validation.
+pub fn corners(scenario: &Scenario) -> [Scenario; 2] {
+    [apply(scenario, Pick::Low), apply(scenario, Pick::High)]
+}
+
+/// The first range given high below low, by field name.
+pub fn misordered(r: &SwarmRanges) -> Option<&'static str> {
+    let u = [
+        ("ingest_nodes", r.ingest_nodes),
+        ("workers", r.workers),
+        ("worker_slots", r.worker_slots),
+        ("environments", r.environments),
+        ("entities", r.entities),
+        ("ingest_rate", r.ingest_rate),
+        ("hot_percent", r.hot_percent),
+        ("unchanged_percent", r.unchanged_percent),
+        ("give_up_percent", r.give_up_percent),
+        ("env_pending_max", r.env_pending_max),
+        ("log_compact_bytes", r.log_compact_bytes),
+    ];
+    let d = [("lease", r.lease), ("rpc_timeout", r.rpc_timeout), ("render_time_max", r.render_time_max)];
+    u.iter()
+        .find(|(_, range)| range.is_some_and(|[low, high]| low > high))
+        .map(|(name, _)| *name)
+        .or_else(|| d.iter().find(|(_, range)| range.is_some_and(|[low, high]| low.0 > high.0)).map(|(n, _)| *n))
+}
+
+/// The first range reaching outside what its field accepts (a written value would be refused the same way).
+pub fn out_of_bounds(r: &SwarmRanges, environments: usize) -> Option<(&'static str, String)> {
+    let checks: [(&str, Option<[u64; 2]>, u64, u64); 11] = [
+        ("ingest_nodes", r.ingest_nodes, 1, 16),
+        ("workers", r.workers, 1, 64),
+        ("worker_slots", r.worker_slots, 1, 16),
+        ("environments", r.environments, 1, environments as u64),
+        ("entities", r.entities, 1, 100_000),
+        ("ingest_rate", r.ingest_rate, 1, 10_000),
+        ("hot_percent", r.hot_percent, 0, 100),
+        ("unchanged_percent", r.unchanged_percent, 0, 100),
+        ("give_up_percent", r.give_up_percent, 0, 100),
+        ("env_pending_max", r.env_pending_max, 1, 1_000_000),
+        ("log_compact_bytes", r.log_compact_bytes, 1024, 1_073_741_824),
+    ];
+    checks.iter().find_map(|&(name, range, min, max)| {
+        let [low, high] = range?;
+        (low < min || high > max).then(|| (name, format!("the range must lie within {min} to {max}")))
+    })
+}

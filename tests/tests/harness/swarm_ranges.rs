@@ -1,0 +1,65 @@
+//! `[swarm]` ranges: each seed resolves its own cluster, knobs and load within them; a seed file keeps the
+//! resolved scenario and replays bit for bit; a range out of order, or one whose corner makes the scenario
+//! invalid, is an error naming the field.
+
+use sim::scenario::{parse, swarm};
+use sim::world::run_seed;
+use std::path::Path;
+
+fn baseline_with(ranges: &str) -> String {
+    let text = std::fs::read_to_string(tests::scenarios_dir().join("baseline.toml")).unwrap();
+    format!("{text}\n[swarm]\n{ranges}\n")
+}
+
+#[test]
+fn each_seed_resolves_its_own_values_within_the_ranges() {
+    let text =
+        baseline_with("workers = [1, 4]\nentities = [10, 300]\nlease = [\"1s\", \"6s\"]\nenv_pending_max = [5, 50]");
+    let scenario = parse(&text, Path::new("ranged.toml")).unwrap();
+    let resolved: Vec<_> = (0..40).map(|seed| swarm::resolve(&scenario, seed)).collect();
+    for s in &resolved {
+        assert!(s.swarm.is_none(), "a resolved scenario has no ranges left");
+        assert!((1..=4).contains(&s.topology.workers.get()));
+        assert!((10..=300).contains(&s.environments.entities.get()));
+        let lease = s.system.lease.unwrap().0;
+        assert!(lease >= std::time::Duration::from_secs(1) && lease <= std::time::Duration::from_secs(6));
+        assert!((5..=50).contains(&s.system.env_pending_max.unwrap().get()));
+        // What has no range keeps the file's value.
+        assert_eq!(s.topology.ingest_nodes, scenario.topology.ingest_nodes);
+    }
+    let workers: std::collections::BTreeSet<u64> = resolved.iter().map(|s| s.topology.workers.get()).collect();
+    assert_eq!(workers.len(), 4, "every worker count of the range comes up in 40 seeds: {workers:?}");
+    assert_eq!(swarm::resolve(&scenario, 7).environments.entities, resolved[7].environments.entities, "per seed");
+}
+
+#[test]
+fn a_seed_file_keeps_the_resolved_scenario_and_replays_bit_for_bit() {
+    let mut loaded = sim::catalog::load("swarm").unwrap();
+    assert!(loaded.scenario.swarm.is_some(), "swarm varies its cluster per seed");
+    loaded.scenario.run.safety = sim::scenario::Dur(std::time::Duration::from_secs(10));
+    loaded.scenario.faults.script.clear();
+    let outcome = run_seed(&loaded, 3).outcome;
+    let file = sim::seedfile::SeedFile::new(&loaded, &outcome, "test");
+    assert!(file.scenario.swarm.is_none(), "the seed file holds values, not ranges");
+    let resolved = swarm::resolve(&loaded.scenario, 3);
+    assert_eq!(file.scenario.topology.workers, resolved.topology.workers);
+    assert_eq!(file.scenario.system.lease, resolved.system.lease);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ranged.toml");
+    std::fs::write(&path, file.to_toml(&path)).unwrap();
+    let replay = run_seed(&sim::seedfile::load(&path).unwrap().to_loaded(&path), 3).outcome;
+    assert_eq!(replay.trace_hash, outcome.trace_hash, "a resolved seed file replays bit for bit");
+}
+
+#[test]
+fn bad_ranges_are_errors_naming_the_field() {
+    let misordered = parse(&baseline_with("workers = [4, 1]"), Path::new("bad.toml")).unwrap_err().to_string();
+    assert!(misordered.contains("swarm.workers") && misordered.contains("[low, high]"), "{misordered}");
+    let outside = parse(&baseline_with("entities = [0, 10]"), Path::new("bad.toml")).unwrap_err().to_string();
+    assert!(outside.contains("swarm.entities") && outside.contains("within 1 to 100000"), "{outside}");
+    // Valid alone, invalid at a corner: a lease below its limit.
+    let corner = parse(&baseline_with("lease = [\"1ms\", \"2s\"]"), Path::new("bad.toml")).unwrap_err().to_string();
+    assert!(corner.contains("swarm") && corner.contains("low end") && corner.contains("lease"), "{corner}");
+    let unknown = parse(&baseline_with("wokers = [1, 2]"), Path::new("bad.toml")).unwrap_err().to_string();
+    assert!(unknown.contains("wokers"), "{unknown}");
+}
