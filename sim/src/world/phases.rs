@@ -313,16 +313,19 @@ impl Run {
     /// readings through the delivery API stayed the same. The system's statistics play no part. Readers keep
     /// reading.
     async fn liveness(&mut self) -> bool {
-        // A lease granted by a clock that was ahead runs that much longer once the clock is set back: the window
-        // and the budget both make room for it, so a lease the harness's own clock fault lengthened is not taken
-        // for a system that went quiet with work left.
+        // A lease granted by a clock that was ahead runs that much longer once the clock is set back: the judging
+        // (below) and the budget both make room for it, so a lease the harness's own clock fault lengthened is not
+        // taken for a system that went quiet with work left.
         let ahead = self.injector.as_ref().expect("safety ran").heal_all();
         self.give_up_at += ahead;
         // Calls open before the heal (to a node that crashed) may never be answered: counting them open would
         // excuse work that is not in flight.
         self.wiretap.forget_open_calls();
         self.recorder.harness(&self.harness, HarnessEvent::PhaseStarted { phase: "liveness" });
-        let window = quiet_window(&self.world.config) + ahead;
+        let window = quiet_window(&self.world.config);
+        // No window may end before a lease granted just before the heal by the clock furthest ahead could have run
+        // out and been waited for: the judging starts that much later, rather than asking for a longer silence.
+        let not_before = Instant::now() + ahead + window;
         let envs = self.world.scenario.env_names().to_vec();
         // The window under way: when it opened, the counts then, and the reading taken then.
         let mut open: Option<(Instant, Tally, Reading)> = None;
@@ -341,7 +344,7 @@ impl Run {
                 open = Some((Instant::now(), from, reading));
                 continue;
             };
-            if since.elapsed() < window {
+            if since.elapsed() < window || Instant::now() < not_before {
                 continue;
             }
             let again = self.checker.read(&envs).await;
