@@ -99,7 +99,8 @@ impl Rpc {
                 let _ = madsim::time::timeout(timeout, ep.call(dst, copy)).await;
             });
         }
-        let again = request.clone();
+        // A copy for the fault point's repeat, only where the point can fire: not a clone of every request.
+        let again = self.ctx.points.is_on(crate::points::Point::SpuriousRetry).then(|| request.clone());
         // The seam itself: the one place system code sends.
         #[allow(clippy::disallowed_methods)]
         let attempt = async {
@@ -116,7 +117,7 @@ impl Rpc {
         };
         if result.is_err() {
             self.ctx.events.rpc_failed();
-        } else if self.ctx.fire(crate::points::Point::SpuriousRetry) {
+        } else if let Some(again) = again.filter(|_| self.ctx.fire(crate::points::Point::SpuriousRetry)) {
             // Fault point: the call is sent once more, as a retry after a lost reply would be; its answer is not
             // used. Every internal call must be safe to receive twice.
             self.ctx.events.rpc_sent();

@@ -88,6 +88,11 @@ impl Point {
 /// Asked at each decision point whether to take the unusual path now.
 pub trait FaultPoints: Send + Sync {
     fn fire(&self, point: Point) -> bool;
+    /// Whether `point` can fire at all in this run, so that a site can skip preparing for it (a copy of a
+    /// request) when it cannot.
+    fn is_on(&self, _point: Point) -> bool {
+        true
+    }
 }
 
 /// Never fires: what a real deployment hands its nodes.
@@ -95,6 +100,10 @@ pub struct NeverFire;
 
 impl FaultPoints for NeverFire {
     fn fire(&self, _: Point) -> bool {
+        false
+    }
+
+    fn is_on(&self, _: Point) -> bool {
         false
     }
 }

@@ -68,4 +68,8 @@ impl FaultPoints for SimPoints {
         }
         fires
     }
+
+    fn is_on(&self, point: Point) -> bool {
+        self.on.contains_key(&point)
+    }
 }
