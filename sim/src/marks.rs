@@ -5,10 +5,18 @@
 pub const HARNESS: &[(&str, &str)] = &[
     (CRASH_BEFORE_SYNC, "a node crashed with writes cached and not yet synced (a crash between write and sync)"),
     (CRASH_DURING_COMPACTION, "a node crashed while its log's compaction was in flight"),
+    (TRUNCATE_UNDONE, "a crash undid a truncate not yet synced: the cut bytes came back (any-order writeback)"),
+    (MOMENT_AFTER_ACK, "a `crash-after-ack` fault met its moment: the node crashed right after it acknowledged"),
+    (MOMENT_LEASE_HELD, "a `pause-while-leased` fault met its moment: the worker stopped holding a lease"),
+    (MOMENT_VIEWS_IN_FLIGHT, "a `cut-during-views` fault met its moment: a worker's view writes lost their answer"),
 ];
 
 pub const CRASH_BEFORE_SYNC: &str = "disk.crash-before-sync";
 pub const CRASH_DURING_COMPACTION: &str = "disk.crash-during-compaction";
+pub const TRUNCATE_UNDONE: &str = "disk.truncate-undone";
+pub const MOMENT_AFTER_ACK: &str = "moment.crash-after-ack";
+pub const MOMENT_LEASE_HELD: &str = "moment.pause-while-leased";
+pub const MOMENT_VIEWS_IN_FLIGHT: &str = "moment.cut-during-views";
 
 /// Every mark a scenario may require: the system's, the harness's, then the fault points' (one per point, hit
 /// each time it fires).
@@ -75,6 +83,9 @@ pub fn caused_by(kind: crate::faults::FaultKind) -> &'static [&'static str] {
         DiskFull => &[LOG_APPEND_REFUSED, DUPLICATE_REQUEST],
         DiskSlow => &[LEASE_EXPIRED, WORKER_ABANDONED],
         ReadError => &[LOG_READ_RETRIED, STORE_RECOVERED, QUEUE_RECOVERED, CRASH_BEFORE_SYNC, LEASE_EXPIRED],
+        CrashAfterAck => &[MOMENT_AFTER_ACK, LEASE_EXPIRED, STORE_RECOVERED, QUEUE_RECOVERED],
+        PauseWhileLeased => &[MOMENT_LEASE_HELD, LEASE_EXPIRED, ACK_AFTER_EXPIRY],
+        CutDuringViews => &[MOMENT_VIEWS_IN_FLIGHT, LEASE_EXPIRED, STALE_WRITE_REFUSED],
     }
 }
 

@@ -223,6 +223,9 @@ pub struct Stats {
     /// Coverage marks reached, and how often.
     #[serde(default)]
     pub marks: std::collections::BTreeMap<String, u64>,
+    /// The value each `[swarm]` range resolved to for this seed (durations in milliseconds, `_ms` names).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub knobs: std::collections::BTreeMap<String, u64>,
     /// Host time the run took. Not deterministic; left out of snapshots.
     pub wall_ms: u64,
 }

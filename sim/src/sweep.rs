@@ -251,6 +251,9 @@ pub struct ScenarioReport {
     /// Exploration: distinct coverage features its runs reached.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub features: u64,
+    /// Per `[swarm]` range: the lowest and highest value its seeds resolved it to (durations in milliseconds).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub knobs: BTreeMap<String, [u64; 2]>,
 }
 
 fn is_zero(n: &u64) -> bool {
@@ -310,6 +313,15 @@ impl ScenarioReport {
         }
     }
 
+    /// Widens each knob's range of resolved values to hold `values` (one seed's, or another shard's lows and highs).
+    pub fn note_knobs<'k>(&mut self, values: impl IntoIterator<Item = (&'k String, &'k u64)>) {
+        for (name, &value) in values {
+            let range = self.knobs.entry(name.clone()).or_insert([value, value]);
+            range[0] = range[0].min(value);
+            range[1] = range[1].max(value);
+        }
+    }
+
     pub fn failed_seeds(&self) -> u64 {
         self.failures.iter().map(|g| g.count).sum()
     }
@@ -336,6 +348,7 @@ impl ScenarioReport {
         for (kind, n) in &o.stats.faults {
             *self.faults.entry(kind.clone()).or_insert(0) += n;
         }
+        self.note_knobs(&o.stats.knobs);
         for mark in o.stats.marks.keys() {
             *self.marks.entry(mark.clone()).or_insert(0) += 1;
         }

@@ -288,6 +288,8 @@ pub struct Recorder {
     marks: Mutex<std::collections::BTreeMap<&'static str, MarkHits>>,
     /// The fault kinds active now, as the injector's start and heal records say (a kind may be active twice).
     active_faults: Mutex<Vec<crate::faults::FaultKind>>,
+    /// What the faults that wait for a moment look at, fed by every system event, muted or not.
+    pub moments: crate::faults::moments::Moments,
 }
 
 impl Recorder {
@@ -381,6 +383,7 @@ pub struct NodeSink {
 
 impl EventSink for NodeSink {
     fn emit(&self, event: Event) {
+        self.recorder.moments.observe(&self.node, &event);
         if !self.recorder.mute_system {
             self.recorder.record(&self.node, TraceEvent::System(event));
         }

@@ -76,6 +76,15 @@ pub enum Flaw {
     /// while every worker comes back; a worker that stays dead strands every job it held, so the system needs
     /// every worker alive to converge.
     JobsStickToTheirWorker,
+    /// The store takes a write as a harmless repeat only when its content equals the newest stored content, and
+    /// keeps no other guard (no idempotency keys, no client order): "a retry resends the same content, so storing
+    /// it again is a no-op". Harmless while every repeat arrives at once; a copy the network delivers late, after
+    /// the client wrote the entity again, is stored as a new version and brings the older content back.
+    RepeatsJudgedByContent,
+    /// The log takes a damaged record that is followed by a whole one for corruption of what it had synced, and
+    /// refuses to start. Sound only if the disk writes back in order (then damage is always a torn tail); a page
+    /// cache that writes back in any order leaves holes before whole records after every crash.
+    HoleTakenForCorruption,
 }
 
 impl Flaw {
@@ -120,6 +129,14 @@ impl Flaw {
             }
             Flaw::JobsStickToTheirWorker => {
                 "an expired job goes back only to the worker that held it: a worker that stays dead strands its jobs"
+            }
+            Flaw::RepeatsJudgedByContent => {
+                "the store guards against repeats only by comparing content: a late copy of an older write is stored \
+                 again over newer content"
+            }
+            Flaw::HoleTakenForCorruption => {
+                "the log takes a damaged record before whole ones for corrupted synced data and refuses to start \
+                 (it assumed writeback in order)"
             }
         }
     }

@@ -10,6 +10,8 @@
 //! Each record is framed as `length (u32 LE) | crc32 of length and payload (u32 LE) | payload (bincode)`. On
 //! boot the log keeps the longest prefix of whole records whose checksums match and cuts the rest off before
 //! appending again; a record after a damaged one is never used, so the log stays a prefix of what was written.
+//! The cut is synced before the first new record: an unsynced truncate may be undone by a crash, and the old
+//! tail would then lie beneath the new records, where an old whole record could line up after a new one.
 //! A failed sync is never retried as if it had worked (the cached writes it covered may be gone): every write
 //! since the last good sync counts as lost, their requests go unanswered, and the service rebuilds its state
 //! from what the disk really holds.
@@ -117,6 +119,23 @@ pub fn decode<Op: DeserializeOwned>(bytes: &[u8]) -> Recovery<Op> {
         at += HEADER + len;
     };
     Recovery { ops, valid_bytes: at as u64, damage: damage.map(|d| (d, (bytes.len() - at) as u64)), read_errors: 0 }
+}
+
+/// Whether a whole record (a frame whose checksum matches) starts anywhere in `bytes` at or after `from`. Only the
+/// flaw `hole-taken-for-corruption` asks: a correct log never reads past damage.
+fn whole_record_after(bytes: &[u8], from: usize) -> bool {
+    (from..bytes.len().saturating_sub(HEADER)).any(|at| {
+        let rest = &bytes[at..];
+        let len = u32::from_le_bytes(rest[0..4].try_into().expect("four bytes")) as usize;
+        if len == 0 || len > RECORD_MAX || rest.len() < HEADER + len {
+            return false;
+        }
+        let crc = u32::from_le_bytes(rest[4..8].try_into().expect("four bytes"));
+        let mut check = crc32fast::Hasher::new();
+        check.update(&rest[0..4]);
+        check.update(&rest[HEADER..HEADER + len]);
+        check.finalize() == crc
+    })
 }
 
 /// Reports what opening a log found wrong with its end.
@@ -245,14 +264,21 @@ pub struct DurableLog<Op> {
 }
 
 impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
-    /// Opens the log on a booting node: keeps the longest valid prefix and cuts any damaged tail off, so that
-    /// new records never follow garbage. A read or a cut that fails is tried again, backing off, for as long as
+    /// Opens the log on a booting node: keeps the longest valid prefix and cuts any damaged tail off, durably, so
+    /// that new records never follow garbage. A read or a cut that fails is tried again, backing off, for as long as
     /// it takes: a node that cannot read its whole log does not serve.
     pub async fn open(disk: Arc<dyn Disk>) -> (Self, Recovery<Op>) {
+        Self::open_with(disk, &crate::flaws::Flaws::none()).await
+    }
+
+    /// [`Self::open`] for a service that may have flaws switched on (the flaw `hole-taken-for-corruption` is the
+    /// log's own).
+    pub async fn open_with(disk: Arc<dyn Disk>, flaws: &crate::flaws::Flaws) -> (Self, Recovery<Op>) {
+        let holes_fatal = flaws.has(crate::flaws::Flaw::HoleTakenForCorruption);
         let mut backoff = BOOT_READ_BACKOFF_MIN;
         let mut read_errors = 0u32;
         let mut recovery = loop {
-            match Self::try_read_valid(&*disk) {
+            match Self::try_read_valid(&*disk, holes_fatal) {
                 Ok(recovery) => break recovery,
                 Err(_) => {
                     read_errors = read_errors.saturating_add(1);
@@ -261,6 +287,15 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
                 }
             }
         };
+        if recovery.damage.is_some() {
+            // The cut must be durable before anything is appended after it (see the module's comment). A sync that
+            // fails is tried again: nothing is cached yet, so a failure loses nothing.
+            let mut backoff = BOOT_READ_BACKOFF_MIN;
+            while disk.sync().await.is_err() {
+                madsim::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(BOOT_READ_BACKOFF_MAX);
+            }
+        }
         recovery.read_errors = read_errors;
         let inner = Inner {
             appended: 0,
@@ -282,8 +317,18 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
 
     /// Reads the valid prefix and cuts a damaged tail off, or fails having read nothing (and cut nothing, or cut
     /// only damage: a retry finds the same prefix).
-    fn try_read_valid(disk: &dyn Disk) -> Result<Recovery<Op>, DiskError> {
-        let recovery = decode(&disk.read()?);
+    /// `holes_fatal` is the flaw `hole-taken-for-corruption`.
+    fn try_read_valid(disk: &dyn Disk, holes_fatal: bool) -> Result<Recovery<Op>, DiskError> {
+        let bytes = disk.read()?;
+        let recovery = decode(&bytes);
+        if holes_fatal && recovery.damage.is_some() {
+            assert!(
+                !whole_record_after(&bytes, recovery.valid_bytes as usize + 1),
+                "the log is corrupt before its end (a damaged record at byte {} is followed by whole records): \
+                 refusing to start",
+                recovery.valid_bytes
+            );
+        }
         if recovery.damage.is_some() {
             disk.truncate(recovery.valid_bytes)?;
         }
@@ -296,7 +341,7 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
     fn read_valid_now(disk: &dyn Disk) -> Recovery<Op> {
         let mut read_errors = 0u32;
         loop {
-            match Self::try_read_valid(disk) {
+            match Self::try_read_valid(disk, false) {
                 Ok(mut recovery) => {
                     recovery.read_errors = read_errors;
                     return recovery;

@@ -181,15 +181,17 @@ impl StoreState {
         events: &mut Vec<Event>,
         marks: &mut Vec<&'static str>,
     ) -> (PutSourceReply, Option<StoreOp>) {
+        // The flaw `repeats-judged-by-content` keeps only the content check below.
+        let guarded = !self.flaws.has(Flaw::RepeatsJudgedByContent);
         let env = self.envs.entry(req.env.clone()).or_default();
         let schemas: Vec<SchemaName> = env.schemas.keys().cloned().collect();
         let record = env.sources.entry(req.entity.clone()).or_default();
-        if let Some(&(_, version)) = record.requests.iter().find(|(id, _)| *id == req.request) {
+        if let Some(&(_, version)) = record.requests.iter().find(|(id, _)| guarded && *id == req.request) {
             marks.push(crate::marks::DUPLICATE_REQUEST);
             events.push(Event::SourceReplayed { env: req.env, entity: req.entity, version, request: req.request });
             return (PutSourceReply { version, stored: true, replayed: true, superseded: false, schemas }, None);
         }
-        if let Some(current) = record.source.as_ref().filter(|_| req.seq < record.seq) {
+        if let Some(current) = record.source.as_ref().filter(|_| guarded && req.seq < record.seq) {
             // The client wrote this entity again after this request; this attempt arrived late. Storing it would
             // bring older content back over the client's newer one.
             let version = current.version;
@@ -367,7 +369,7 @@ pub type StoreDisk = Arc<dyn Disk>;
 
 /// Runs the store service on the current node until the node stops. Its state is rebuilt from `disk`.
 pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
-    let (log, recovery) = DurableLog::open(disk).await;
+    let (log, recovery) = DurableLog::open_with(disk, &ctx.config.flaws).await;
     let ops = recovery.ops.len();
     let state = StoreState::recover(ctx.config.request_memory_max, ctx.config.flaws.clone(), recovery.ops);
     let store: SharedStore = Arc::new(Store { state: Mutex::new(state), log });

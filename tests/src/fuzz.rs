@@ -177,6 +177,12 @@ impl FuzzScenario {
                 FaultKind::ReadError => {
                     let _ = writeln!(t, "target = \"{disk}\"\nerror_percent = {}", 1 + f.amount % 90);
                 }
+                FaultKind::CrashAfterAck => {
+                    let _ = writeln!(t, "target = \"{}\"", node(f.a));
+                }
+                FaultKind::PauseWhileLeased | FaultKind::CutDuringViews => {
+                    let _ = writeln!(t, "target = \"worker-{}\"", 1 + f.a as usize % workers);
+                }
             }
             t.push('\n');
         }

@@ -152,6 +152,9 @@ pub fn merge_reports(parts: &[SweepReport], artifacts: &[String]) -> Result<Swee
             for (k, n) in &s.marks {
                 add(target.marks.entry(k.clone()).or_insert(0), *n, &format!("marks.{k}"), &name)?;
             }
+            let ends: Vec<(String, u64)> =
+                s.knobs.iter().flat_map(|(k, [low, high])| [(k.clone(), *low), (k.clone(), *high)]).collect();
+            target.note_knobs(ends.iter().map(|(k, v)| (k, v)));
             for (k, n) in &s.canary_other {
                 add(target.canary_other.entry(k.clone()).or_insert(0), *n, &format!("canary_other.{k}"), &name)?;
             }

@@ -9,6 +9,11 @@
 //! atomically; a crash meanwhile leaves the old file. (madsim's own file system keeps unsynced writes across a
 //! kill, so the harness models all of this itself.)
 //!
+//! When the cache writes back in any order (`writeback = "any-order"`), a crash keeps each unsynced write whole,
+//! torn at a sector boundary, or not at all, and a truncate of synced bytes is itself only durable at the next
+//! sync: a crash before it may bring the cut bytes back, beneath whatever writes the cache did keep (a torn
+//! truncate, as a file system that had not yet committed the new length).
+//!
 //! Every draw comes from the disk's own random stream, in the order the node calls it, so a disk's behaviour
 //! is a function of the seed.
 
@@ -79,6 +84,8 @@ pub struct CrashReport {
     pub flipped: bool,
     /// Whether a compaction was in flight.
     pub compacting: bool,
+    /// Whether a truncate that had not yet been synced was undone, its cut bytes back.
+    pub untruncated: bool,
 }
 
 /// Counts of what the disk did, for statistics and tests.
@@ -100,6 +107,9 @@ struct Medium {
     /// Whether a crash writes back the cache in any order (each write whole, torn at a sector, or lost) rather
     /// than a prefix of it.
     any_order: bool,
+    /// Synced bytes a truncate cut off since the last sync (in any-order mode only): a crash before the next sync
+    /// may bring them back. They lie right after `durable`.
+    untruncated: Option<Vec<u8>>,
     rng: Stream,
     /// Bumped by every crash: an operation in flight across a crash does nothing.
     boot: u64,
@@ -127,6 +137,7 @@ impl SimDisk {
                 cache: Vec::new(),
                 writes: Vec::new(),
                 any_order,
+                untruncated: None,
                 rng,
                 boot: 0,
                 full: 0,
@@ -181,8 +192,18 @@ impl SimDisk {
     /// reads as zeros up to the last byte that did (the file was extended), and the file ends there.
     fn crash_any_order(m: &mut Medium, mode: CrashMode, mut report: CrashReport) -> CrashReport {
         let start = m.durable.len();
-        let mut tail = vec![0u8; m.cache.len()];
-        let (mut at, mut end, mut kept) = (0usize, 0usize, 0usize);
+        // A truncate not yet synced is lost in half the crashes: the file comes back at its old length, and the
+        // writes the cache did keep lie over the old bytes rather than over zeros.
+        let base = match m.untruncated.take() {
+            Some(cut) if m.rng.gen_bool(0.5) => {
+                report.untruncated = true;
+                cut
+            }
+            _ => Vec::new(),
+        };
+        let mut tail = base.clone();
+        tail.resize(base.len().max(m.cache.len()), 0);
+        let (mut at, mut end, mut kept) = (0usize, base.len(), 0usize);
         for &len in &m.writes {
             let keep = match m.rng.gen_range(0..3) {
                 0 => len,
@@ -200,7 +221,7 @@ impl SimDisk {
             };
             tail[at..at + keep].copy_from_slice(&m.cache[at..at + keep]);
             if keep > 0 {
-                end = at + keep;
+                end = end.max(at + keep);
             }
             kept += keep;
             at += len;
@@ -320,6 +341,7 @@ impl Disk for SimDisk {
                 return Err(DiskError::SyncFailed);
             }
             let m = &mut *m;
+            m.untruncated = None;
             let covered = covered.min(m.cache.len());
             m.durable.extend(m.cache.drain(..covered));
             drop_writes(&mut m.writes, covered);
@@ -345,6 +367,11 @@ impl Disk for SimDisk {
         }
         let len = len as usize;
         if len <= m.durable.len() {
+            if m.any_order {
+                let mut cut = m.durable.split_off(len);
+                cut.extend(m.untruncated.take().unwrap_or_default());
+                m.untruncated = Some(cut);
+            }
             m.durable.truncate(len);
             m.cache.clear();
             m.writes.clear();
@@ -380,6 +407,8 @@ impl Disk for SimDisk {
             }
             let upto = (upto as usize).min(m.durable.len());
             let tail = m.durable.split_off(upto);
+            // The new file was renamed over the old one with the folder synced: a truncate of the old is moot.
+            m.untruncated = None;
             m.durable = prefix;
             m.durable.extend(tail);
             m.stats.compactions += 1;

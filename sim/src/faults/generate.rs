@@ -108,6 +108,7 @@ fn events(
         let duration = Dur(duration);
         let node = |rng: &mut ChaCha8Rng| cluster.nodes.choose(rng).expect("a cluster has nodes").clone();
         let disk = |rng: &mut ChaCha8Rng| cluster.disks.choose(rng).expect("a cluster has disks").clone();
+        let worker = |rng: &mut ChaCha8Rng| cluster.workers.choose(rng).expect("a cluster has workers").clone();
         let latency = |rng: &mut ChaCha8Rng| {
             let max = scale(config.latency_max.0.as_millis() as u64);
             Dur(Duration::from_millis(rng.gen_range(1..=max)))
@@ -207,6 +208,9 @@ fn events(
                 let target = disk(rng);
                 Fault::ReadError { duration, target, error_percent: Bounded(rng.gen_range(10..=90)) }
             }
+            FaultKind::CrashAfterAck => Fault::CrashAfterAck { duration, target: node(rng) },
+            FaultKind::PauseWhileLeased => Fault::PauseWhileLeased { duration, target: worker(rng) },
+            FaultKind::CutDuringViews => Fault::CutDuringViews { duration, target: worker(rng) },
         };
         let spec = FaultSpec { at: Dur(at), fault };
         plan.push(spec);

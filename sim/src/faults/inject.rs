@@ -93,7 +93,10 @@ impl Injector {
             | Fault::Duplicate { target, .. }
             | Fault::ClockOffset { target, .. }
             | Fault::ClockDrift { target, .. }
-            | Fault::ClockJump { target, .. } => outside(target),
+            | Fault::ClockJump { target, .. }
+            | Fault::CrashAfterAck { target, .. }
+            | Fault::PauseWhileLeased { target, .. }
+            | Fault::CutDuringViews { target, .. } => outside(target),
             Fault::Latency { target: Some(target), .. } => outside(target),
             Fault::Latency { from: Some(from), to: Some(to), .. } | Fault::Cut { from, to, .. } => {
                 outside(from) || outside(to)
@@ -230,6 +233,13 @@ impl Injector {
                     self.restart_now(target);
                 }
             }
+            Fault::CrashAfterAck { .. } | Fault::PauseWhileLeased { .. } | Fault::CutDuringViews { .. } => {
+                // The task waits for the moment, acts, and undoes what it did when the fault ends; the heal step
+                // does nothing.
+                if on {
+                    self.act_at_moment(spec);
+                }
+            }
             Fault::Pause { target, .. } => self.pause(std::slice::from_ref(target), on),
             Fault::PauseWorkers { .. } => self.pause(&self.cluster.workers.clone(), on),
             Fault::Burst { environments, rate_percent, .. } => {
@@ -281,6 +291,50 @@ impl Injector {
         });
     }
 
+    /// A fault that waits for its moment (see [`super::moments`]), at most half its duration: then it crashes,
+    /// pauses or cuts, and undoes that when the fault ends. Met in time, the moment is a coverage mark.
+    fn act_at_moment(self: &Arc<Self>, spec: &FaultSpec) {
+        let injector = self.clone();
+        let name = spec.target().unwrap_or_default().to_string();
+        let kind = spec.kind();
+        let duration = spec.duration().unwrap_or_default();
+        let end = Instant::now() + duration;
+        let deadline = Instant::now() + duration / 2;
+        madsim::task::spawn(async move {
+            let moments = &injector.recorder.moments;
+            let acks = |name: &str| {
+                moments.acks(name) + injector.info(name).disks.iter().map(|d| d.stats().syncs).sum::<u64>()
+            };
+            let (acked, rendered) = (acks(&name), moments.renders(&name));
+            let met = || match kind {
+                FaultKind::CrashAfterAck => acks(&name) > acked,
+                FaultKind::PauseWhileLeased => moments.holds_lease(&name),
+                _ => moments.renders(&name) > rendered,
+            };
+            while !met() && Instant::now() < deadline {
+                madsim::time::sleep(MOMENT_POLL).await;
+            }
+            if met() {
+                injector.recorder.harness_mark(match kind {
+                    FaultKind::CrashAfterAck => crate::marks::MOMENT_AFTER_ACK,
+                    FaultKind::PauseWhileLeased => crate::marks::MOMENT_LEASE_HELD,
+                    _ => crate::marks::MOMENT_VIEWS_IN_FLIGHT,
+                });
+            }
+            let act = |on: bool| match kind {
+                FaultKind::CrashAfterAck => injector.crash(&name, on, CrashMode::Clean),
+                FaultKind::PauseWhileLeased => injector.pause(std::slice::from_ref(&name), on),
+                _ => {
+                    let (store, worker) = (injector.info("store").id, injector.info(&name).id);
+                    injector.cluster.net.clog(&[(store, worker)], on);
+                }
+            };
+            act(true);
+            madsim::time::sleep_until(end).await;
+            act(false);
+        });
+    }
+
     /// Crashes a node cleanly and restarts it a moment later, so that it boots into the fault just started.
     fn restart_now(self: &Arc<Self>, name: &str) {
         let injector = self.clone();
@@ -321,6 +375,9 @@ impl Injector {
                     }
                     if report.compacting {
                         self.recorder.harness_mark(crate::marks::CRASH_DURING_COMPACTION);
+                    }
+                    if report.untruncated {
+                        self.recorder.harness_mark(crate::marks::TRUNCATE_UNDONE);
                     }
                 }
                 drop(held);

@@ -15,6 +15,7 @@ pub mod clock;
 pub mod disk;
 pub mod generate;
 pub mod inject;
+pub mod moments;
 pub mod net;
 pub mod points;
 
@@ -108,6 +109,16 @@ pub enum Fault {
     /// A node with a disk restarts (a clean crash), and its disk fails `error_percent` of reads and truncates
     /// for the duration: the node boots reading through transient I/O errors.
     ReadError { duration: Dur, target: String, error_percent: Bounded<1, 90> },
+    /// A node crashes right after it acknowledged something (a store or queue: a sync returned, so an answer is
+    /// leaving; an ingest node: an ingest or deploy answered; a worker: a batch of views written), waiting up to
+    /// half the duration for one. It restarts after the duration.
+    CrashAfterAck { duration: Dur, target: String },
+    /// A worker stops while it holds a lease (waiting up to half the duration for one), then resumes: its leases
+    /// run out while it cannot know.
+    PauseWhileLeased { duration: Dur, target: String },
+    /// The store's answers to a worker are lost from the moment the worker rendered a job (waiting up to half the
+    /// duration for one) until the fault ends: its batch of view writes lands, and the answer never comes back.
+    CutDuringViews { duration: Dur, target: String },
 }
 
 impl FaultKind {
@@ -231,7 +242,10 @@ macro_rules! with_duration {
             | SyncFail { duration: $d, .. }
             | DiskFull { duration: $d, .. }
             | DiskSlow { duration: $d, .. }
-            | ReadError { duration: $d, .. } => $some,
+            | ReadError { duration: $d, .. }
+            | CrashAfterAck { duration: $d, .. }
+            | PauseWhileLeased { duration: $d, .. }
+            | CutDuringViews { duration: $d, .. } => $some,
             Deploy { .. } => $none,
         }
     }};
@@ -322,7 +336,10 @@ impl FaultSpec {
             | SyncFail { target, .. }
             | DiskFull { target, .. }
             | DiskSlow { target, .. }
-            | ReadError { target, .. } => Some(target),
+            | ReadError { target, .. }
+            | CrashAfterAck { target, .. }
+            | PauseWhileLeased { target, .. }
+            | CutDuringViews { target, .. } => Some(target),
             Latency { target, .. } => target.as_deref(),
             _ => None,
         }
@@ -414,6 +431,18 @@ impl FaultSpec {
                 }
             }
             Fault::PauseWorkers { .. } => {}
+            Fault::PauseWhileLeased { target, .. } | Fault::CutDuringViews { target, .. } => {
+                node("target", target, false)?;
+                if !cluster.workers.iter().any(|w| w == target) {
+                    return Err((
+                        "target".into(),
+                        format!(
+                            "`{target}` is not a worker; kind `{kind}` needs one of {}",
+                            cluster.workers.join(", ")
+                        ),
+                    ));
+                }
+            }
             _ => {
                 let target = self.target().unwrap_or_default();
                 node("target", target, false)?;
@@ -669,6 +698,9 @@ pub fn disruption(plan: &[FaultSpec]) -> Duration {
                     | FaultKind::DiskFull
                     | FaultKind::DiskSlow
                     | FaultKind::ReadError
+                    | FaultKind::CrashAfterAck
+                    | FaultKind::PauseWhileLeased
+                    | FaultKind::CutDuringViews
             )
         })
         .filter_map(|f| f.duration())

@@ -199,6 +199,17 @@ pub fn summary(result: &SweepReport) -> String {
                 .collect();
             let _ = writeln!(out, "      coverage (share of {unit}): {}", shares.join(" · "));
         }
+        if !s.knobs.is_empty() {
+            let ranges: Vec<String> = s
+                .knobs
+                .iter()
+                .map(|(name, [low, high])| match name.strip_suffix("_ms") {
+                    Some(name) => format!("{name} {low}–{high}ms"),
+                    None => format!("{name} {low}–{high}"),
+                })
+                .collect();
+            let _ = writeln!(out, "      configuration (resolved range over its seeds): {}", ranges.join(" · "));
+        }
         if s.branched_runs > 0 || s.features > 0 {
             let _ = writeln!(
                 out,

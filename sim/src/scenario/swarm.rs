@@ -181,3 +181,28 @@ pub fn out_of_bounds(r: &SwarmRanges, environments: usize) -> Option<(&'static s
         (low < min || high > max).then(|| (name, format!("the range must lie within {min} to {max}")))
     })
 }
+
+/// The value each range of `scenario`'s `[swarm]` table took in `resolved` (durations in milliseconds, under a
+/// name ending `_ms`), for the sweep's report of what its seeds covered. Empty without a `[swarm]` table.
+pub fn values(scenario: &Scenario, resolved: &Scenario) -> std::collections::BTreeMap<String, u64> {
+    let Some(r) = &scenario.swarm else { return Default::default() };
+    let ms = |d: Option<Dur>| d.map_or(0, |d| d.0.as_millis() as u64);
+    let s = resolved;
+    let fields: [(&str, bool, u64); 14] = [
+        ("ingest_nodes", r.ingest_nodes.is_some(), s.topology.ingest_nodes.get()),
+        ("workers", r.workers.is_some(), s.topology.workers.get()),
+        ("worker_slots", r.worker_slots.is_some(), s.topology.worker_slots.get()),
+        ("environments", r.environments.is_some(), s.environments.names.len() as u64),
+        ("entities", r.entities.is_some(), s.environments.entities.get()),
+        ("ingest_rate", r.ingest_rate.is_some(), s.load.ingest_rate.get()),
+        ("hot_percent", r.hot_percent.is_some(), s.load.hot_percent.get()),
+        ("unchanged_percent", r.unchanged_percent.is_some(), s.load.unchanged_percent.get()),
+        ("give_up_percent", r.give_up_percent.is_some(), s.load.give_up_percent.get()),
+        ("lease_ms", r.lease.is_some(), ms(s.system.lease)),
+        ("rpc_timeout_ms", r.rpc_timeout.is_some(), ms(s.system.rpc_timeout)),
+        ("render_time_max_ms", r.render_time_max.is_some(), ms(s.system.render_time_max)),
+        ("env_pending_max", r.env_pending_max.is_some(), s.system.env_pending_max.map_or(0, |v| v.get())),
+        ("log_compact_bytes", r.log_compact_bytes.is_some(), s.system.log_compact_bytes.map_or(0, |v| v.get())),
+    ];
+    fields.iter().filter(|(_, given, _)| *given).map(|(name, _, value)| (name.to_string(), *value)).collect()
+}

@@ -187,8 +187,10 @@ pub fn resolved(scenario: &LoadedScenario, seed: u64) -> std::borrow::Cow<'_, Lo
 
 fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunResult {
     install_panic_hook();
-    // From here on, the run knows only the resolved scenario.
-    let scenario = &*resolved(scenario, seed);
+    // From here on, the run knows only the resolved scenario (and, for the report, what its ranges resolved to).
+    let resolved = resolved(scenario, seed);
+    let knobs = crate::scenario::swarm::values(&scenario.scenario, &resolved.scenario);
+    let scenario = &*resolved;
     // std seeds its hasher once per thread: a second seed on this thread would not replay. Every caller hands each
     // seed a fresh thread; this holds them to it.
     assert!(!RAN_A_SEED.with(|r| r.replace(true)), "a thread ran a second seed; every seed needs a fresh thread");
@@ -209,6 +211,7 @@ fn run_here(scenario: &LoadedScenario, seed: u64, options: RunOptions) -> RunRes
     CAPTURING.with(|c| *c.borrow_mut() = false);
     drop(runtime);
     let mut run = finish(scenario, seed, plan, &recorder, result, wall_start);
+    run.outcome.stats.knobs = knobs;
     if unseeded {
         run.outcome.violations.push(Violation::new(
             ViolationKind::Nondeterminism,

@@ -264,6 +264,81 @@ fn a_crash_that_writes_back_in_any_order_recovers_a_valid_prefix() {
     assert!(holes > 10, "most crashes kept some of the unsynced writes and lost others: {holes}");
 }
 
+/// A torn truncate: with writeback in any order, a truncate of synced bytes is durable only at the next sync, and
+/// a crash before it brings the cut bytes back (in about half the crashes), beneath whatever writes the cache kept.
+#[test]
+fn a_crash_before_the_next_sync_may_undo_a_truncate_and_bring_the_cut_bytes_back() {
+    let undone = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    for seed in 0..40 {
+        let u = undone.clone();
+        simulate(|| async move {
+            let disk = any_order_disk(seed);
+            disk.append(&[7u8; 1000]).expect("room");
+            disk.sync().await.expect("a healthy disk syncs");
+            disk.truncate(400).expect("no read errors");
+            assert_eq!(disk.read().expect("reads").len(), 400, "a running process sees the truncate at once");
+            disk.append(&[9u8; 100]).expect("room");
+            let report = disk.crash(CrashMode::Clean);
+            let after = disk.durable();
+            assert_eq!(&after[..400], &[7u8; 400][..], "synced bytes before the cut are never touched");
+            if report.untruncated {
+                assert_eq!(after.len(), 1000, "seed {seed}: the old length came back");
+                let overlaid = after[400..500].iter().filter(|&&b| b == 9).count();
+                assert!(after[400..500].iter().all(|&b| b == 7 || b == 9), "seed {seed}: old bytes or kept writes");
+                assert_eq!(&after[500..], &[7u8; 500][..], "seed {seed}");
+                // The one write lies inside a sector: it is kept whole or lost, never torn.
+                assert!(overlaid == 0 || overlaid == 100, "seed {seed}: {overlaid} bytes of the write");
+            } else {
+                assert!(after.len() <= 500 && after[400..].iter().all(|&b| b == 9), "seed {seed}: {}", after.len());
+            }
+            // A sync makes the truncate durable: the next crash cannot undo it.
+            disk.truncate(450).expect("no read errors");
+            disk.sync().await.expect("a healthy disk syncs");
+            assert!(!disk.crash(CrashMode::Clean).untruncated);
+            assert!(disk.durable().len() <= 450);
+            if report.untruncated {
+                u.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+        });
+    }
+    let undone = undone.load(std::sync::atomic::Ordering::SeqCst);
+    assert!((8..=32).contains(&undone), "about half the crashes undo the truncate: {undone} of 40");
+}
+
+/// The log against a torn truncate: it cuts a damaged tail at boot, appends, and crashes before its next sync. Had
+/// the cut not been synced, the old tail (old whole records after a hole) would come back beneath the new writes,
+/// and an old record could line up after a new one: a log that cut without syncing recovered `[0..4, 200, 201,
+/// 102]` here. It must recover a prefix of what it wrote, in this boot's order.
+#[test]
+fn a_log_whose_boot_truncate_is_undone_by_a_crash_recovers_only_what_it_wrote_in_order() {
+    let mut cut = 0;
+    for seed in 0..200 {
+        let found = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let f = found.clone();
+        simulate(|| async move {
+            let disk = any_order_disk(seed);
+            let (log, _) = boot(&disk).await;
+            acknowledged(&log, 0..5).await;
+            unacknowledged(&log, 100..140);
+            disk.crash(CrashMode::Clean);
+            let (log, first) = boot(&disk).await;
+            let acked: Vec<u64> = first.ops.clone();
+            assert!(acked.starts_with(&[0, 1, 2, 3, 4]));
+            if first.damage.is_some() {
+                f.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            }
+            unacknowledged(&log, 200..210);
+            let report = disk.crash(CrashMode::Clean);
+            assert!(!report.untruncated, "seed {seed}: the boot's cut was synced before anything was appended");
+            let (_, second) = boot(&disk).await;
+            let written: Vec<u64> = acked.iter().copied().chain(200..210).collect();
+            assert_prefix_keeping(&second.ops, &written, &acked);
+        });
+        cut += found.load(std::sync::atomic::Ordering::SeqCst);
+    }
+    assert!(cut > 100, "most first boots cut a damaged tail: {cut} of 200");
+}
+
 #[test]
 fn a_disk_with_read_errors_fails_whole_reads_and_a_booting_log_reads_through_them() {
     simulate(|| async {

@@ -588,3 +588,98 @@ fn a_duplicated_request_reaches_its_receiver_twice() {
         assert_eq!(mini.received("b"), healed + 1);
     });
 }
+
+/// The simulated time a fault that waits for its moment met it (its mark's first hit).
+fn moment(result: &sim::world::RunResult, mark: &str) -> Duration {
+    result.marks.get(mark).and_then(|hits| hits.times.first().copied()).unwrap_or_else(|| panic!("{mark} not met"))
+}
+
+#[test]
+fn a_pause_while_leased_stops_a_worker_that_holds_a_lease() {
+    let paused = baseline_with(
+        "[[script]]\nat = \"10s\"\nkind = \"pause-while-leased\"\ntarget = \"worker-1\"\nduration = \"8s\"",
+    );
+    let result = run_seed(&paused, 3);
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+    let at = moment(&result, sim::marks::MOMENT_LEASE_HELD);
+    assert!(at >= safety_start(&result.trace) + Duration::from_secs(10));
+    // The worker held a lease at that moment: granted before it, and neither completed nor expired by then.
+    let mut held = std::collections::BTreeSet::new();
+    for r in result.trace.iter().filter(|r| r.at <= at) {
+        match &r.event {
+            TraceEvent::System(Event::JobLeased { token, worker, .. }) if worker == "worker-1" => {
+                held.insert(*token);
+            }
+            TraceEvent::System(Event::JobCompleted { token, .. } | Event::LeaseExpired { token, .. }) => {
+                held.remove(token);
+            }
+            _ => {}
+        }
+    }
+    assert!(!held.is_empty(), "worker-1 held no lease when it was paused");
+    // Paused for the rest of the fault: it renders nothing until the fault ends.
+    let end = safety_start(&result.trace) + Duration::from_secs(18);
+    let rendered = |from: Duration, to: Duration| {
+        result
+            .trace
+            .iter()
+            .filter(|r| &*r.node == "worker-1" && r.at > from && r.at < to)
+            .filter(|r| matches!(r.event, TraceEvent::System(Event::JobRendered { .. })))
+            .count()
+    };
+    assert_eq!(rendered(at + ms(1), end), 0, "a paused worker rendered");
+    assert!(rendered(end, end + Duration::from_secs(5)) > 0, "worker-1 resumed after the fault");
+    // Its leases ran out while it could not know.
+    assert!(result.outcome.stats.leases_expired > 0);
+}
+
+#[test]
+fn a_crash_after_ack_crashes_a_node_right_after_it_answered() {
+    for (target, acked) in [("ingest-1", "ingest-acked"), ("store", "")] {
+        let crashed = baseline_with(&format!(
+            "[[script]]\nat = \"10s\"\nkind = \"crash-after-ack\"\ntarget = \"{target}\"\nduration = \"2s\""
+        ));
+        let result = run_seed(&crashed, 4);
+        assert!(result.outcome.passed(), "{target}: {:#?}", result.outcome.violations);
+        let at = moment(&result, sim::marks::MOMENT_AFTER_ACK);
+        let crash = result
+            .trace
+            .iter()
+            .find(|r| matches!(&r.event, TraceEvent::Harness(HarnessEvent::NodeCrashed { node, .. }) if node == target))
+            .expect("the node crashed");
+        assert_eq!(crash.at, at, "{target}: it crashed at the moment");
+        if !acked.is_empty() {
+            // The last thing the node did before it died was to answer an ingest, within one poll of the moment.
+            let last = result
+                .trace
+                .iter()
+                .filter(|r| &*r.node == target && r.at <= at)
+                .rfind(|r| matches!(r.event, TraceEvent::System(Event::IngestAcked { .. })))
+                .expect("an ingest answered before the crash");
+            assert!(at - last.at <= ms(1), "{target}: answered at {:?}, crashed at {at:?}", last.at);
+        }
+    }
+}
+
+#[test]
+fn a_cut_during_views_lets_a_batch_land_and_loses_its_answer() {
+    let cut = baseline_with(
+        "[[script]]\nat = \"10s\"\nkind = \"cut-during-views\"\ntarget = \"worker-1\"\nduration = \"3s\"",
+    );
+    let result = run_seed(&cut, 5);
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+    let at = moment(&result, sim::marks::MOMENT_VIEWS_IN_FLIGHT);
+    let end = safety_start(&result.trace) + Duration::from_secs(13);
+    let during = |node: &str, event: fn(&Event) -> bool| {
+        result
+            .trace
+            .iter()
+            .filter(|r| &*r.node == node && r.at > at && r.at < end)
+            .filter(|r| matches!(&r.event, TraceEvent::System(e) if event(e)))
+            .count()
+    };
+    // The store took the views the worker sent after the moment, and the worker heard nothing back until the
+    // cut healed.
+    assert!(during("store", |e| matches!(e, Event::ViewWritten { .. } | Event::ViewWriteRefused { .. })) > 0);
+    assert_eq!(during("worker-1", |e| matches!(e, Event::ViewsSubmitted { .. })), 0, "an answer got through");
+}
