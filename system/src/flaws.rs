@@ -85,7 +85,20 @@ pub enum Flaw {
     /// refuses to start. Sound only if the disk writes back in order (then damage is always a torn tail); a page
     /// cache that writes back in any order leaves holes before whole records after every crash.
     HoleTakenForCorruption,
+    /// A log that cannot be read at boot is taken for a new node's: the node cuts the file and starts empty ("an
+    /// unreadable log is a fresh disk"). Harmless while reads never fail; a read error at boot, which a real disk
+    /// gives for a moment and then reads again, wipes every write the node had acknowledged.
+    UnreadableLogStartedAfresh,
+    /// The store keeps an entity's repeat guards (the request ids it answered and the client's write order) in a
+    /// cache that forgets them [`REPEAT_GUARD_TTL_MS`] after the entity's last write request: "a retry arrives
+    /// within a second or two". Harmless while every delay is about the median; a copy held up in a long latency
+    /// tail, arriving after the client wrote the entity again and the guard expired, brings the older content
+    /// back.
+    RepeatGuardExpires,
 }
+
+/// How long the flaw `repeat-guard-expires` keeps an entity's repeat guards after its last write.
+pub const REPEAT_GUARD_TTL_MS: u64 = 2_000;
 
 impl Flaw {
     pub const ALL: &'static [Flaw] = <Flaw as strum::VariantArray>::VARIANTS;
@@ -137,6 +150,14 @@ impl Flaw {
             Flaw::HoleTakenForCorruption => {
                 "the log takes a damaged record before whole ones for corrupted synced data and refuses to start \
                  (it assumed writeback in order)"
+            }
+            Flaw::UnreadableLogStartedAfresh => {
+                "a log that fails to read at boot is cut and started empty, as a new node's would be: a transient read \
+                 error wipes acknowledged writes"
+            }
+            Flaw::RepeatGuardExpires => {
+                "the store forgets an entity's repeat guards 2s after its last write: a copy delayed longer by a \
+                 latency tail stores older content over newer"
             }
         }
     }

@@ -271,15 +271,27 @@ impl<Op: Serialize + DeserializeOwned> DurableLog<Op> {
         Self::open_with(disk, &crate::flaws::Flaws::none()).await
     }
 
-    /// [`Self::open`] for a service that may have flaws switched on (the flaw `hole-taken-for-corruption` is the
-    /// log's own).
+    /// [`Self::open`] for a service that may have flaws switched on (the flaws `hole-taken-for-corruption` and
+    /// `unreadable-log-started-afresh` are the log's own).
     pub async fn open_with(disk: Arc<dyn Disk>, flaws: &crate::flaws::Flaws) -> (Self, Recovery<Op>) {
         let holes_fatal = flaws.has(crate::flaws::Flaw::HoleTakenForCorruption);
+        let afresh = flaws.has(crate::flaws::Flaw::UnreadableLogStartedAfresh);
         let mut backoff = BOOT_READ_BACKOFF_MIN;
         let mut read_errors = 0u32;
         let mut recovery = loop {
             match Self::try_read_valid(&*disk, holes_fatal) {
                 Ok(recovery) => break recovery,
+                Err(_) if afresh => {
+                    // The flaw: the file is emptied and the node boots as a new one would. The cut is tried until
+                    // it holds, so that what follows is at least a consistent (empty) log.
+                    read_errors = read_errors.saturating_add(1);
+                    let mut backoff = BOOT_READ_BACKOFF_MIN;
+                    while disk.truncate(0).is_err() || disk.sync().await.is_err() {
+                        madsim::time::sleep(backoff).await;
+                        backoff = (backoff * 2).min(BOOT_READ_BACKOFF_MAX);
+                    }
+                    break Recovery { ops: Vec::new(), valid_bytes: 0, damage: None, read_errors: 0 };
+                }
                 Err(_) => {
                     read_errors = read_errors.saturating_add(1);
                     madsim::time::sleep(backoff).await;

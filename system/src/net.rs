@@ -104,9 +104,32 @@ impl Rpc {
         // The seam itself: the one place system code sends.
         #[allow(clippy::disallowed_methods)]
         let attempt = async {
-            // A lost message is never answered: the attempt waits until its timeout, as over a real network.
-            deliver(links.shape(here, there)).await;
-            let response = self.ep.call(dst, request).await;
+            let response = match links.shape(here, there) {
+                Fate::Deliver(delay) if !delay.is_zero() => {
+                    // A held-up request is on the wire, not in the caller: it still arrives when the caller has
+                    // timed out and retried (what a long latency tail does to a real call), and its answer then
+                    // goes nowhere.
+                    let (sent, answered) = tokio::sync::oneshot::channel();
+                    let ep = self.ep.clone();
+                    #[allow(clippy::disallowed_methods)]
+                    madsim::task::spawn(async move {
+                        madsim::time::sleep(delay).await;
+                        if let Ok(response) = madsim::time::timeout(timeout, ep.call(dst, request)).await {
+                            let _ = sent.send(response);
+                        }
+                    });
+                    match answered.await {
+                        Ok(response) => response,
+                        // The late request was never answered: as a lost one, the attempt waits for its timeout.
+                        Err(_) => std::future::pending().await,
+                    }
+                }
+                // A lost message is never answered: the attempt waits until its timeout, as over a real network.
+                fate => {
+                    deliver(fate).await;
+                    self.ep.call(dst, request).await
+                }
+            };
             deliver(links.shape(there, here)).await;
             response
         };

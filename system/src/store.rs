@@ -103,6 +103,9 @@ pub struct StoreState {
     outbox: BTreeSet<(Env, EntityId)>,
     request_memory_max: usize,
     flaws: Flaws,
+    /// When each entity was last written, by this node's clock: kept only for the flaw `repeat-guard-expires`, and
+    /// never durable (its guards live in a cache).
+    guard_written: BTreeMap<(Env, EntityId), crate::clock::WallMillis>,
 }
 
 /// The store's state and the log that makes it durable. Every change is appended to the log under the state
@@ -122,6 +125,7 @@ impl StoreState {
             outbox: BTreeSet::new(),
             request_memory_max: request_memory_max.max(1),
             flaws,
+            guard_written: BTreeMap::new(),
         };
         for op in log {
             state.apply(op);
@@ -178,11 +182,22 @@ impl StoreState {
     fn put_source(
         &mut self,
         req: PutSource,
+        now: crate::clock::WallMillis,
         events: &mut Vec<Event>,
         marks: &mut Vec<&'static str>,
     ) -> (PutSourceReply, Option<StoreOp>) {
-        // The flaw `repeats-judged-by-content` keeps only the content check below.
-        let guarded = !self.flaws.has(Flaw::RepeatsJudgedByContent);
+        // The flaw `repeats-judged-by-content` keeps only the content check below; the flaw `repeat-guard-expires`
+        // does the same once the entity's guards are older than their time to live.
+        let mut guarded = !self.flaws.has(Flaw::RepeatsJudgedByContent);
+        if self.flaws.has(Flaw::RepeatGuardExpires) {
+            let key = (req.env.clone(), req.entity.clone());
+            let expired = self
+                .guard_written
+                .get(&key)
+                .is_some_and(|written| now.0.saturating_sub(written.0) > crate::flaws::REPEAT_GUARD_TTL_MS);
+            guarded &= !expired;
+            self.guard_written.insert(key, now);
+        }
         let env = self.envs.entry(req.env.clone()).or_default();
         let schemas: Vec<SchemaName> = env.schemas.keys().cloned().collect();
         let record = env.sources.entry(req.entity.clone()).or_default();
@@ -425,7 +440,7 @@ pub async fn serve(ctx: NodeContext, disk: StoreDisk) {
 
     let (c, s) = (ctx.clone(), store.clone());
     ep.add_rpc_handler(move |req: PutSource| {
-        let decided = write(&c, &s, |st, ev, m| st.put_source(req, ev, m));
+        let decided = write(&c, &s, |st, ev, m| st.put_source(req, c.clock.now(), ev, m));
         let s = s.clone();
         async move { crate::log::answer(&s.log, decided, early_ack).await }
     });
@@ -703,7 +718,7 @@ mod tests {
         for (entity, title) in [("home", "Home"), ("about", "About")] {
             let payload = Payload::new([("title".to_string(), title.to_string())].into());
             let put = PutSource { env: "a".into(), entity: entity.into(), payload, request: 1, seq: 1 };
-            let (_, op) = state.put_source(put, &mut events, &mut marks);
+            let (_, op) = state.put_source(put, crate::clock::WallMillis(0), &mut events, &mut marks);
             let op = op.expect("a new source is stored");
             if let StoreOp::Source { source, .. } = &op {
                 let view = render(source, &def);

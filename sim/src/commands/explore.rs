@@ -40,6 +40,9 @@ pub struct ExploreArgs {
     /// How long to explore (e.g. 60s, 10m; more than zero). Default: 5m.
     #[arg(long)]
     pub time_budget: Option<String>,
+    /// Stop after this many runs (this shard's), even with time left: an exploration of a set size.
+    #[arg(long)]
+    pub runs: Option<u64>,
     /// Keep the corpus in this folder: resume from it, save to it at the end (a file per scenario and shard; the
     /// shards' files merge on load).
     #[arg(long)]
@@ -83,6 +86,9 @@ fn plan(args: &ExploreArgs) -> Result<Plan, String> {
         Ok(b) => b.unwrap_or(DEFAULT_TIME_BUDGET),
         Err(e) => return Err(format!("--time-budget: {e}; write it like 60s or 10m")),
     };
+    if args.runs == Some(0) {
+        return Err("--runs 0 explores nothing; give at least one run".into());
+    }
     if time_budget.is_zero() {
         return Err("--time-budget 0s explores nothing; give a budget longer than zero".into());
     }
@@ -142,9 +148,10 @@ pub fn explore(args: ExploreArgs) -> u8 {
     let shard_note = shard.map_or(String::new(), |s| format!(" · shard {}/{}", s.index, s.count));
     errln!(
         "explore: {} scenario(s) · fresh seeds from {start}{shard_note} · explorer seed {explorer_seed} · {jobs} jobs · \
-         budget {}{}",
+         budget {}{}{}",
         scenarios.len(),
         humantime::format_duration(time_budget),
+        args.runs.map_or(String::new(), |n| format!(" or {n} runs")),
         if resumed > 0 { format!(" · resuming a corpus of {resumed} runs") } else { String::new() }
     );
     // The explorer hunts every mark the scenario's faults can cause (its required ones among them) until reached.
@@ -159,7 +166,8 @@ pub fn explore(args: ExploreArgs) -> u8 {
             wanted
         })
         .collect();
-    let explorer = Explorer::new(corpora, wanted, explorer_seed, start, shard);
+    let explorer =
+        Explorer::new(corpora, wanted, explorer_seed, start, shard).with_runs_max(args.runs.unwrap_or(u64::MAX));
     let options = SweepOptions {
         shard,
         time_budget: Some(time_budget),

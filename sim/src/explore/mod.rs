@@ -58,6 +58,9 @@ struct State {
     /// What each run in flight aimed at, by (scenario, seed, branches).
     aims: Vec<(Job, Aim)>,
     reached: Vec<std::collections::BTreeSet<String>>,
+    /// Runs handed out so far, and how many may be (`--runs`; unbounded by default).
+    dealt: u64,
+    runs_max: u64,
 }
 
 impl Explorer {
@@ -80,9 +83,17 @@ impl Explorer {
                 in_flight: vec![0; n],
                 aims: Vec::new(),
                 reached,
+                dealt: 0,
+                runs_max: u64::MAX,
             }),
             wanted,
         }
+    }
+
+    /// Hands out at most `runs` runs (`--runs`): an exploration of a set size, whatever the machine's speed.
+    pub fn with_runs_max(self, runs: u64) -> Self {
+        self.state.lock().expect("explorer lock").runs_max = runs;
+        self
     }
 
     /// Takes a finished run into the corpus; returns the features that were new and what the run aimed at.
@@ -120,6 +131,9 @@ impl Explorer {
 impl Deal for Explorer {
     fn next(&self, skip: &[AtomicBool]) -> Option<Job> {
         let mut state = self.state.lock().expect("explorer lock");
+        if state.dealt >= state.runs_max {
+            return None;
+        }
         let n = state.corpora.len();
         let index = (0..n).map(|turn| (state.cursor + turn) % n).find(|&i| !skip[i].load(Ordering::SeqCst))?;
         state.cursor = (index + 1) % n;
@@ -147,12 +161,15 @@ impl Deal for Explorer {
             }
         };
         state.in_flight[index] += 1;
+        state.dealt += 1;
         state.aims.push((job.clone(), aim));
         Some(job)
     }
 
-    /// An exploration never runs out of runs: only its time budget (or a signal, or every canary caught) ends it.
+    /// An exploration runs out of runs only at its `--runs`; otherwise its time budget (or a signal, or every
+    /// canary caught) ends it.
     fn exhausted(&self, skip: &[AtomicBool]) -> bool {
-        skip.iter().all(|s| s.load(Ordering::SeqCst))
+        let state = self.state.lock().expect("explorer lock");
+        state.dealt >= state.runs_max || skip.iter().all(|s| s.load(Ordering::SeqCst))
     }
 }

@@ -113,13 +113,14 @@ fn events(
             let max = scale(config.latency_max.0.as_millis() as u64);
             Dur(Duration::from_millis(rng.gen_range(1..=max)))
         };
-        // Swarm mixes fixed and long-tailed latencies; other scenarios keep fixed ones (and draw nothing for it).
-        let tail = |rng: &mut ChaCha8Rng| {
-            if config.swarm && rng.gen_bool(0.5) {
-                super::Tail::Pareto
-            } else {
-                super::Tail::Fixed
-            }
+        // Swarm mixes fixed and long-tailed latencies unless told otherwise; other scenarios keep fixed ones unless
+        // they ask for tails. Only a mix draws anything, so a scenario's plans do not move when it states its default.
+        let tails = config.tails.unwrap_or(if config.swarm { super::Tails::Mixed } else { super::Tails::Fixed });
+        let tail = |rng: &mut ChaCha8Rng| match tails {
+            super::Tails::Fixed => super::Tail::Fixed,
+            super::Tails::Long => super::Tail::Pareto,
+            super::Tails::Mixed if rng.gen_bool(0.5) => super::Tail::Pareto,
+            super::Tails::Mixed => super::Tail::Fixed,
         };
         let offset = |rng: &mut ChaCha8Rng| {
             let max = scale(config.clock_offset_max.0.as_millis() as u64);

@@ -597,6 +597,20 @@ pub struct FaultsConfig {
     /// file pins).
     #[serde(default, skip_serializing_if = "Points::is_off")]
     pub points: Points,
+    /// How generated latency faults (network and disk) draw their delays: `fixed` (each delay is the fault's
+    /// latency), `mixed` (each fault is fixed or long-tailed, half and half), `long` (every one long-tailed).
+    /// Unset: `mixed` under `swarm`, `fixed` otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tails: Option<Tails>,
+}
+
+/// How generated latency faults draw their delays (see [`FaultsConfig::tails`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tails {
+    Fixed,
+    Mixed,
+    Long,
 }
 
 /// How a crash writes back a disk's page cache.
@@ -629,6 +643,7 @@ impl Default for FaultsConfig {
             script: Vec::new(),
             writeback: Writeback::Prefix,
             points: Points::default(),
+            tails: None,
         }
     }
 }

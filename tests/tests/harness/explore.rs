@@ -9,14 +9,17 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-fn args(scenario: &str, dir: &Path, budget: &str) -> ExploreArgs {
+fn args(scenario: &str, dir: &Path, runs: u64) -> ExploreArgs {
     ExploreArgs {
         scenarios: vec![scenario.into()],
         start: Some(0),
         explorer_seed: Some(0),
         jobs: Some(2),
         shard: None,
-        time_budget: Some(budget.into()),
+        // A set number of runs, so that what is tested does not depend on the machine's speed; the time budget
+        // only bounds a machine far slower than any.
+        time_budget: Some("10m".into()),
+        runs: Some(runs),
         corpus: Some(dir.join("corpus")),
         save_dir: dir.join("seeds"),
         json: Some(dir.join("explore.json")),
@@ -39,12 +42,13 @@ fn saved_seed(prefix: &str) -> PathBuf {
 #[test]
 fn an_exploration_branches_reports_and_resumes_from_its_corpus() {
     let dir = tempfile::tempdir().unwrap();
-    assert_eq!(explore(args("baseline", dir.path(), "4s")), 0, "the correct system passes");
+    assert_eq!(explore(args("baseline", dir.path(), 24)), 0, "the correct system passes");
     let report: sim::sweep::SweepReport =
         serde_json::from_str(&std::fs::read_to_string(dir.path().join("explore.json")).unwrap()).unwrap();
     assert_eq!(report.mode, "explore");
     let baseline = &report.scenarios[0];
-    assert!(baseline.seeds_run >= sim::explore::WARMUP_RUNS, "{baseline:?}");
+    assert_eq!(baseline.seeds_run, 24, "--runs sets how many runs an exploration makes: {baseline:?}");
+    assert_eq!(report.stopped, None, "reaching its --runs is how such an exploration ends, not a cut: {report:?}");
     assert!(baseline.branched_runs > 0, "past its warm-up the explorer branches: {baseline:?}");
     assert!(baseline.features > 10, "{baseline:?}");
     assert!(baseline.first_reach_ms.contains_key("queue.cross-env-duplicate-pending"), "{baseline:?}");
@@ -52,9 +56,9 @@ fn an_exploration_branches_reports_and_resumes_from_its_corpus() {
     assert_eq!(corpus.runs, baseline.seeds_run, "every run is counted in the saved corpus");
     assert!(!corpus.entries.is_empty());
     // A second exploration resumes from the corpus: its runs add to the first's.
-    assert_eq!(explore(args("baseline", dir.path(), "2s")), 0);
+    assert_eq!(explore(args("baseline", dir.path(), 12)), 0);
     let resumed = sim::explore::corpus::Corpus::load(&dir.path().join("corpus"), "baseline").unwrap();
-    assert!(resumed.runs > corpus.runs, "{} then {}", corpus.runs, resumed.runs);
+    assert_eq!(resumed.runs, corpus.runs + 12, "{} then {}", corpus.runs, resumed.runs);
 }
 
 #[test]

@@ -126,6 +126,26 @@ fn a_long_tailed_latency_delays_most_messages_about_its_median_and_a_few_far_mor
     });
 }
 
+/// A request held up past its caller's timeout is on the wire, not in the caller: the call times out, and the
+/// request still reaches its receiver when its delay is over (what a late first attempt of a retried call is).
+#[test]
+fn a_request_delayed_past_its_timeout_still_arrives_late() {
+    simulate(|| async {
+        let mini = Mini::new().await;
+        mini.inject(vec![spec(
+            "at = \"0s\"\nkind = \"latency\"\nfrom = \"a\"\nto = \"b\"\nlatency = \"2s\"\nduration = \"1s\"",
+        )]);
+        sleep(ms(100)).await;
+        let before = mini.received("b");
+        let (answer, took) = mini.ping("a", "b").await;
+        assert_eq!(answer, Err(RpcError::Timeout), "the caller gave up after {took:?}");
+        assert!(took < ms(2_000), "at its own timeout, not the delay: {took:?}");
+        assert_eq!(mini.received("b"), before, "not yet delivered when the caller gave up");
+        sleep(ms(2_200)).await;
+        assert_eq!(mini.received("b"), before + 1, "delivered late, after the caller gave up");
+    });
+}
+
 #[test]
 fn a_slow_node_and_a_network_latency_spike_delay_calls() {
     simulate(|| async {
