@@ -114,6 +114,12 @@ enum Command {
         /// Measure only the exploration tables and refresh that section of the output.
         #[arg(long)]
         only_exploration: bool,
+        /// Seeds of `swarm`, with and without fault points, ranges and moment faults, in the swarm reach table.
+        #[arg(long, default_value_t = 300)]
+        swarm_seeds: u64,
+        /// Measure only the swarm reach table and refresh that section of the output.
+        #[arg(long, conflicts_with = "only_exploration")]
+        only_swarm_reach: bool,
     },
     /// Merge the JSON reports of sharded sweeps into one report; checks that the shards belong together.
     #[command(after_help = EXIT_CODES_HELP)]
@@ -147,6 +153,8 @@ fn main() -> ExitCode {
             rare_cap,
             explore_scenarios,
             only_exploration,
+            swarm_seeds,
+            only_swarm_reach,
         } => {
             let parse = |flag: &str, text: &str| {
                 humantime::parse_duration(text).map_err(|e| format!("--{flag}: {e}; write it like 60s or 2m"))
@@ -164,11 +172,16 @@ fn main() -> ExitCode {
                 jobs,
                 scenarios: explore_scenarios,
             };
-            if only_exploration {
+            if swarm_seeds == 0 {
+                return ExitCode::from(commands::bad_input("--swarm-seeds must be more than zero"));
+            }
+            if only_swarm_reach {
+                commands::bench::swarm_reach_only(swarm_seeds, jobs, &output)
+            } else if only_exploration {
                 commands::bench::exploration_only(&exploration, &output)
             } else {
                 commands::bench::bench(
-                    sim::bench::BenchOptions { seeds, canary_starts, memory_seeds, exploration },
+                    sim::bench::BenchOptions { seeds, canary_starts, memory_seeds, exploration, swarm_seeds },
                     &output,
                     Some(&notes),
                 )

@@ -24,6 +24,9 @@ pub struct DeployRecord {
     pub acked: Option<(u64, Duration)>,
     /// Attempts the operator made (bounded: a deploy never answered stops at its deadline).
     pub attempts: u32,
+    /// The answer said a newer deploy replaced this one (`acked` then holds the newer version): answered, but
+    /// no evidence of which fields any version has.
+    pub superseded: bool,
 }
 
 /// Renders a content into a schema's fields, as the specification says: each field of the schema, with the
@@ -62,7 +65,11 @@ pub struct SchemaModel {
 impl SchemaModel {
     /// The highest version an acknowledged deploy named, with its fields: what every view must end up with.
     pub fn expected(&self) -> Option<(u64, &[String])> {
-        self.deploys.iter().filter_map(|d| d.acked.map(|(v, _)| (v, d.fields.as_slice()))).max_by_key(|(v, _)| *v)
+        self.deploys
+            .iter()
+            .filter(|d| !d.superseded)
+            .filter_map(|d| d.acked.map(|(v, _)| (v, d.fields.as_slice())))
+            .max_by_key(|(v, _)| *v)
     }
 
     /// The fields a version of the schema may project: those of the acknowledged deploys that named it, or,
@@ -71,7 +78,7 @@ impl SchemaModel {
         let named: Vec<&[String]> = self
             .deploys
             .iter()
-            .filter(|d| d.acked.is_some_and(|(v, _)| v == version))
+            .filter(|d| !d.superseded && d.acked.is_some_and(|(v, _)| v == version))
             .map(|d| d.fields.as_slice())
             .collect();
         if !named.is_empty() {

@@ -110,6 +110,13 @@ pub enum HarnessEvent {
     FinalRead {
         quiescent: bool,
     },
+    /// A deploy was answered as superseded: a newer deploy of the schema, with other fields, took effect after it.
+    /// (Last, so that the encoding of every earlier kind, and so every trace hash, stays as it was.)
+    DeploySuperseded {
+        env: Name,
+        schema: Name,
+        version: u64,
+    },
 }
 
 impl fmt::Display for HarnessEvent {
@@ -134,6 +141,9 @@ impl fmt::Display for HarnessEvent {
                 write!(f, "client-gave-up {env}/{entity} req={request} attempts={attempts}")
             }
             DeploySent { env, schema } => write!(f, "deploy-sent {env}/{schema}"),
+            DeploySuperseded { env, schema, version } => {
+                write!(f, "deploy-superseded {env}/{schema} by schema-v{version}")
+            }
             DeployDone { env, schema, version, jobs } => {
                 write!(f, "deploy-done {env}/{schema} schema-v{version} jobs={jobs}")
             }

@@ -110,10 +110,15 @@ async fn deploy(ctx: &NodeContext, rpc: &Rpc, req: DeploySchema) -> DeployReply 
         return std::future::pending().await;
     }
     let topology = &ctx.topology;
-    let put = PutSchema { env: req.env.clone(), name: req.name.clone(), fields: req.fields };
+    let put =
+        PutSchema { env: req.env.clone(), name: req.name.clone(), fields: req.fields.clone(), request: req.request };
     let Ok(def) = rpc.call_retrying(topology.store, put).await else {
         return DeployReply::Unavailable;
     };
+    if def.fields != req.fields {
+        // A newer deploy replaced this one's fields: it re-processes the environment; this one is over.
+        return DeployReply::Superseded { version: def.version };
+    }
     let mut after = None;
     let mut jobs_total = 0;
     loop {

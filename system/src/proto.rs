@@ -42,13 +42,17 @@ pub struct GetSource {
     pub entity: EntityId,
 }
 
-/// Deploy a schema (a new one, or new fields for an existing one). The store assigns its version.
+/// Deploy a schema (a new one, or new fields for an existing one). The store assigns its version. The answer is
+/// the schema as it stands: with other fields than asked when a later deploy already replaced this one's (a retry
+/// of a deploy never puts back fields that a newer deploy replaced).
 #[derive(Clone, Debug, Serialize, Deserialize, Request)]
 #[rtype("SchemaDef")]
 pub struct PutSchema {
     pub env: Env,
     pub name: SchemaName,
     pub fields: Vec<String>,
+    /// The deploy's id, the same on every retry of it.
+    pub request: u64,
 }
 
 /// Everything a worker needs for a job in one round trip: the newest source and the schema.
@@ -272,11 +276,22 @@ pub struct DeploySchema {
     pub env: Env,
     pub name: SchemaName,
     pub fields: Vec<String>,
+    /// Chosen by the operator, the same on every retry of one deploy: a retry resumes it, and a deploy that a
+    /// newer one replaced is answered as superseded instead of putting its fields back.
+    pub request: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum DeployReply {
-    Deployed { version: u64, jobs: usize },
+    Deployed {
+        version: u64,
+        jobs: usize,
+    },
+    /// A newer deploy of the schema, with other fields, took effect after this one: the schema stands at `version`
+    /// with the newer fields, and this deploy is over (its fields are no longer wanted).
+    Superseded {
+        version: u64,
+    },
     Busy,
     Unavailable,
 }

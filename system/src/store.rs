@@ -41,6 +41,9 @@ struct EnvData {
     sources: BTreeMap<EntityId, SourceRecord>,
     schemas: BTreeMap<SchemaName, SchemaDef>,
     views: BTreeMap<EntityId, BTreeMap<SchemaName, View>>,
+    /// Per schema, the latest deploys that changed it (deploy id, the version it made), oldest first, at most
+    /// `request_memory_max`: a retry of a deploy that a newer one replaced is told so.
+    deploys: BTreeMap<SchemaName, VecDeque<(u64, u64)>>,
 }
 
 /// One durable change of the store's state.
@@ -67,6 +70,8 @@ pub enum StoreOp {
     Schema {
         env: Env,
         def: SchemaDef,
+        /// The deploy that made this version.
+        request: u64,
     },
     View(View),
     /// The whole state, standing for every record before it (written by compaction).
@@ -157,8 +162,14 @@ impl StoreState {
                     self.outbox.remove(&(env, entity));
                 }
             }
-            StoreOp::Schema { env, def } => {
-                self.envs.entry(env).or_default().schemas.insert(def.name.clone(), def);
+            StoreOp::Schema { env, def, request } => {
+                let env = self.envs.entry(env).or_default();
+                let deploys = env.deploys.entry(def.name.clone()).or_default();
+                deploys.push_back((request, def.version));
+                while deploys.len() > self.request_memory_max {
+                    deploys.pop_front();
+                }
+                env.schemas.insert(def.name.clone(), def);
             }
             StoreOp::View(view) => {
                 let env = self.envs.entry(view.env.clone()).or_default();
@@ -243,14 +254,19 @@ impl StoreState {
         _marks: &mut Vec<&'static str>,
     ) -> (SchemaDef, Option<StoreOp>) {
         let env = self.envs.entry(req.env.clone()).or_default();
+        // The version this deploy made, if a first attempt of it already changed the schema.
+        let made = env.deploys.get(&req.name).and_then(|d| d.iter().find(|(id, _)| *id == req.request)).map(|d| d.1);
         let version = match env.schemas.get(&req.name) {
             Some(def) if def.fields == req.fields => return (def.clone(), None),
+            // A retry of a deploy that a newer one replaced: putting its fields back would undo the newer deploy,
+            // and two operators' retries would take turns undoing each other for as long as both retry.
+            Some(def) if made.is_some_and(|made| made < def.version) => return (def.clone(), None),
             Some(def) => def.version + 1,
             None => 1,
         };
         let def = SchemaDef { name: req.name.clone(), version, fields: req.fields };
         events.push(Event::SchemaStored { env: req.env.clone(), schema: req.name, version });
-        (def.clone(), Some(StoreOp::Schema { env: req.env, def }))
+        (def.clone(), Some(StoreOp::Schema { env: req.env, def, request: req.request }))
     }
 
     fn list_entities(&self, req: &ListEntities) -> Vec<EntityId> {
@@ -708,11 +724,39 @@ mod tests {
     use super::*;
     use crate::model::Payload;
 
+    /// Two operators deploy other fields to one schema and both retry: the older deploy's retry must leave the
+    /// newer fields in place (before, each retry put its own fields back, and the two undid each other forever).
+    #[test]
+    fn a_retried_deploy_never_puts_back_fields_a_newer_deploy_replaced() {
+        let mut state = StoreState::recover(8, Flaws::default(), Vec::new());
+        let (mut events, mut marks) = (Vec::new(), Vec::new());
+        let mut put = |state: &mut StoreState, fields: &[&str], request| {
+            let fields = fields.iter().map(|f| f.to_string()).collect();
+            let (def, op) = state.put_schema(
+                PutSchema { env: "a".into(), name: "page".into(), fields, request },
+                &mut events,
+                &mut marks,
+            );
+            if let Some(op) = op {
+                state.apply(op);
+            }
+            def
+        };
+        assert_eq!(put(&mut state, &["title"], 1).version, 1);
+        assert_eq!(put(&mut state, &["title", "rev-1"], 2).version, 2, "deploy 2 changes the schema");
+        assert_eq!(put(&mut state, &["title", "rev-2"], 3).version, 3, "deploy 3 replaces it");
+        let retry = put(&mut state, &["title", "rev-1"], 2);
+        assert_eq!((retry.version, retry.fields.len()), (3, 2), "deploy 2's retry is told the schema stands at v3");
+        assert_eq!(retry.fields[1], "rev-2", "with deploy 3's fields");
+        assert_eq!(put(&mut state, &["title", "rev-2"], 3).version, 3, "deploy 3's retry changes nothing");
+        assert_eq!(put(&mut state, &["title", "rev-1"], 4).version, 4, "a new deploy of the old fields is new");
+    }
+
     #[test]
     fn compaction_frames_the_live_state_exactly_as_its_snapshot_record() {
         let mut state = StoreState::recover(8, Flaws::default(), Vec::new());
         let (mut events, mut marks) = (Vec::new(), Vec::new());
-        let schema = PutSchema { env: "a".into(), name: "page".into(), fields: vec!["title".into()] };
+        let schema = PutSchema { env: "a".into(), name: "page".into(), fields: vec!["title".into()], request: 1 };
         let (def, op) = state.put_schema(schema, &mut events, &mut marks);
         state.apply(op.expect("a new schema is stored"));
         for (entity, title) in [("home", "Home"), ("about", "About")] {

@@ -97,6 +97,7 @@ async fn simulate(s: Scenario, seed: u64, until: Duration) -> u64 {
                         env: env.into(),
                         name: schema.name.as_str().into(),
                         fields: schema.fields.clone(),
+                        request: 1,
                     };
                     // Bounded like every retry loop; with no faults the first attempt is answered.
                     let mut deployed = false;

@@ -4,6 +4,7 @@
 
 pub mod alone;
 pub mod exploration;
+pub mod swarm;
 
 use crate::catalog;
 use crate::scenario::{Bounded, Dur, LoadedScenario};
@@ -27,6 +28,8 @@ pub struct BenchOptions {
     pub canary_starts: u64,
     pub memory_seeds: u64,
     pub exploration: exploration::ExplorationOptions,
+    /// Seeds of `swarm`, with and without what swarm everything added, in the swarm reach table.
+    pub swarm_seeds: u64,
 }
 
 /// Where the exploration section sits in BENCHMARKS.md, so that `--only-exploration` can refresh it alone.
@@ -51,6 +54,12 @@ pub fn exploration_section(options: &exploration::ExplorationOptions) -> Result<
     md.push_str(EXPLORATION_END);
     md.push('\n');
     Ok(md)
+}
+
+/// The swarm reach section (see [`swarm`]), between its markers.
+pub fn swarm_section(seeds: u64, jobs: usize) -> Result<String, String> {
+    let swarm = catalog::load("swarm").map_err(|e| e.to_string())?;
+    Ok(swarm::section(&swarm, seeds.max(1), jobs))
 }
 
 /// Host time for measuring; never used inside a simulation.
@@ -495,6 +504,9 @@ pub fn run(options: &BenchOptions, command: &str) -> Result<String, String> {
         "| memory flat across a sweep | {growth:+.1} MiB from the first fifth to the end | {} |",
         verdict(growth.abs() < 16.0)
     );
+    md.push('\n');
+    md.push_str(&swarm_section(options.swarm_seeds, cores)?);
+    md.push('\n');
     md.push_str(&exploration_section(&options.exploration)?);
     Ok(md)
 }

@@ -141,6 +141,12 @@ impl FaultKind {
         )
     }
 
+    /// Whether the kind waits for a moment of the system (an acknowledgement, a held lease, a batch of view writes)
+    /// before it acts, rather than acting at its time.
+    pub fn waits_for_moment(self) -> bool {
+        matches!(self, FaultKind::CrashAfterAck | FaultKind::PauseWhileLeased | FaultKind::CutDuringViews)
+    }
+
     /// Whether the kind acts on a node's disk (and so needs a node that has one).
     pub fn is_disk(self) -> bool {
         matches!(

@@ -478,6 +478,7 @@ fn operator(
                     sent_at: run_start.elapsed(),
                     acked: None,
                     attempts: 0,
+                    superseded: false,
                 });
                 log.len() - 1
             };
@@ -487,14 +488,30 @@ fn operator(
                 let dst = ingest[attempts as usize % ingest.len()];
                 attempts += 1;
                 log.lock().expect("deploy log lock")[index].attempts = attempts;
-                let req =
-                    DeploySchema { env: env.as_str().into(), name: schema.as_str().into(), fields: fields.clone() };
+                // The deploy's id is its place in the run's log of deploys: the same on every retry of it.
+                let req = DeploySchema {
+                    env: env.as_str().into(),
+                    name: schema.as_str().into(),
+                    fields: fields.clone(),
+                    request: index as u64 + 1,
+                };
                 let left = deadline.saturating_duration_since(Instant::now()).min(DEPLOY_ATTEMPT_TIMEOUT);
-                if let Some(DeployReply::Deployed { version, jobs }) = call_outside(&ep, &links, dst, req, left).await {
-                    let (env, schema) = (env.as_str().into(), schema.as_str().into());
-                    rec.harness(&node, HarnessEvent::DeployDone { env, schema, version, jobs: jobs as u64 });
-                    log.lock().expect("deploy log lock")[index].acked = Some((version, run_start.elapsed()));
-                    break;
+                match call_outside(&ep, &links, dst, req, left).await {
+                    Some(DeployReply::Deployed { version, jobs }) => {
+                        let (env, schema) = (env.as_str().into(), schema.as_str().into());
+                        rec.harness(&node, HarnessEvent::DeployDone { env, schema, version, jobs: jobs as u64 });
+                        log.lock().expect("deploy log lock")[index].acked = Some((version, run_start.elapsed()));
+                        break;
+                    }
+                    Some(DeployReply::Superseded { version }) => {
+                        let (env, schema) = (env.as_str().into(), schema.as_str().into());
+                        rec.harness(&node, HarnessEvent::DeploySuperseded { env, schema, version });
+                        let mut log = log.lock().expect("deploy log lock");
+                        log[index].acked = Some((version, run_start.elapsed()));
+                        log[index].superseded = true;
+                        break;
+                    }
+                    _ => {}
                 }
                 madsim::time::sleep(DEPLOY_RETRY_PAUSE).await;
             }

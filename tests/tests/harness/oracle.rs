@@ -86,6 +86,7 @@ impl History {
                 sent_at: ms(0),
                 acked: Some((1, ms(10))),
                 attempts: 1,
+                superseded: false,
             }],
             source: Some((1, 1)),
             final_view: Some(view(1, 1)),
@@ -290,6 +291,7 @@ fn a_view_under_an_older_schema_than_acknowledged_is_stale() {
         sent_at: ms(5_000),
         acked: Some((2, ms(5_100))),
         attempts: 1,
+        superseded: false,
     });
     h.listed_schema = SchemaDef { name: "page".into(), version: 2, fields: new_fields };
     assert_eq!(h.kinds(), [StaleView]);
@@ -305,6 +307,7 @@ fn an_acknowledged_deploy_the_store_lost_is_reported() {
         sent_at: ms(5_000),
         acked: Some((2, ms(5_100))),
         attempts: 1,
+        superseded: false,
     });
     // The store still lists v1; the view at v1 is stale as well.
     assert_eq!(h.kinds(), [StaleView, LostDeploy]);
@@ -320,6 +323,7 @@ fn a_deploy_never_answered_is_not_converged_and_named() {
         sent_at: ms(5_000),
         acked: None,
         attempts: 100,
+        superseded: false,
     });
     assert_eq!(h.kinds(), [NotConverged]);
     let found = sim::oracle::check(&tests::scenario("baseline").scenario, &[], &h.observation());

@@ -378,6 +378,7 @@ fn a_folder_of_scenarios_sweeps_every_scenario_in_it() {
             "regressions/busy-after-store",
             "regressions/deploy-longer-than-its-caller-waits",
             "regressions/deploy-over-queue-limit",
+            "regressions/deploys-that-undid-each-other",
             "regressions/lease-outlasting-clock-reset",
             "regressions/queue-outage"
         ]
