@@ -38,7 +38,8 @@ fn reach(scenario: &LoadedScenario, start: u64, count: u64, jobs: usize) -> BTre
     reached
 }
 
-/// The section: one row per mark either variant can cause, with its share of seeds in each.
+/// The section: one row per mark `swarm` can cause (the plain variant causes a subset), with its share of seeds
+/// in each.
 pub fn section(swarm: &LoadedScenario, seeds: u64, jobs: usize) -> String {
     let plain = without_additions(swarm);
     crate::errln!("bench: swarm reach, {seeds} seeds with and without fault points, ranges and moment faults ...");
