@@ -47,6 +47,7 @@ pub fn caused_by(kind: crate::faults::FaultKind) -> &'static [&'static str] {
     use system::marks::*;
     const LOST_REPLIES: &[&str] = &[
         LEASE_EXPIRED,
+        LEASE_REPEATED,
         ACK_AFTER_EXPIRY,
         DUPLICATE_ENQUEUE,
         DUPLICATE_REQUEST,

@@ -213,6 +213,12 @@ pub struct Stats {
     pub freshness_p50_ms: u64,
     #[serde(default)]
     pub freshness_max_ms: u64,
+    /// The freshness bound the run was held to, in milliseconds (0: none), and how many acknowledged writes it
+    /// judged (a `"fair-share"` bound leaves out writes a fault delayed, and environments too busy to be light).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fresh_bound_ms: u64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub fresh_judged: u64,
     /// Reads the readers made through the delivery API.
     #[serde(default)]
     pub reads: u64,
@@ -266,4 +272,8 @@ impl Outcome {
         kinds.dedup();
         kinds.join("+")
     }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
 }

@@ -197,6 +197,12 @@ pub enum EnqueueReply {
 #[rtype("Vec<Lease>")]
 pub struct LeaseJob {
     pub worker: String,
+    /// Which of the worker's work loops asks, and its request number: the same for every attempt of one request,
+    /// new once an answer arrived. A repeat of a request the queue already granted (its answer lost, or the call
+    /// sent twice) is answered with the leases that request got, while that loop still holds them, instead of
+    /// more jobs that nobody would then process until their leases ran out.
+    pub slot: u32,
+    pub request: u64,
     /// The fencing tokens of the jobs this worker just finished: acknowledged in the same call that asks for the
     /// next jobs, as real queues do (one round trip for a batch instead of two per job).
     pub ack: Vec<u64>,

@@ -31,14 +31,14 @@ pub async fn serve(ctx: NodeContext) {
     let rpc = Rpc::new(ep, ctx.clone());
     ctx.emit(Event::NodeStarted { role: "worker" });
     let mut slots = Vec::new();
-    for _ in 1..ctx.config.worker_slots.max(1) {
+    for slot in 1..ctx.config.worker_slots.max(1) as u32 {
         let (c, r) = (ctx.clone(), rpc.clone());
-        slots.push(madsim::task::spawn(async move { work_loop(c, r).await }));
+        slots.push(madsim::task::spawn(async move { work_loop(c, r, slot).await }));
     }
-    work_loop(ctx, rpc).await;
+    work_loop(ctx, rpc, 0).await;
 }
 
-async fn work_loop(ctx: NodeContext, rpc: Rpc) {
+async fn work_loop(ctx: NodeContext, rpc: Rpc, slot: u32) {
     let mut backoff = Backoff::new(&ctx);
     // The tokens of the jobs just finished, acknowledged with the next request for work (and sent again if that
     // request fails: a repeated acknowledgement is refused harmlessly).
@@ -50,9 +50,15 @@ async fn work_loop(ctx: NodeContext, rpc: Rpc) {
     let wait_max = (ctx.config.rpc_timeout.as_millis() as u64) * 8 / 10;
     let mut wait_ms = wait_max;
     let mut ack_attempts = 0u32;
+    // The number of this loop's request: kept while attempts fail, so that the queue can tell a repeat of a
+    // request it granted (whose answer was lost) from a new one, and new once an answer arrived.
+    let mut request = 0u64;
     loop {
-        let request = LeaseJob { worker: ctx.name.clone(), ack: acks.clone(), max: LEASE_BATCH, wait_ms };
-        let answer = rpc.call(ctx.topology.queue, request).await;
+        let ask = LeaseJob { worker: ctx.name.clone(), slot, request, ack: acks.clone(), max: LEASE_BATCH, wait_ms };
+        let answer = rpc.call(ctx.topology.queue, ask).await;
+        if answer.is_ok() {
+            request += 1;
+        }
         wait_ms = match &answer {
             Ok(_) => (wait_ms + wait_max / 8).min(wait_max),
             Err(_) => wait_ms / 2,

@@ -186,6 +186,12 @@ impl FuzzScenario {
             }
             t.push('\n');
         }
+        // A scenario with deploys must state its freshness bound; the derived one holds for any drawn cluster.
+        let deploys =
+            self.faults.iter().take(FAULTS_MAX).any(|f| kinds()[f.kind as usize % kinds().len()] == FaultKind::Deploy);
+        if deploys {
+            let _ = writeln!(t, "[invariants]\nfresh_view_latency_max = \"fair-share\"\n");
+        }
         let _ = writeln!(t, "[run]\nsafety = \"{safety_ms}ms\"\nconvergence_budget = \"90s\"");
         t
     }

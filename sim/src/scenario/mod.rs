@@ -20,7 +20,7 @@ pub mod swarm;
 pub use positions::{deserialize, line_col, locate};
 pub use types::*;
 pub use validate::{validate, warnings, INGESTS_PER_RUN_MAX, RUN_SAFETY_MAX};
-pub use values::{Bounded, Dur};
+pub use values::{Bounded, Dur, FreshBound};
 
 use crate::faults::ClusterShape;
 use std::path::{Path, PathBuf};

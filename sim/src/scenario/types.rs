@@ -1,6 +1,6 @@
 //! The scenario format: what a file deserializes into, field by field, with the defaults of the optional fields.
 
-use super::values::{Bounded, Dur};
+use super::values::{Bounded, Dur, FreshBound};
 use crate::faults::FaultsConfig;
 use crate::outcome::ViolationKind;
 use serde::{Deserialize, Serialize};
@@ -110,9 +110,11 @@ pub struct Canary {
 #[serde(deny_unknown_fields)]
 pub struct Invariants {
     /// Fairness: every new source version of the `fairness_environments` must be in all its views within this
-    /// time of being stored. Absent: not checked (faults such as partitions make any bound meaningless).
+    /// time of being stored. `"fair-share"` derives the bound, and the environments light enough to be held to
+    /// it, from each seed's cluster and load, and leaves out writes that a fault delayed (see
+    /// `oracle::fairness`). Absent: not checked; a scenario with deploys must give one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub fresh_view_latency_max: Option<Dur>,
+    pub fresh_view_latency_max: Option<FreshBound>,
     /// The environments the fairness bound applies to (the light ones); absent: all of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fairness_environments: Option<Vec<String>>,

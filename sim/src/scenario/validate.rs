@@ -254,6 +254,20 @@ pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(
             return Err(err("canary", "a canary needs a flaw switched on (system.flaws)".into()));
         }
     }
+    // Bulk work is where an unfair queue starves fresh work, so every scenario that makes bulk work is held to a
+    // freshness bound: the fairness check then applies wherever it can fail, not in one scenario.
+    let deploys = !s.load.deploys.is_empty()
+        || s.faults.generate.contains(&crate::faults::FaultKind::Deploy)
+        || s.faults.script.iter().any(|f| f.kind() == crate::faults::FaultKind::Deploy);
+    if deploys && s.invariants.fresh_view_latency_max.is_none() {
+        return Err(err(
+            "invariants.fresh_view_latency_max",
+            "this scenario deploys schemas (load.deploys or a deploy fault) but states no freshness bound; add \
+             `fresh_view_latency_max = \"fair-share\"` under [invariants] (a bound derived from each seed's \
+             cluster and load) or a duration such as \"2s\""
+                .into(),
+        ));
+    }
     for (i, env) in s.invariants.fairness_environments.iter().flatten().enumerate() {
         if !names.contains(env) {
             return Err(err(

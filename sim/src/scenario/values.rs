@@ -48,6 +48,63 @@ impl<'de> Deserialize<'de> for Dur {
     }
 }
 
+/// A freshness bound, as `[invariants] fresh_view_latency_max` gives it: a duration, or `"fair-share"`, derived
+/// for each seed from its cluster and its load (see `oracle::fairness::derive`), so that a scenario whose
+/// cluster a `[swarm]` table draws per seed is held to a bound that fits the cluster it drew.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FreshBound {
+    Fixed(Dur),
+    FairShare,
+}
+
+impl Serialize for FreshBound {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            FreshBound::Fixed(d) => d.serialize(serializer),
+            FreshBound::FairShare => serializer.serialize_str("fair-share"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for FreshBound {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Text;
+        impl serde::de::Visitor<'_> for Text {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a duration written as text with a unit, like \"2s\", or \"fair-share\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+                Err(E::custom(format!(
+                    "`{v}` is a bare number; write a duration with a unit, like \"{v}s\", or \"fair-share\""
+                )))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+                self.visit_i64(v as i64)
+            }
+        }
+        let text = deserializer.deserialize_any(Text)?;
+        if text == "fair-share" {
+            return Ok(FreshBound::FairShare);
+        }
+        let parsed: Result<Dur, serde::de::value::Error> =
+            Dur::deserialize(serde::de::value::StrDeserializer::new(&text));
+        parsed.map(FreshBound::Fixed).map_err(|e| serde::de::Error::custom(format!("{e}, or \"fair-share\"")))
+    }
+}
+
+impl fmt::Display for FreshBound {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FreshBound::Fixed(d) => d.fmt(f),
+            FreshBound::FairShare => f.write_str("fair-share"),
+        }
+    }
+}
+
 /// An integer that must lie in `MIN..=MAX`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]

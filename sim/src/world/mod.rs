@@ -47,6 +47,16 @@ pub struct Observation {
     pub simulated: Duration,
     /// How long network and process faults lasted in all (see `faults::disruption`).
     pub disruption: Duration,
+    /// Every executed fault with when it ended: the scenario's own account of what it did to the system, which
+    /// the freshness bound leaves delayed writes out by (a fault outside the core ends with the run).
+    pub fault_windows: Vec<FaultWindow>,
+}
+
+/// One executed fault and the time it ended, from the start of the safety phase.
+#[derive(Clone, Debug)]
+pub struct FaultWindow {
+    pub spec: crate::faults::FaultSpec,
+    pub until: Duration,
 }
 
 /// Load counters, copied out of the shared load state at the end of the run.

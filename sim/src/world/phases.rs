@@ -397,7 +397,20 @@ impl Run {
             idle_poll_messages,
             simulated: self.run_start.elapsed(),
             disruption: crate::faults::disruption(plan) + self.stayed_disruption(),
+            fault_windows: self.fault_windows(plan),
         }
+    }
+
+    /// The plan's faults with when each ended: as planned, or now for one outside the core that never healed.
+    fn fault_windows(&self, plan: &[FaultSpec]) -> Vec<super::FaultWindow> {
+        let stayed = self.injector.as_ref().map(|i| i.stayed()).unwrap_or_default();
+        let now = self.world.scenario.run.safety.0 + self.load_end.elapsed();
+        plan.iter()
+            .map(|spec| super::FaultWindow {
+                until: if stayed.contains(spec) { now.max(spec.end()) } else { spec.end() },
+                spec: spec.clone(),
+            })
+            .collect()
     }
 
     /// How much longer than planned the faults outside the core lasted (`liveness = "core"`): until now.

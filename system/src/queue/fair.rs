@@ -423,6 +423,11 @@ impl FairQueue {
     pub fn leases(&self) -> impl Iterator<Item = &Leased> {
         self.leases.values()
     }
+
+    /// The lease with this fencing token, while it is held.
+    pub fn leased(&self, token: u64) -> Option<&Leased> {
+        self.leases.get(&token)
+    }
 }
 
 #[cfg(test)]

@@ -63,6 +63,17 @@ struct State {
     queue: FairQueue,
     /// The latest clock reading, to notice the clock going backwards.
     last_now: WallMillis,
+    /// Per work loop (worker, slot): its latest lease request that got jobs, and their fencing tokens. In memory
+    /// only: after a restart a repeated request is simply served anew, as any at-least-once queue would.
+    granted: std::collections::BTreeMap<(String, u32), (u64, Vec<u64>)>,
+}
+
+/// Who asks for leases: one work loop of one worker, and the number of its request.
+#[derive(Clone, Copy)]
+struct Asker<'a> {
+    worker: &'a str,
+    slot: u32,
+    request: u64,
 }
 
 /// The queue in memory and the log that makes it durable.
@@ -141,7 +152,11 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     let (log, recovery) = DurableLog::open(disk).await;
     let ops = recovery.ops.len();
     let config = fair_config(&ctx);
-    let state = State { queue: recover(config.clone(), recovery.ops), last_now: WallMillis(0) };
+    let state = State {
+        queue: recover(config.clone(), recovery.ops),
+        last_now: WallMillis(0),
+        granted: std::collections::BTreeMap::new(),
+    };
     let state: SharedQueue =
         Arc::new(Durable { state: Mutex::new(state), log, config, work: tokio::sync::Notify::new() });
     if ops > 0 {
@@ -181,10 +196,12 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
         // An acknowledgement the disk refused goes unanswered, and so does the whole request.
         let acked = req.ack.iter().all(|&token| ack(&c, &s, token).is_some());
         let max = req.max.clamp(1, LEASE_BATCH_MAX);
-        let decided = if acked { lease(&c, &s, &req.worker, max) } else { None };
+        let asker = Asker { worker: &req.worker, slot: req.slot, request: req.request };
+        let decided = if acked { lease(&c, &s, asker, max) } else { None };
         let (c, s) = (c.clone(), s.clone());
         async move {
-            let decided = long_poll(&c, &s, decided, &req.worker, max, req.wait_ms).await;
+            let asker = Asker { worker: &req.worker, slot: req.slot, request: req.request };
+            let decided = long_poll(&c, &s, decided, asker, max, req.wait_ms).await;
             answer(&s.log, decided, false).await
         }
     });
@@ -221,12 +238,16 @@ async fn long_poll(
     ctx: &NodeContext,
     state: &SharedQueue,
     mut decided: Decided<Vec<Lease>>,
-    worker: &str,
+    asker: Asker<'_>,
     max: u32,
     wait_ms: u64,
 ) -> Decided<Vec<Lease>> {
     let deadline = madsim::time::Instant::now() + std::time::Duration::from_millis(wait_ms.min(LONG_POLL_MAX_MS));
     let empty = |decided: &Decided<Vec<Lease>>| decided.as_ref().is_some_and(|(leases, _)| leases.is_empty());
+    // A repeat of a request already answered is answered at once with what it got (see `lease`), not held.
+    if answered(state, asker) {
+        return decided;
+    }
     // Fault point: the long poll ends at once, as if its wait had run out.
     if empty(&decided) && ctx.fire(crate::points::Point::EarlyPollReturn) {
         return decided;
@@ -240,13 +261,28 @@ async fn long_poll(
         let arrived = state.work.notified();
         let mut arrived = std::pin::pin!(arrived);
         arrived.as_mut().enable();
-        decided = lease(ctx, state, worker, max);
+        decided = lease(ctx, state, asker, max);
         if !empty(&decided) {
             break;
         }
         let _ = madsim::time::timeout(deadline - now, arrived).await;
     }
+    if empty(&decided) {
+        // Answered with nothing: a repeat of this request is answered with nothing at once (unless a copy of it,
+        // polling beside it, was granted jobs meanwhile: those stay its answer).
+        let mut st = state.state.lock().expect("queue lock");
+        let key = (asker.worker.to_string(), asker.slot);
+        if st.granted.get(&key).is_none_or(|(request, _)| *request != asker.request) {
+            st.granted.insert(key, (asker.request, Vec::new()));
+        }
+    }
     decided
+}
+
+/// Whether this request of this work loop was answered already (it is a repeat).
+fn answered(state: &SharedQueue, asker: Asker<'_>) -> bool {
+    let st = state.state.lock().expect("queue lock");
+    st.granted.get(&(asker.worker.to_string(), asker.slot)).is_some_and(|(request, _)| *request == asker.request)
 }
 
 /// The queue's committer: group commits, and after a failed sync, the queue rebuilt from what the disk holds.
@@ -372,7 +408,8 @@ fn refused(ctx: &NodeContext) {
 }
 
 /// Leases up to `max` jobs to `worker`, in the queue's fair order.
-fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str, max: u32) -> Decided<Vec<Lease>> {
+fn lease(ctx: &NodeContext, state: &SharedQueue, asker: Asker<'_>, max: u32) -> Decided<Vec<Lease>> {
+    let worker = asker.worker;
     // Expired leases go back first, so that a worker asking for work can pick them up at once (unless the fault
     // point leaves them to a later scan).
     if !ctx.fire(crate::points::Point::LateLeaseScan) {
@@ -383,6 +420,27 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str, max: u32) -> Deci
     let max = if max > 1 && ctx.fire(crate::points::Point::ShortLeaseBatch) { 1 } else { max };
     let (leased, ticket) = {
         let mut st = state.state.lock().expect("queue lock");
+        // A repeat of a request already answered (a duplicate, or a retry after a lost answer) gets what that
+        // request got, the leases its asker still holds, for what remains of them, and never new jobs: nobody
+        // would process those until their leases ran out. Nothing changes, so nothing is logged, and the answer
+        // waits for the same commit as the first one did. A retry that finds nothing left asks again anew.
+        let key = (worker.to_string(), asker.slot);
+        if let Some((_, tokens)) = st.granted.get(&key).filter(|(request, _)| *request == asker.request) {
+            ctx.mark(marks::LEASE_REPEATED);
+            let held = tokens
+                .iter()
+                .filter_map(|&token| st.queue.leased(token))
+                .filter(|leased| leased.worker == worker)
+                .map(|leased| Lease {
+                    job: leased.job,
+                    spec: leased.spec.clone(),
+                    token: leased.token,
+                    lease_ms: leased.expires_at.0.saturating_sub(now.0).min(ctx.config.lease.as_millis() as u64),
+                    expires_at: leased.expires_at,
+                })
+                .collect();
+            return Some((held, state.log.position()));
+        }
         let mut leased = Vec::new();
         while leased.len() < max as usize {
             let Some(one) = st.queue.lease(worker, now) else { break };
@@ -392,6 +450,9 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, worker: &str, max: u32) -> Deci
                 return None;
             }
             leased.push(one);
+        }
+        if !leased.is_empty() {
+            st.granted.insert(key, (asker.request, leased.iter().map(|one| one.token).collect()));
         }
         (leased, state.log.position())
     };

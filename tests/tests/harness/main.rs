@@ -28,6 +28,7 @@ mod explain;
 mod explore;
 mod faults;
 mod fuzz;
+mod lease_requests;
 mod oracle;
 mod points;
 mod readme;

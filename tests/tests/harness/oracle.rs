@@ -7,8 +7,8 @@ use sim::load::{Write, WriteOutcome};
 use sim::model::DeployRecord;
 use sim::outcome::ViolationKind;
 use sim::readers::Read;
-use sim::scenario::Dur;
-use sim::world::{EnvState, FinalState, Observation};
+use sim::scenario::{Dur, FreshBound};
+use sim::world::{EnvState, FaultWindow, FinalState, Observation};
 use std::time::Duration;
 use system::model::{Payload, SchemaDef, Source, Version, View};
 
@@ -71,6 +71,7 @@ struct History {
     listed_schema: SchemaDef,
     quiescent: bool,
     net_messages: u64,
+    faults: Vec<FaultWindow>,
 }
 
 impl History {
@@ -93,6 +94,7 @@ impl History {
             listed_schema: SchemaDef { name: "page".into(), version: 1, fields: fields() },
             quiescent: true,
             net_messages: 20,
+            faults: Vec::new(),
         }
     }
 
@@ -123,6 +125,7 @@ impl History {
                 ..FinalState::default()
             }),
             net_messages: self.net_messages,
+            fault_windows: self.faults.clone(),
             ..Observation::default()
         }
     }
@@ -386,7 +389,7 @@ fn a_source_its_environment_never_sent_is_an_isolation_breach() {
 
 fn with_bound(bound_ms: u64) -> sim::scenario::Scenario {
     let mut s = tests::scenario("baseline").scenario;
-    s.invariants.fresh_view_latency_max = Some(Dur(ms(bound_ms)));
+    s.invariants.fresh_view_latency_max = Some(FreshBound::Fixed(Dur(ms(bound_ms))));
     s.invariants.fairness_environments = Some(vec!["a".into()]);
     s
 }
@@ -404,6 +407,68 @@ fn a_write_never_seen_is_at_least_as_late_as_the_last_read_without_it() {
     let mut h = History::good();
     h.reads = vec![read(1_500, vec![]), read(9_000, vec![])];
     assert_eq!(h.kinds_in(&with_bound(2_000)), [Starvation]);
+}
+
+/// Baseline's cluster with one environment `a`, held to a bound derived from its fair share.
+fn fair_share() -> sim::scenario::Scenario {
+    let mut s = tests::scenario("baseline").scenario;
+    s.environments.names = vec!["a".into()];
+    s.environments.mirrors.clear();
+    s.load.deploys.clear();
+    s.invariants.fresh_view_latency_max = Some(FreshBound::FairShare);
+    s
+}
+
+fn fault_window(toml: &str, until_ms: u64) -> FaultWindow {
+    FaultWindow { spec: toml::from_str(toml).expect("a fault spec"), until: ms(until_ms) }
+}
+
+#[test]
+fn a_fair_share_bound_follows_from_the_cluster_and_the_load() {
+    let s = fair_share();
+    let d = sim::oracle::fairness::derive(&s);
+    // At most 5 round trips of 20 ms and a 30 ms render per job; on average 3 of 11 ms and 17.5 ms. 3 workers x
+    // 2 slots, for one environment.
+    assert_eq!(d.job, ms(130));
+    assert_eq!(d.job_mean, Duration::from_micros(50_500));
+    assert!((d.share_per_s - 6.0 / 0.0505).abs() < 1e-9, "{}", d.share_per_s);
+    assert_eq!(d.envs, ["a"]);
+    // Twenty jobs' time (2.6 s), plus two of the reader's 100 ms intervals.
+    assert_eq!(d.latency, ms(2_800));
+    // 2 x 50 ingests/s is more than the share (119 jobs/s) leaves beside bulk work: not light, not held.
+    let mut busy = s.clone();
+    busy.load.ingest_rate = sim::scenario::Bounded(50);
+    assert!(sim::oracle::fairness::derive(&busy).envs.is_empty());
+}
+
+#[test]
+fn a_write_late_beyond_its_fair_share_is_starvation_unless_a_fault_delayed_it() {
+    let mut h = History::good();
+    // Acknowledged at 1.1 s, first seen 5 s later: beyond the derived 2.8 s.
+    h.reads = vec![read(1_500, vec![]), read(6_100, vec![view(1, 1)])];
+    assert_eq!(h.kinds_in(&fair_share()), [Starvation]);
+    // A worker crash from 0.5 s to 1 s: its leases (5 s) may hold the job until after 6 s.
+    h.faults =
+        vec![fault_window("at = \"500ms\"\nkind = \"crash\"\nduration = \"500ms\"\ntarget = \"worker-0\"", 1_000)];
+    assert_eq!(h.kinds_in(&fair_share()), []);
+    // A crash that healed long before the write does not excuse it.
+    h.writes = vec![write(1, 1, 20_000, acked(1, 20_100))];
+    h.reads = vec![read(20_500, vec![]), read(25_100, vec![view(1, 1)])];
+    assert_eq!(h.kinds_in(&fair_share()), [Starvation]);
+    // A burst excuses the environments it names only.
+    h.faults = vec![fault_window(
+        "at = \"19s\"\nkind = \"burst\"\nduration = \"2s\"\nenvironments = [\"b\"]\nrate_percent = 500",
+        21_000,
+    )];
+    assert_eq!(h.kinds_in(&fair_share()), [Starvation]);
+    h.faults[0].spec =
+        toml::from_str("at = \"19s\"\nkind = \"burst\"\nduration = \"2s\"\nenvironments = [\"a\"]\nrate_percent = 500")
+            .expect("a fault spec");
+    assert_eq!(h.kinds_in(&fair_share()), []);
+    // A deploy is the bulk work the bound holds fresh work against: it excuses nothing.
+    h.faults[0].spec = toml::from_str("at = \"19s\"\nkind = \"deploy\"\nenvironment = \"a\"\nschema = \"page\"")
+        .expect("a fault spec");
+    assert_eq!(h.kinds_in(&fair_share()), [Starvation]);
 }
 
 // ---- bounded work, counted by the network ----
