@@ -11,6 +11,7 @@ pub const ALL: &[(&str, &str)] = &[
     (UPDATE_WHILE_LEASED, "a job was enqueued while a job with the same key was being processed"),
     (LEASE_EXPIRED, "a lease expired and its job was redelivered"),
     (LEASE_REPEATED, "the queue received again a lease request it had already granted (its answer lost, or sent twice), and answered with the same leases"),
+    (LEASE_STALE, "the queue received a late copy of a lease request its work loop had moved on from, and answered it with nothing"),
     (ACK_AFTER_EXPIRY, "a worker acknowledged a job after its lease had expired (it kept working past the lease)"),
     (CLOCK_BACKWARDS, "the queue's clock read earlier than before while it held leases"),
     (QUEUE_BUSY, "the queue refused an enqueue for backpressure"),
@@ -36,6 +37,7 @@ pub const CROSS_ENV_DUPLICATE_PENDING: &str = "queue.cross-env-duplicate-pending
 pub const UPDATE_WHILE_LEASED: &str = "queue.update-while-leased";
 pub const LEASE_EXPIRED: &str = "queue.lease-expired";
 pub const LEASE_REPEATED: &str = "queue.lease-repeated";
+pub const LEASE_STALE: &str = "queue.lease-stale";
 pub const ACK_AFTER_EXPIRY: &str = "queue.ack-after-expiry";
 pub const CLOCK_BACKWARDS: &str = "queue.clock-backwards";
 pub const QUEUE_BUSY: &str = "queue.busy";

@@ -200,7 +200,10 @@ pub struct LeaseJob {
     /// Which of the worker's work loops asks, and its request number: the same for every attempt of one request,
     /// new once an answer arrived. A repeat of a request the queue already granted (its answer lost, or the call
     /// sent twice) is answered with the leases that request got, while that loop still holds them, instead of
-    /// more jobs that nobody would then process until their leases ran out.
+    /// more jobs that nobody would then process until their leases ran out; a late copy of an older request is
+    /// answered with nothing. Request numbers restart with the worker, so they are told apart per incarnation: the
+    /// worker's wall clock when it started.
+    pub incarnation: u64,
     pub slot: u32,
     pub request: u64,
     /// The fencing tokens of the jobs this worker just finished: acknowledged in the same call that asks for the

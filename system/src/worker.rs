@@ -30,15 +30,19 @@ pub async fn serve(ctx: NodeContext) {
     let ep = Endpoint::bind(ctx.addr).await.expect("the worker address is free on its own node");
     let rpc = Rpc::new(ep, ctx.clone());
     ctx.emit(Event::NodeStarted { role: "worker" });
+    // Names this run of the worker in its lease requests, whose numbers start again here (see `LeaseJob`): the
+    // wall clock at start, in milliseconds, differs from every earlier start's unless a clock stepped back onto
+    // that exact millisecond. (Not a random draw, so that starting a worker leaves the runtime's generator alone.)
+    let incarnation = ctx.clock.now().0;
     let mut slots = Vec::new();
     for slot in 1..ctx.config.worker_slots.max(1) as u32 {
         let (c, r) = (ctx.clone(), rpc.clone());
-        slots.push(madsim::task::spawn(async move { work_loop(c, r, slot).await }));
+        slots.push(madsim::task::spawn(async move { work_loop(c, r, incarnation, slot).await }));
     }
-    work_loop(ctx, rpc, 0).await;
+    work_loop(ctx, rpc, incarnation, 0).await;
 }
 
-async fn work_loop(ctx: NodeContext, rpc: Rpc, slot: u32) {
+async fn work_loop(ctx: NodeContext, rpc: Rpc, incarnation: u64, slot: u32) {
     let mut backoff = Backoff::new(&ctx);
     // The tokens of the jobs just finished, acknowledged with the next request for work (and sent again if that
     // request fails: a repeated acknowledgement is refused harmlessly).
@@ -54,7 +58,15 @@ async fn work_loop(ctx: NodeContext, rpc: Rpc, slot: u32) {
     // request it granted (whose answer was lost) from a new one, and new once an answer arrived.
     let mut request = 0u64;
     loop {
-        let ask = LeaseJob { worker: ctx.name.clone(), slot, request, ack: acks.clone(), max: LEASE_BATCH, wait_ms };
+        let ask = LeaseJob {
+            worker: ctx.name.clone(),
+            incarnation,
+            slot,
+            request,
+            ack: acks.clone(),
+            max: LEASE_BATCH,
+            wait_ms,
+        };
         let answer = rpc.call(ctx.topology.queue, ask).await;
         if answer.is_ok() {
             request += 1;

@@ -9,6 +9,7 @@
 //! doubled.
 
 pub mod fair;
+mod memo;
 
 use crate::clock::WallMillis;
 use crate::disk::Disk;
@@ -20,6 +21,7 @@ use crate::node::NodeContext;
 use crate::proto::{AckJob, AckReply, Enqueue, EnqueueMany, EnqueueReply, GetQueueStats, Lease, LeaseJob, QueueStats};
 use fair::{Enqueued, FairConfig, FairQueue};
 use madsim::net::Endpoint;
+use memo::{Asker, LeaseMemo, Seen};
 use serde::{Deserialize, Serialize};
 use std::sync::{Arc, Mutex};
 
@@ -63,17 +65,8 @@ struct State {
     queue: FairQueue,
     /// The latest clock reading, to notice the clock going backwards.
     last_now: WallMillis,
-    /// Per work loop (worker, slot): its latest lease request that got jobs, and their fencing tokens. In memory
-    /// only: after a restart a repeated request is simply served anew, as any at-least-once queue would.
-    granted: std::collections::BTreeMap<(String, u32), (u64, Vec<u64>)>,
-}
-
-/// Who asks for leases: one work loop of one worker, and the number of its request.
-#[derive(Clone, Copy)]
-struct Asker<'a> {
-    worker: &'a str,
-    slot: u32,
-    request: u64,
+    /// The lease requests answered last, per work loop: tells a repeated or stale request from a new one.
+    memo: LeaseMemo,
 }
 
 /// The queue in memory and the log that makes it durable.
@@ -152,11 +145,8 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
     let (log, recovery) = DurableLog::open(disk).await;
     let ops = recovery.ops.len();
     let config = fair_config(&ctx);
-    let state = State {
-        queue: recover(config.clone(), recovery.ops),
-        last_now: WallMillis(0),
-        granted: std::collections::BTreeMap::new(),
-    };
+    let state =
+        State { queue: recover(config.clone(), recovery.ops), last_now: WallMillis(0), memo: LeaseMemo::default() };
     let state: SharedQueue =
         Arc::new(Durable { state: Mutex::new(state), log, config, work: tokio::sync::Notify::new() });
     if ops > 0 {
@@ -196,12 +186,10 @@ pub async fn serve(ctx: NodeContext, disk: QueueDisk) {
         // An acknowledgement the disk refused goes unanswered, and so does the whole request.
         let acked = req.ack.iter().all(|&token| ack(&c, &s, token).is_some());
         let max = req.max.clamp(1, LEASE_BATCH_MAX);
-        let asker = Asker { worker: &req.worker, slot: req.slot, request: req.request };
-        let decided = if acked { lease(&c, &s, asker, max) } else { None };
+        let decided = if acked { lease(&c, &s, asker(&req), max) } else { None };
         let (c, s) = (c.clone(), s.clone());
         async move {
-            let asker = Asker { worker: &req.worker, slot: req.slot, request: req.request };
-            let decided = long_poll(&c, &s, decided, asker, max, req.wait_ms).await;
+            let decided = long_poll(&c, &s, decided, asker(&req), max, req.wait_ms).await;
             answer(&s.log, decided, false).await
         }
     });
@@ -244,15 +232,14 @@ async fn long_poll(
 ) -> Decided<Vec<Lease>> {
     let deadline = madsim::time::Instant::now() + std::time::Duration::from_millis(wait_ms.min(LONG_POLL_MAX_MS));
     let empty = |decided: &Decided<Vec<Lease>>| decided.as_ref().is_some_and(|(leases, _)| leases.is_empty());
-    // A repeat of a request already answered is answered at once with what it got (see `lease`), not held.
-    if answered(state, asker) {
+    // A repeat of a request already answered, or a stale one, is answered at once (see `lease`), not held.
+    if state.state.lock().expect("queue lock").memo.seen(asker) != Seen::New {
         return decided;
     }
-    // Fault point: the long poll ends at once, as if its wait had run out.
-    if empty(&decided) && ctx.fire(crate::points::Point::EarlyPollReturn) {
-        return decided;
-    }
-    while empty(&decided) {
+    // Fault point: the long poll ends at once, as if its wait had run out (and is remembered as answered, below,
+    // like any other).
+    let early = empty(&decided) && ctx.fire(crate::points::Point::EarlyPollReturn);
+    while !early && empty(&decided) {
         let now = madsim::time::Instant::now();
         if now >= deadline {
             break;
@@ -269,20 +256,18 @@ async fn long_poll(
     }
     if empty(&decided) {
         // Answered with nothing: a repeat of this request is answered with nothing at once (unless a copy of it,
-        // polling beside it, was granted jobs meanwhile: those stay its answer).
+        // polling beside it, was granted jobs meanwhile: those stay its answer; or the loop has moved on).
         let mut st = state.state.lock().expect("queue lock");
-        let key = (asker.worker.to_string(), asker.slot);
-        if st.granted.get(&key).is_none_or(|(request, _)| *request != asker.request) {
-            st.granted.insert(key, (asker.request, Vec::new()));
+        if st.memo.seen(asker) == Seen::New {
+            st.memo.record(asker, Vec::new());
         }
     }
     decided
 }
 
-/// Whether this request of this work loop was answered already (it is a repeat).
-fn answered(state: &SharedQueue, asker: Asker<'_>) -> bool {
-    let st = state.state.lock().expect("queue lock");
-    st.granted.get(&(asker.worker.to_string(), asker.slot)).is_some_and(|(request, _)| *request == asker.request)
+/// Who asks, as the memo knows askers.
+fn asker(req: &LeaseJob) -> Asker<'_> {
+    Asker { worker: &req.worker, incarnation: req.incarnation, slot: req.slot, request: req.request }
 }
 
 /// The queue's committer: group commits, and after a failed sync, the queue rebuilt from what the disk holds.
@@ -423,22 +408,32 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, asker: Asker<'_>, max: u32) -> 
         // A repeat of a request already answered (a duplicate, or a retry after a lost answer) gets what that
         // request got, the leases its asker still holds, for what remains of them, and never new jobs: nobody
         // would process those until their leases ran out. Nothing changes, so nothing is logged, and the answer
-        // waits for the same commit as the first one did. A retry that finds nothing left asks again anew.
-        let key = (worker.to_string(), asker.slot);
-        if let Some((_, tokens)) = st.granted.get(&key).filter(|(request, _)| *request == asker.request) {
-            ctx.mark(marks::LEASE_REPEATED);
-            let held = tokens
-                .iter()
-                .filter_map(|&token| st.queue.leased(token))
-                .filter(|leased| leased.worker == worker)
-                .map(|leased| Lease {
-                    job: leased.job,
-                    spec: leased.spec.clone(),
-                    token: leased.token,
-                    lease_ms: leased.expires_at.0.saturating_sub(now.0).min(ctx.config.lease.as_millis() as u64),
-                    expires_at: leased.expires_at,
-                })
-                .collect();
+        // waits for the same commit as the first one did. A retry that finds nothing left asks again anew. A
+        // stale request (a late copy of one its loop has moved on from) gets nothing, for the same reason.
+        let held = match st.memo.seen(asker) {
+            Seen::New => None,
+            Seen::Stale => {
+                ctx.mark(marks::LEASE_STALE);
+                Some(Vec::new())
+            }
+            Seen::Repeat(tokens) => {
+                ctx.mark(marks::LEASE_REPEATED);
+                let held = tokens
+                    .iter()
+                    .filter_map(|&token| st.queue.leased(token))
+                    .filter(|leased| leased.worker == worker)
+                    .map(|leased| Lease {
+                        job: leased.job,
+                        spec: leased.spec.clone(),
+                        token: leased.token,
+                        lease_ms: leased.expires_at.0.saturating_sub(now.0).min(ctx.config.lease.as_millis() as u64),
+                        expires_at: leased.expires_at,
+                    })
+                    .collect();
+                Some(held)
+            }
+        };
+        if let Some(held) = held {
             return Some((held, state.log.position()));
         }
         let mut leased = Vec::new();
@@ -452,7 +447,7 @@ fn lease(ctx: &NodeContext, state: &SharedQueue, asker: Asker<'_>, max: u32) -> 
             leased.push(one);
         }
         if !leased.is_empty() {
-            st.granted.insert(key, (asker.request, leased.iter().map(|one| one.token).collect()));
+            st.memo.record(asker, leased.iter().map(|one| one.token).collect());
         }
         (leased, state.log.position())
     };

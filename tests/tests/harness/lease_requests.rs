@@ -1,7 +1,9 @@
 //! A lease request is idempotent: the queue, asked twice for the same request of one work loop (a retry after a
 //! lost answer, or a duplicated call), answers the repeat with the leases the first attempt got, never with more
-//! jobs that nobody would process until their leases ran out. Found by a swarm seed whose lost lease answers left
-//! a fresh job leased to nobody for seconds (`scenarios/regressions/lease-answer-lost.toml`).
+//! jobs that nobody would process until their leases ran out; and a late copy of a request its loop has moved on
+//! from is answered with nothing (the worker's incarnation tells a restarted worker's numbers from old ones). Both
+//! were found by swarm seeds whose lost or repeated lease answers left fresh jobs leased to nobody for seconds; one
+//! is kept as `tests/data/stale-lease-request.seed.toml`.
 //!
 //! The queue runs alone on madsim here, with an in-memory disk, and the test speaks its protocol directly.
 
@@ -40,8 +42,14 @@ fn job(entity: &str) -> JobSpec {
     JobSpec { env: "acme".into(), entity: entity.into(), schema: "page".into(), kind: JobKind::Fresh }
 }
 
+/// A request of the worker's first incarnation.
 fn ask(slot: u32, request: u64, wait_ms: u64) -> LeaseJob {
-    LeaseJob { worker: "worker-1".into(), slot, request, ack: vec![], max: 2, wait_ms }
+    LeaseJob { worker: "worker-1".into(), incarnation: 11, slot, request, ack: vec![], max: 2, wait_ms }
+}
+
+/// A request of the worker after a restart, numbered from 0 again.
+fn ask_restarted(slot: u32, request: u64, wait_ms: u64) -> LeaseJob {
+    LeaseJob { incarnation: 12, ..ask(slot, request, wait_ms) }
 }
 
 fn tokens(leases: &[Lease]) -> Vec<u64> {
@@ -85,15 +93,84 @@ fn a_repeated_lease_request_gets_the_same_leases_and_a_new_one_gets_new_jobs() {
             all.dedup();
             assert_eq!(all.len(), 4, "every job leased once");
 
+            // A late copy of request 1, after request 2 was answered, gets nothing and does not wait, although
+            // there is work: the loop that sent it is not waiting for its answer.
+            let jobs = vec![job("e"), job("f")];
+            let reply = rpc.call(t.queue, Enqueue { jobs, request: Some((2, system::model::Version(1))) }).await;
+            assert!(matches!(reply, Ok(EnqueueReply::Accepted { new: 2, .. })), "{reply:?}");
+            let started = madsim::time::Instant::now();
+            let late = rpc.call_within(t.queue, ask(0, 1, 500), Duration::from_secs(2)).await.unwrap();
+            assert!(late.is_empty(), "a stale request is granted nothing: {late:?}");
+            assert!(started.elapsed() < Duration::from_millis(100), "and answered at once");
+
+            // The worker restarts and numbers its requests from 0 again: new work, not stale. Its old
+            // incarnation's requests are stale from then on, whatever their numbers.
+            let restarted = rpc.call(t.queue, ask_restarted(0, 0, 0)).await.unwrap();
+            assert_eq!(restarted.len(), 2, "the restarted worker's first request gets the two new jobs");
+            rpc.call(t.queue, Enqueue { jobs: vec![job("g")], request: Some((3, system::model::Version(1))) })
+                .await
+                .unwrap();
+            assert!(rpc.call(t.queue, ask(0, 9, 0)).await.unwrap().is_empty(), "the old incarnation is stale");
+            assert_eq!(rpc.call(t.queue, ask_restarted(0, 1, 0)).await.unwrap().len(), 1, "the job is still there");
+
             // Nothing is left: a long poll waits its whole wait, and its repeat, already answered empty, returns
             // at once instead of waiting again.
-            let poll = |request| rpc.call_within(t.queue, ask(0, request, 500), Duration::from_secs(2));
+            let poll = |request| rpc.call_within(t.queue, ask_restarted(0, request, 500), Duration::from_secs(2));
             let started = madsim::time::Instant::now();
-            assert!(poll(3).await.unwrap().is_empty());
+            assert!(poll(2).await.unwrap().is_empty());
             assert!(started.elapsed() >= Duration::from_millis(500), "the first poll waited");
             let started = madsim::time::Instant::now();
-            assert!(poll(3).await.unwrap().is_empty());
+            assert!(poll(2).await.unwrap().is_empty());
             assert!(started.elapsed() < Duration::from_millis(100), "its repeat was answered at once");
+        });
+        checked.await.expect("the worker's checks");
+    });
+}
+
+/// Fires one fault point at every call.
+struct Always(system::points::Point);
+
+impl system::points::FaultPoints for Always {
+    fn fire(&self, point: system::points::Point) -> bool {
+        point == self.0
+    }
+    fn is_on(&self, point: system::points::Point) -> bool {
+        point == self.0
+    }
+}
+
+/// A long poll the `early-poll-return` point cut short is an answer like any other: a copy of its request that
+/// arrives after work did (the `spurious-retry` point, or a retry) gets nothing, not jobs its loop is not waiting
+/// for. Found by swarm seed 29938127004, kept as `tests/data/stale-lease-request.seed.toml`.
+#[test]
+fn a_lease_request_answered_early_and_empty_is_remembered_as_answered() {
+    let runtime = madsim::runtime::Runtime::with_seed_and_config(1, madsim::Config::default());
+    runtime.block_on(async {
+        let handle = Handle::current();
+        let topology = Arc::new(Topology { store: at(1), queue: at(2), ingest: vec![] });
+        let mut queue = context("queue", topology.queue, &topology);
+        queue.points = Arc::new(Always(system::points::Point::EarlyPollReturn));
+        handle
+            .create_node()
+            .name("queue")
+            .ip(topology.queue.ip())
+            .build()
+            .spawn(system::queue::serve(queue, Arc::new(MemDisk::default())));
+        let worker = context("worker-1", at(3), &topology);
+        let t = topology.clone();
+        let checked = handle.create_node().name("worker-1").ip(at(3).ip()).build().spawn(async move {
+            madsim::time::sleep(Duration::from_millis(10)).await;
+            let rpc = Rpc::new(Endpoint::bind(worker.addr).await.unwrap(), worker);
+            let started = madsim::time::Instant::now();
+            assert!(rpc.call(t.queue, ask(0, 1, 500)).await.unwrap().is_empty(), "no work yet");
+            assert!(started.elapsed() < Duration::from_millis(100), "the poll was cut short");
+            let jobs = vec![job("a"), job("b")];
+            let reply = rpc.call(t.queue, Enqueue { jobs, request: Some((1, system::model::Version(1))) }).await;
+            assert!(matches!(reply, Ok(EnqueueReply::Accepted { new: 2, .. })), "{reply:?}");
+            let again = rpc.call(t.queue, ask(0, 1, 500)).await.unwrap();
+            assert!(again.is_empty(), "a copy of the answered request is answered as it was: {again:?}");
+            let next = rpc.call(t.queue, ask(0, 2, 500)).await.unwrap();
+            assert_eq!(next.len(), 2, "the loop's next request gets the jobs, which nobody else holds");
         });
         checked.await.expect("the worker's checks");
     });

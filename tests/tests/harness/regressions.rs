@@ -64,3 +64,16 @@ fn a_version_lost_by_a_failed_sync_is_not_queued_by_the_outbox() {
     let outcome = run_seed(&file.to_loaded(&path), file.seed.seed).outcome;
     assert!(outcome.passed(), "{:#?}", outcome.violations);
 }
+
+/// System bug: a lease request whose long poll the `early-poll-return` point cut short was not remembered as
+/// answered, so a spurious retry of it was served as new work and granted a fresh job its worker never processed
+/// (`starvation`: 8 s to a view, bound 5.1 s). The seed file is the one `swarm` saved; its verdict then was a
+/// failure, and the correct system must pass it now.
+#[test]
+fn a_copy_of_a_lease_request_answered_early_gets_no_jobs() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/stale-lease-request.seed.toml");
+    let file = sim::seedfile::load(&path).unwrap();
+    let outcome = run_seed(&file.to_loaded(&path), file.seed.seed).outcome;
+    assert!(outcome.stats.marks.get(system::points::Point::EarlyPollReturn.mark()).is_some_and(|&n| n > 0));
+    assert!(outcome.passed(), "{:#?}", outcome.violations);
+}
