@@ -17,11 +17,11 @@ use madsim::rand::Rng;
 use std::time::Duration;
 
 /// The share of a lease a worker may spend on a job before it gives the job up.
-const LEASE_BUDGET: f64 = 0.8;
+pub const LEASE_BUDGET: f64 = 0.8;
 
 /// Jobs one work loop leases at once and processes one after another: one round trip to the queue per batch.
 /// Small, so that a batch takes a small share of a lease and the queue's fair order is kept closely.
-const LEASE_BATCH: u32 = 4;
+pub const LEASE_BATCH: u32 = 4;
 /// Requests in a row that may carry the same acknowledgements before they are dropped (see `run`).
 const ACK_ATTEMPTS_MAX: u32 = 3;
 

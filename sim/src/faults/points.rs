@@ -53,9 +53,9 @@ impl SimPoints {
         SimPoints { on, recorder }
     }
 
-    /// The points switched on, in order.
-    pub fn switched_on(&self) -> Vec<Point> {
-        self.on.keys().copied().collect()
+    /// The points switched on, in order, with the percent of calls each fires at.
+    pub fn switched_on(&self) -> Vec<(Point, u64)> {
+        self.on.iter().map(|(point, (percent, _))| (*point, *percent)).collect()
     }
 }
 

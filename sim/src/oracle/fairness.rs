@@ -15,6 +15,7 @@ use crate::scenario::{Dur, FreshBound, Scenario};
 use std::collections::BTreeMap;
 use std::time::Duration;
 use system::model::Version;
+use system::points::Point;
 
 /// How long one acknowledged write took to become visible to its environment's reader.
 pub struct Freshness<'a> {
@@ -125,6 +126,11 @@ pub struct Derived {
     /// The environments light enough to be held to it: their fresh jobs need no more than what their share
     /// leaves for fresh work while they have bulk work queued too.
     pub envs: Vec<String>,
+    /// Whether the slow-render point is on and a batch of slow renders (ten times the longest each) outlasts
+    /// the share of a lease a worker spends before it gives its jobs up. Then a job behind slow renders in its
+    /// batch is given up, redelivered once its lease runs out, and may be given up again at each delivery: a
+    /// legal run with no latency bound at all, so no environment is held to one.
+    pub slow_render_outlasts_lease: bool,
 }
 
 /// The bound that `"fair-share"` derives from a resolved scenario, the way `noisy-neighbour` explains its own:
@@ -132,10 +138,18 @@ pub struct Derived {
 /// fresh ingests fit in what its share leaves beside its own bulk work should see each of them within a few
 /// turns of the round-robin, whatever the other environments and its own deploys queue. A FIFO queue makes it
 /// wait behind every other environment's backlog instead: many seconds.
-pub fn derive(scenario: &Scenario) -> Derived {
+///
+/// `points_on` are the fault points switched on for the run and the percent of calls each fires at: a slow
+/// render (ten times the longest) at that share of renders lowers the throughput the share is made of.
+pub fn derive(scenario: &Scenario, points_on: &[(Point, u64)]) -> Derived {
     let config = crate::world::system_config(scenario);
     let job = ROUND_TRIP_MAX * ROUND_TRIPS_PER_JOB_MAX + config.render_time_max;
-    let job_mean = ROUND_TRIP_MEAN * ROUND_TRIPS_PER_JOB_MEAN + (config.render_time_min + config.render_time_max) / 2;
+    let slow_render = config.render_time_max * 10;
+    let slow_share =
+        points_on.iter().find(|(p, _)| *p == Point::SlowRender).map_or(0.0, |(_, percent)| *percent as f64 / 100.0);
+    let render_mean = ((config.render_time_min + config.render_time_max) / 2).mul_f64(1.0 - slow_share)
+        + slow_render.mul_f64(slow_share);
+    let job_mean = ROUND_TRIP_MEAN * ROUND_TRIPS_PER_JOB_MEAN + render_mean;
     let slots = (scenario.topology.workers.get() * scenario.topology.worker_slots.get()) as f64;
     let envs = scenario.env_names().len().max(1) as f64;
     let share_per_s = slots / job_mean.as_secs_f64() / envs;
@@ -144,14 +158,19 @@ pub fn derive(scenario: &Scenario) -> Derived {
     let light = demand_per_s <= share_per_s * fresh_part;
     let mut latency = DERIVED_BOUND_MIN.max(job * JOBS_OF_WAITING) + scenario.readers.interval.0 * 2;
     if !scenario.faults.points.is_off() {
-        latency += config.render_time_max * 10 + POINTS_OUTBOX_DELAY;
+        latency += slow_render + POINTS_OUTBOX_DELAY;
     }
-    let envs = if light { scenario.env_names().to_vec() } else { Vec::new() };
-    Derived { job, job_mean, share_per_s, demand_per_s, latency, envs }
+    // A work loop renders its batch one job after another under the leases' one budget, so a batch of slow
+    // renders can spend it.
+    let slow_render_outlasts_lease = slow_share > 0.0
+        && slow_render * system::worker::LEASE_BATCH > config.lease.mul_f64(system::worker::LEASE_BUDGET);
+    let envs = if light && !slow_render_outlasts_lease { scenario.env_names().to_vec() } else { Vec::new() };
+    Derived { job, job_mean, share_per_s, demand_per_s, latency, envs, slow_render_outlasts_lease }
 }
 
-/// The bound a run is held to, if its scenario states one.
-pub fn bound(scenario: &Scenario, faults: &[crate::world::FaultWindow]) -> Option<Bound> {
+/// The bound a run is held to, if its scenario states one. `points_on` are the fault points the harness switched
+/// on for the run, with their percents (see [`derive`]).
+pub fn bound(scenario: &Scenario, faults: &[crate::world::FaultWindow], points_on: &[(Point, u64)]) -> Option<Bound> {
     let written = scenario.invariants.fairness_environments.clone();
     match scenario.invariants.fresh_view_latency_max? {
         FreshBound::Fixed(latency) => Some(Bound {
@@ -160,7 +179,7 @@ pub fn bound(scenario: &Scenario, faults: &[crate::world::FaultWindow]) -> Optio
             excused: Vec::new(),
         }),
         FreshBound::FairShare => {
-            let derived = derive(scenario);
+            let derived = derive(scenario, points_on);
             let recovery = crate::world::system_config(scenario).lease + RECOVERY_AFTER_LEASE;
             let excused = faults
                 .iter()
@@ -191,9 +210,10 @@ pub fn check(
     model: &Model,
     reads: &[Read],
     faults: &[crate::world::FaultWindow],
+    points_on: &[(Point, u64)],
     found: &mut Vec<Violation>,
 ) {
-    let Some(bound) = bound(scenario, faults) else { return };
+    let Some(bound) = bound(scenario, faults, points_on) else { return };
     let shown = match scenario.invariants.fresh_view_latency_max {
         Some(FreshBound::FairShare) => format!("{} (fair-share)", Dur(bound.latency)),
         _ => Dur(bound.latency).to_string(),

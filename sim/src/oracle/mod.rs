@@ -55,7 +55,14 @@ pub fn check_with(scenario: &Scenario, trace: &[Record], observation: &Observati
         Some(state) => {
             durability::check(model, state, &history, &mut found);
             convergence::check(model, state, observation.load.given_up, &history, &mut found);
-            fairness::check(scenario, model, &observation.reads, &observation.fault_windows, &mut found);
+            fairness::check(
+                scenario,
+                model,
+                &observation.reads,
+                &observation.fault_windows,
+                &observation.points_on,
+                &mut found,
+            );
             work::check(scenario, model, observation, &mut found);
         }
     }

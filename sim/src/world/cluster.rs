@@ -86,6 +86,9 @@ pub struct World {
     pub nodes: BTreeMap<String, NodeInfo>,
     pub workers: Vec<String>,
     pub all: Vec<NodeId>,
+    /// The fault points switched on for this run and the percent of calls each fires at (the harness's own draw,
+    /// not anything the system said).
+    pub points_on: Vec<(system::points::Point, u64)>,
 }
 
 type BoxFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
@@ -101,8 +104,9 @@ impl World {
         let config = Arc::new(SystemConfig { stats, ..system_config(&scenario) });
         let topology = Arc::new(topology(&scenario));
         let net = Arc::new(FaultNet::new(streams.stream("net-loss", 0)));
-        let points: Arc<dyn system::points::FaultPoints> =
-            Arc::new(crate::faults::points::SimPoints::new(&scenario.faults.points, streams, recorder.clone()));
+        let sim_points = crate::faults::points::SimPoints::new(&scenario.faults.points, streams, recorder.clone());
+        let points_on = sim_points.switched_on();
+        let points: Arc<dyn system::points::FaultPoints> = Arc::new(sim_points);
         let mut nodes = BTreeMap::new();
         let mut all = Vec::new();
         // Each node gets its own clock and a sink bound to its name. State captured by a node's init closure
@@ -160,7 +164,18 @@ impl World {
         }
         let checker = handle.create_node().name("checker").ip(ip(NET_CHECKER, 0)).build();
         all.push(checker.id());
-        World { scenario, topology, config, net, checker, checker_node: "checker".into(), nodes, workers, all }
+        World {
+            scenario,
+            topology,
+            config,
+            net,
+            checker,
+            checker_node: "checker".into(),
+            nodes,
+            workers,
+            all,
+            points_on,
+        }
     }
 
     /// A context for a harness actor (a load client) that talks to the system like any node.

@@ -50,6 +50,9 @@ pub struct Observation {
     /// Every executed fault with when it ended: the scenario's own account of what it did to the system, which
     /// the freshness bound leaves delayed writes out by (a fault outside the core ends with the run).
     pub fault_windows: Vec<FaultWindow>,
+    /// The fault points switched on for the run, with the percent of calls each fires at: which legal detours the
+    /// system may have taken, as the harness drew them.
+    pub points_on: Vec<(system::points::Point, u64)>,
 }
 
 /// One executed fault and the time it ended, from the start of the safety phase.

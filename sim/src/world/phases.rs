@@ -398,6 +398,7 @@ impl Run {
             simulated: self.run_start.elapsed(),
             disruption: crate::faults::disruption(plan) + self.stayed_disruption(),
             fault_windows: self.fault_windows(plan),
+            points_on: self.world.points_on.clone(),
         }
     }
 

@@ -266,7 +266,7 @@ pub fn finish(
             fresh.sort_unstable();
             stats.freshness_p50_ms = fresh.get(fresh.len() / 2).copied().unwrap_or(0);
             stats.freshness_max_ms = fresh.last().copied().unwrap_or(0);
-            if let Some(bound) = oracle::fairness::bound(s, &observation.fault_windows) {
+            if let Some(bound) = oracle::fairness::bound(s, &observation.fault_windows, &observation.points_on) {
                 stats.fresh_bound_ms = bound.latency.as_millis() as u64;
                 stats.fresh_judged = oracle::fairness::judged(&bound, &model, &observation.reads) as u64;
             }

@@ -426,7 +426,7 @@ fn fault_window(toml: &str, until_ms: u64) -> FaultWindow {
 #[test]
 fn a_fair_share_bound_follows_from_the_cluster_and_the_load() {
     let s = fair_share();
-    let d = sim::oracle::fairness::derive(&s);
+    let d = sim::oracle::fairness::derive(&s, &[]);
     // At most 5 round trips of 20 ms and a 30 ms render per job; on average 3 of 11 ms and 17.5 ms. 3 workers x
     // 2 slots, for one environment.
     assert_eq!(d.job, ms(130));
@@ -438,7 +438,29 @@ fn a_fair_share_bound_follows_from_the_cluster_and_the_load() {
     // 2 x 50 ingests/s is more than the share (119 jobs/s) leaves beside bulk work: not light, not held.
     let mut busy = s.clone();
     busy.load.ingest_rate = sim::scenario::Bounded(50);
-    assert!(sim::oracle::fairness::derive(&busy).envs.is_empty());
+    assert!(sim::oracle::fairness::derive(&busy, &[]).envs.is_empty());
+}
+
+#[test]
+fn a_slow_render_point_lowers_the_fair_share_and_a_batch_of_them_outlasting_the_lease_leaves_no_bound() {
+    use system::points::Point::SlowRender;
+    let mut s = fair_share();
+    s.system.lease = Some(Dur(ms(2_000)));
+    // The point on for 10% of renders: the mean render is 90% of 17.5 ms and 10% of 300 ms.
+    let d = sim::oracle::fairness::derive(&s, &[(SlowRender, 10)]);
+    assert_eq!(d.job_mean, Duration::from_micros(33_000 + 15_750 + 30_000));
+    assert!(!d.slow_render_outlasts_lease);
+    assert_eq!(d.envs, ["a"]);
+    // A batch of four slow renders (1.2 s) is more than 80% of a 1.4 s lease: a job may be given up at every
+    // delivery, and no environment is held to a bound.
+    s.system.lease = Some(Dur(ms(1_400)));
+    let d = sim::oracle::fairness::derive(&s, &[(SlowRender, 10)]);
+    assert!(d.slow_render_outlasts_lease);
+    assert!(d.envs.is_empty());
+    // With the point off, the same lease is long enough.
+    let d = sim::oracle::fairness::derive(&s, &[]);
+    assert!(!d.slow_render_outlasts_lease);
+    assert_eq!(d.envs, ["a"]);
 }
 
 #[test]

@@ -77,3 +77,19 @@ fn a_copy_of_a_lease_request_answered_early_gets_no_jobs() {
     assert!(outcome.stats.marks.get(system::points::Point::EarlyPollReturn.mark()).is_some_and(|&n| n > 0));
     assert!(outcome.passed(), "{:#?}", outcome.violations);
 }
+
+/// Harness bug: the derived freshness bound assumed every render fits in its lease. With the `slow-render` point
+/// on and a short lease (1.055 s), a batch of four renders slowed tenfold spends the worker's lease budget, the
+/// job behind them is given up and redelivered, and it waits its turn again (`starvation`: 5.2 s, bound 5.1 s).
+/// That is legal, and it can repeat at each delivery, so such a run is held to no bound: the seed, saved by
+/// `swarm` when it failed, must pass now with no write judged, and the point must have fired.
+#[test]
+fn a_batch_of_slow_renders_outlasting_the_lease_leaves_no_freshness_bound() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/slow-renders-outlast-lease.seed.toml");
+    let file = sim::seedfile::load(&path).unwrap();
+    let outcome = run_seed(&file.to_loaded(&path), file.seed.seed).outcome;
+    assert!(outcome.stats.marks.get(system::points::Point::SlowRender.mark()).is_some_and(|&n| n > 0));
+    assert!(outcome.stats.marks.get("worker.abandoned").is_some_and(|&n| n > 0));
+    assert_eq!(outcome.stats.fresh_judged, 0);
+    assert!(outcome.passed(), "{:#?}", outcome.violations);
+}
