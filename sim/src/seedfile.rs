@@ -27,6 +27,11 @@ pub struct SeedFile {
     /// The branches the run took (a failure found by `explore`), in time order: replay takes them again.
     #[serde(default, skip_serializing_if = "Vec::is_empty", rename = "branch")]
     pub branches: Vec<crate::branch::Branch>,
+    /// For a scenario with a `[swarm]` table: the value each shrinkable field would have without it (the
+    /// scenario's own, or the system's default), which shrinking moves the resolved values back toward. Replay
+    /// ignores it.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub swarm_defaults: std::collections::BTreeMap<String, u64>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -183,6 +188,7 @@ impl SeedFile {
             scenario: inline,
             plan: outcome.fault_plan.clone(),
             branches: outcome.branches.clone(),
+            swarm_defaults: crate::scenario::swarm::defaults(&scenario.scenario),
         }
     }
 

@@ -1,7 +1,8 @@
 //! Shrinking: delta debugging of a failing seed file towards the smallest run that still fails the same way.
 //!
 //! Each step proposes a smaller variant (fewer branches, fewer fault events, shorter faults, fewer environments
-//! or entities, less load, a shorter safety phase), replays it with the same seed, and keeps it only if it still fails with
+//! or entities, less load, a shorter safety phase, a swarm seed's resolved knobs back toward the scenario's
+//! own), replays it with the same seed, and keeps it only if it still fails with
 //! the same signature. Every concern draws from its own random stream, keyed by name, so removing a fault or an
 //! environment leaves the rest of the run as close to the original as the simulation allows.
 
@@ -27,6 +28,8 @@ pub struct Size {
     pub entities: u64,
     pub ingest_rate: u64,
     pub safety: Duration,
+    /// A swarm seed's resolved values that differ from the scenario's own (see `scenario::swarm::SHRINKABLE`).
+    pub knobs_off_default: usize,
 }
 
 impl Size {
@@ -42,6 +45,10 @@ impl Size {
             entities: file.scenario.environments.entities.get(),
             ingest_rate: file.scenario.load.ingest_rate.get(),
             safety: file.scenario.run.safety.0,
+            knobs_off_default: {
+                let now = crate::scenario::swarm::shrinkable_values(&file.scenario);
+                file.swarm_defaults.iter().filter(|(name, default)| now.get(*name) != Some(default)).count()
+            },
         }
     }
 }
@@ -58,7 +65,11 @@ impl std::fmt::Display for Size {
             self.entities,
             self.ingest_rate,
             Dur(self.safety)
-        )
+        )?;
+        if self.knobs_off_default > 0 {
+            write!(f, ", {} resolved knobs off the scenario's own", self.knobs_off_default)?;
+        }
+        Ok(())
     }
 }
 
@@ -238,6 +249,22 @@ pub fn shrink(original: &SeedFile, path: &Path, stop: &AtomicBool) -> Shrunk {
             }
         }
         break;
+    }
+    // 5. A swarm seed's resolved cluster, knobs and load mix back toward the scenario's own values: all the way,
+    //    or else halfway, while the failure holds. What is left away from its default is what the failure needs.
+    for (name, default) in best.swarm_defaults.clone() {
+        while let Some(&now) = crate::scenario::swarm::shrinkable_values(&best.scenario).get(&name) {
+            let halfway = if now > default { now - (now - default) / 2 } else { now + (default - now) / 2 };
+            let tried = [default, halfway].into_iter().filter(|&v| v != now).any(|value| {
+                let mut candidate = best.clone();
+                crate::scenario::swarm::set_shrinkable(&mut candidate.scenario, &name, value)
+                    && crate::scenario::validate(&candidate.scenario, "", path, "").is_ok()
+                    && attempt(candidate, &mut best)
+            });
+            if !tried || crate::scenario::swarm::shrinkable_values(&best.scenario).get(&name) == Some(&default) {
+                break;
+            }
+        }
     }
     Shrunk { before: Size::of(original), after: Size::of(&best), file: best, replays }
 }

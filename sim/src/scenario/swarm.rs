@@ -206,3 +206,70 @@ pub fn values(scenario: &Scenario, resolved: &Scenario) -> std::collections::BTr
     ];
     fields.iter().filter(|(_, given, _)| *given).map(|(name, _, value)| (name.to_string(), *value)).collect()
 }
+
+/// The resolved values shrinking moves back toward the scenario's own: the cluster's shape, the system's knobs
+/// and the load's mix. (Environments, entities and the ingest rate are cut by shrinking's own steps instead,
+/// toward a smaller run rather than toward the written one.)
+pub const SHRINKABLE: [&str; 11] = [
+    "ingest_nodes",
+    "workers",
+    "worker_slots",
+    "hot_percent",
+    "unchanged_percent",
+    "give_up_percent",
+    "lease_ms",
+    "rpc_timeout_ms",
+    "render_time_max_ms",
+    "env_pending_max",
+    "log_compact_bytes",
+];
+
+/// The value of each [`SHRINKABLE`] field that `scenario` runs with (a knob it leaves unset at the system's
+/// default; durations in milliseconds).
+pub fn shrinkable_values(s: &Scenario) -> std::collections::BTreeMap<String, u64> {
+    let c = crate::world::system_config(s);
+    let values = [
+        s.topology.ingest_nodes.get(),
+        s.topology.workers.get(),
+        s.topology.worker_slots.get(),
+        s.load.hot_percent.get(),
+        s.load.unchanged_percent.get(),
+        s.load.give_up_percent.get(),
+        c.lease.as_millis() as u64,
+        c.rpc_timeout.as_millis() as u64,
+        c.render_time_max.as_millis() as u64,
+        c.env_pending_max as u64,
+        c.log_compact_bytes,
+    ];
+    SHRINKABLE.iter().zip(values).map(|(name, value)| (name.to_string(), value)).collect()
+}
+
+/// What each range of `scenario`'s `[swarm]` table would be without the table: the scenario's own value (or
+/// the system's default), for the [`SHRINKABLE`] fields it ranges. Seed files keep it, so that shrinking can
+/// move a seed's resolved values back toward it. Empty without a `[swarm]` table.
+pub fn defaults(scenario: &Scenario) -> std::collections::BTreeMap<String, u64> {
+    let mut own = scenario.clone();
+    own.swarm = None;
+    let ranged = values(scenario, scenario);
+    shrinkable_values(&own).into_iter().filter(|(name, _)| ranged.contains_key(name)).collect()
+}
+
+/// Sets one [`SHRINKABLE`] field; false for a name that is not one.
+pub fn set_shrinkable(s: &mut Scenario, name: &str, value: u64) -> bool {
+    let ms = |v: u64| Some(Dur(std::time::Duration::from_millis(v)));
+    match name {
+        "ingest_nodes" => s.topology.ingest_nodes = Bounded(value),
+        "workers" => s.topology.workers = Bounded(value),
+        "worker_slots" => s.topology.worker_slots = Bounded(value),
+        "hot_percent" => s.load.hot_percent = Bounded(value),
+        "unchanged_percent" => s.load.unchanged_percent = Bounded(value),
+        "give_up_percent" => s.load.give_up_percent = Bounded(value),
+        "lease_ms" => s.system.lease = ms(value),
+        "rpc_timeout_ms" => s.system.rpc_timeout = ms(value),
+        "render_time_max_ms" => s.system.render_time_max = ms(value),
+        "env_pending_max" => s.system.env_pending_max = Some(Bounded(value)),
+        "log_compact_bytes" => s.system.log_compact_bytes = Some(Bounded(value)),
+        _ => return false,
+    }
+    true
+}

@@ -63,3 +63,59 @@ fn bad_ranges_are_errors_naming_the_field() {
     let unknown = parse(&baseline_with("wokers = [1, 2]"), Path::new("bad.toml")).unwrap_err().to_string();
     assert!(unknown.contains("wokers"), "{unknown}");
 }
+
+#[test]
+fn shrinking_moves_a_swarm_seeds_resolved_values_back_toward_the_scenarios_own() {
+    // The dedup canary fails whatever these knobs are: its flaw needs only several environments' jobs queued.
+    let text = std::fs::read_to_string(tests::scenarios_dir().join("canaries/dedup-ignores-environment.toml")).unwrap()
+        + "\n[swarm]\nhot_percent = [40, 90]\ngive_up_percent = [5, 20]\nrpc_timeout = [\"300ms\", \"900ms\"]\n\
+           log_compact_bytes = [8192, 65536]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ranged-canary.toml");
+    std::fs::write(&path, &text).unwrap();
+    let loaded = sim::catalog::load(path.to_str().unwrap()).unwrap();
+    let own = {
+        let mut s = loaded.scenario.clone();
+        s.swarm = None;
+        swarm::shrinkable_values(&s)
+    };
+    let (seed, outcome) = (1..40)
+        .map(|seed| (seed, run_seed(&loaded, seed).outcome))
+        .find(|(_, o)| !o.passed())
+        .expect("the canary fails within 40 seeds");
+    let signature = sim::sweep::signature(&outcome).unwrap();
+    let original = sim::seedfile::SeedFile::new(&loaded, &outcome, &signature);
+    // The file keeps, for each ranged field, what the scenario says without its ranges.
+    let ranged = ["hot_percent", "give_up_percent", "rpc_timeout_ms", "log_compact_bytes"];
+    assert_eq!(original.swarm_defaults.keys().map(String::as_str).collect::<Vec<_>>(), {
+        let mut r = ranged.to_vec();
+        r.sort();
+        r
+    });
+    for name in ranged {
+        assert_eq!(original.swarm_defaults[name], own[name], "{name}");
+    }
+    let seed_path = dir.path().join("seed.toml");
+    std::fs::write(&seed_path, original.to_toml(&seed_path)).unwrap();
+    let reread = sim::seedfile::load(&seed_path).unwrap();
+    assert_eq!(reread.swarm_defaults, original.swarm_defaults, "the defaults survive the file");
+    assert_eq!(run_seed(&reread.to_loaded(&seed_path), seed).outcome.trace_hash, outcome.trace_hash);
+
+    let shrunk = sim::shrink::shrink(&reread, &seed_path, &std::sync::atomic::AtomicBool::new(false));
+    let before = swarm::shrinkable_values(&original.scenario);
+    let after = swarm::shrinkable_values(&shrunk.file.scenario);
+    let at_default = |values: &std::collections::BTreeMap<String, u64>| {
+        ranged.iter().filter(|name| values[**name] == own[**name]).count()
+    };
+    assert!(at_default(&after) > at_default(&before), "nothing moved back: {before:?} -> {after:?}, own {own:?}");
+    for name in ranged {
+        let (b, a, d) = (before[name], after[name], own[name]);
+        assert!(b.min(d) <= a && a <= b.max(d), "{name}: {a} lies between its resolved {b} and its default {d}");
+    }
+    let replay = run_seed(&shrunk.file.to_loaded(&seed_path), seed).outcome;
+    assert_eq!(
+        sim::sweep::signature(&replay).as_deref(),
+        Some(signature.as_str()),
+        "the shrunk file fails the same way"
+    );
+}
