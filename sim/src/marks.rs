@@ -70,7 +70,15 @@ pub fn caused_by(kind: crate::faults::FaultKind) -> &'static [&'static str] {
     ];
     match kind {
         Loss | Latency | Isolate | Split | Cut | Pause => LOST_REPLIES,
-        Duplicate => &[DUPLICATE_ENQUEUE, DUPLICATE_REQUEST, STALE_WRITE_REFUSED, LATE_WRITE_SUPERSEDED],
+        // A copy of a lease request is a repeat while its loop waits, and stale once the loop has moved on.
+        Duplicate => &[
+            DUPLICATE_ENQUEUE,
+            DUPLICATE_REQUEST,
+            STALE_WRITE_REFUSED,
+            LATE_WRITE_SUPERSEDED,
+            LEASE_REPEATED,
+            LEASE_STALE,
+        ],
         ClockOffset | ClockJump => &[LEASE_EXPIRED, ACK_AFTER_EXPIRY, CLOCK_BACKWARDS],
         ClockDrift => &[LEASE_EXPIRED, ACK_AFTER_EXPIRY],
         Crash => CRASHES,

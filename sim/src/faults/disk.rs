@@ -286,6 +286,17 @@ impl SimDisk {
         self.medium().cache.len() as u64
     }
 
+    /// Whether a crash now could tear a write in two: with any-order writeback, a cached write crosses a sector
+    /// boundary of the file (sectors are written whole); otherwise, more than one byte is cached.
+    pub fn tearable(&self) -> bool {
+        let m = self.medium();
+        if m.any_order {
+            any_tearable(m.durable.len(), &m.writes)
+        } else {
+            m.cache.len() > 1
+        }
+    }
+
     /// Whether a compaction is in flight.
     pub fn compacting(&self) -> bool {
         self.medium().compacting
@@ -415,4 +426,16 @@ impl Disk for SimDisk {
             Ok(())
         })
     }
+}
+
+/// Whether one of the cached writes (lengths, in order, from file offset `start`) crosses a sector boundary
+/// strictly inside it: where a crash can leave a write torn.
+fn any_tearable(start: usize, writes: &[usize]) -> bool {
+    let mut at = start;
+    writes.iter().any(|&len| {
+        // A boundary b with at < b < at + len.
+        let crosses = len > 1 && (at + len - 1) / SECTOR > at / SECTOR;
+        at += len;
+        crosses
+    })
 }

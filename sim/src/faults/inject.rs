@@ -263,18 +263,21 @@ impl Injector {
         self.note(HarnessEvent::ClockSet { node: target.to_string(), offset_us });
     }
 
-    /// Crashes a node at the moment its kind is about (a write cached and not synced, or a compaction in
-    /// flight), waiting for it at most half the fault's duration, and restarts the node when the fault ends.
+    /// Crashes a node at the moment its kind is about (a write cached and not synced, one that can be torn, or a
+    /// compaction in flight), waiting for it at most three quarters of the fault's duration (these moments come
+    /// less often than the events the other moment faults wait for: a compaction every few seconds, a write
+    /// across a sector boundary in one sync of several), and restarts the node when the fault ends.
     fn crash_at_moment(self: &Arc<Self>, spec: &FaultSpec) {
         let injector = self.clone();
         let name = spec.target().unwrap_or_default().to_string();
         let kind = spec.kind();
         let duration = spec.duration().unwrap_or_default();
         let end = Instant::now() + duration;
-        let deadline = Instant::now() + duration / 2;
+        let deadline = Instant::now() + duration * 3 / 4;
         madsim::task::spawn(async move {
             let ready = |disk: &SimDisk| match kind {
                 FaultKind::CompactionCrash => disk.compacting(),
+                FaultKind::TornWrite => disk.tearable(),
                 _ => disk.cached_bytes() > 0,
             };
             while !injector.info(&name).disks.iter().any(|d| ready(d)) && Instant::now() < deadline {
@@ -299,7 +302,7 @@ impl Injector {
         let kind = spec.kind();
         let duration = spec.duration().unwrap_or_default();
         let end = Instant::now() + duration;
-        let deadline = Instant::now() + duration / 2;
+        let deadline = Instant::now() + duration * 3 / 4;
         madsim::task::spawn(async move {
             let moments = &injector.recorder.moments;
             let acks = |name: &str| {

@@ -408,3 +408,26 @@ fn a_long_tailed_slow_disk_makes_a_few_syncs_far_slower_than_the_rest() {
         assert!(times[299] <= Duration::from_millis(1_003), "capped at a hundred times: {:?}", times[299]);
     });
 }
+
+#[test]
+fn a_torn_write_waits_for_a_write_it_can_tear() {
+    // With any-order writeback a sector reaches the medium whole: only a write across a sector boundary can
+    // be torn. 100 bytes at offset 0 cannot; 500 more (bytes 100 to 599) cross the boundary at 512.
+    let any = any_order_disk(1);
+    assert!(!any.tearable(), "nothing cached");
+    any.append(&[7; 100]).unwrap();
+    assert!(!any.tearable(), "a write within one sector");
+    any.append(&[7; 500]).unwrap();
+    assert!(any.tearable(), "a write across a sector boundary");
+    // A write that ends exactly on a boundary (412 bytes from 100) has none inside it.
+    let any = any_order_disk(1);
+    any.append(&[7; 100]).unwrap();
+    any.append(&[7; 412]).unwrap();
+    assert!(!any.tearable(), "a write ending on the boundary");
+    // In-order writeback can cut a write anywhere: more than one cached byte is enough.
+    let in_order = disk(1);
+    in_order.append(&[7; 1]).unwrap();
+    assert!(!in_order.tearable());
+    in_order.append(&[7; 1]).unwrap();
+    assert!(in_order.tearable());
+}

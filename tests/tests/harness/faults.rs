@@ -520,6 +520,28 @@ fn the_first_200_swarm_seeds_use_every_fault_kind_and_differ() {
 }
 
 #[test]
+fn swarm_aims_a_third_of_its_clock_steps_at_the_queue_and_other_scenarios_aim_them_evenly() {
+    let queue_share = |name: &str| {
+        // The generated steps only (clock-skew scripts one of the queue's own).
+        let mut s = scenario(name).scenario;
+        s.faults.script.clear();
+        let targets: Vec<String> = (0..400)
+            .flat_map(|seed| sim::world::fault_plan(&s, seed, &[]))
+            .filter(|f| matches!(f.kind(), FaultKind::ClockOffset | FaultKind::ClockJump))
+            .filter_map(|f| f.target().map(str::to_string))
+            .collect();
+        assert!(targets.len() > 100, "{name}: only {} clock steps", targets.len());
+        targets.iter().filter(|t| *t == "queue").count() as f64 / targets.len() as f64
+    };
+    // A third aimed at the queue, and the rest spread over every node (the queue among them): about 40%.
+    let swarm = queue_share("swarm");
+    assert!((0.33..0.55).contains(&swarm), "swarm aims {swarm:.2} of its clock steps at the queue");
+    // clock-skew's seven nodes share them evenly.
+    let skew = queue_share("clock-skew");
+    assert!(skew < 0.3, "clock-skew aims {skew:.2} of its clock steps at the queue");
+}
+
+#[test]
 fn the_fault_plan_does_not_shift_the_load() {
     // The same seed with and without faults draws the same load: the client's first requests are identical.
     let with_faults =
