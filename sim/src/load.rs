@@ -156,7 +156,7 @@ pub struct Client {
 impl Client {
     /// Generates arrivals until `load_end`, sending each as its own task.
     pub async fn run(mut self, scenario: &Scenario) {
-        let entities: Vec<Name> = scenario.entity_ids().into_iter().map(Name::from).collect();
+        let entities: Vec<Name> = scenario.entity_ids_of(&self.env).into_iter().map(Name::from).collect();
         let load = &scenario.load;
         let rate = load.ingest_rate.get();
         let mean_gap_us = 1_000_000 / rate;

@@ -112,6 +112,7 @@ fn fit_plan(file: &mut SeedFile) {
     });
     file.scenario.load.deploys.retain(|d| envs.contains(&d.environment) && d.at.0 <= safety);
     file.scenario.environments.mirrors.retain(|mirror, source| envs.contains(mirror) && envs.contains(source));
+    file.scenario.environments.sizes.retain(|env, _| envs.contains(env));
     if let Some(list) = &mut file.scenario.invariants.fairness_environments {
         list.retain(|e| envs.contains(e));
     }

@@ -120,13 +120,16 @@ async fn simulate(s: Scenario, seed: u64, until: Duration) -> u64 {
 
     // One client per environment at the scenario's rate, each write a task that retries until acknowledged.
     let load_end = madsim::time::Instant::now() + s.run.safety.0;
-    let entities: Vec<Name> = s.entity_ids().into_iter().map(Name::from).collect();
     let mut clients = Vec::new();
     for (i, env) in s.env_names().iter().enumerate() {
         let at = addr(3, i);
         let ctx = context(&format!("client-{env}"), at);
-        let (env, entities, load, ingest) =
-            (Name::from(env), entities.clone(), s.load.clone(), topology.ingest.clone());
+        let (env, entities, load, ingest) = (
+            Name::from(env),
+            s.entity_ids_of(env).into_iter().map(Name::from).collect::<Vec<Name>>(),
+            s.load.clone(),
+            topology.ingest.clone(),
+        );
         let mut rng = rng::stream_named(seed, "load", &env);
         clients.push(handle.create_node().ip(at.ip()).build().spawn(async move {
             let rpc = Rpc::new(Endpoint::bind(ctx.addr).await.expect("client bind"), ctx);

@@ -152,10 +152,30 @@ impl Scenario {
         self.system.flaws.iter().filter_map(|f| f.parse().ok()).collect()
     }
 
-    /// The entity ids of every environment: the pages every site has, then numbered pages.
+    /// How many entities `env` has: its own size if `environments.sizes` gives one, else `entities`.
+    pub fn entities_of(&self, env: &str) -> u64 {
+        self.environments.sizes.get(env).map_or(self.environments.entities.get(), |n| n.get())
+    }
+
+    /// The fewest entities any environment has (the hot set must fit in each).
+    pub fn entities_min(&self) -> u64 {
+        self.env_names().iter().map(|e| self.entities_of(e)).min().unwrap_or(self.environments.entities.get())
+    }
+
+    /// The entity ids of `env`: the pages every site has, then numbered pages (ids are shared across
+    /// environments, so a smaller environment's are the first of a larger one's).
+    pub fn entity_ids_of(&self, env: &str) -> Vec<String> {
+        Self::ids(self.entities_of(env))
+    }
+
+    /// The entity ids of an environment of `entities` entities (without `environments.sizes`, every one's).
     pub fn entity_ids(&self) -> Vec<String> {
+        Self::ids(self.environments.entities.get())
+    }
+
+    fn ids(count: u64) -> Vec<String> {
         const COMMON: [&str; 8] = ["home", "about", "contact", "pricing", "blog", "careers", "privacy", "terms"];
-        (0..self.environments.entities.get() as usize)
+        (0..count as usize)
             .map(|i| match COMMON.get(i) {
                 Some(name) => (*name).to_string(),
                 None => format!("page-{i:04}"),

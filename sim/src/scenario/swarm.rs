@@ -43,6 +43,14 @@ pub struct SwarmRanges {
     pub env_pending_max: Option<[u64; 2]>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log_compact_bytes: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queue_pending_max: Option<[u64; 2]>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh_per_bulk: Option<[u64; 2]>,
+    /// Entities of the last environment taking part (and of the environment it mirrors, or that mirror it): one
+    /// huge site beside small ones, or one small beside large ones.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_environment_entities: Option<[u64; 2]>,
 }
 
 /// Where each value comes from: a seed's stream, or one corner of every range.
@@ -124,7 +132,38 @@ fn apply(scenario: &Scenario, mut pick: Pick) -> Scenario {
     if let Some(v) = pick.u64(r.log_compact_bytes) {
         s.system.log_compact_bytes = Some(Bounded(v));
     }
+    // The fields below came later: drawn after every earlier one, so that the earlier ones resolve as before.
+    if let Some(v) = pick.u64(r.queue_pending_max) {
+        s.system.queue_pending_max = Some(Bounded(v));
+    }
+    if let Some(v) = pick.u64(r.fresh_per_bulk) {
+        s.system.fresh_per_bulk = Some(Bounded(v));
+    }
+    if let Some(v) = pick.u64(r.last_environment_entities) {
+        set_last_environment_entities(&mut s, v);
+    }
     s
+}
+
+/// The last environment taking part and those it shares its entities with (its source, or its mirrors).
+fn last_environment_group(s: &Scenario) -> Vec<String> {
+    let Some(last) = s.environments.names.last().cloned() else { return Vec::new() };
+    let source = s.environments.mirrors.get(&last).cloned().unwrap_or_else(|| last.clone());
+    let mut group = vec![source.clone()];
+    group.extend(s.environments.mirrors.iter().filter(|(_, of)| **of == source).map(|(m, _)| m.clone()));
+    group
+}
+
+fn set_last_environment_entities(s: &mut Scenario, v: u64) {
+    for env in last_environment_group(s) {
+        if v == s.environments.entities.get() {
+            s.environments.sizes.remove(&env);
+        } else {
+            s.environments.sizes.insert(env, Bounded(v));
+        }
+    }
+    // The hot set is part of every environment's entities: never more of them than the smallest has.
+    s.load.hot_entities = Bounded(s.load.hot_entities.get().min(s.entities_min()));
 }
 
 /// The scenario a seed runs: every range resolved from the seed's own stream (`swarm-config`), the `[swarm]`
@@ -153,6 +192,9 @@ pub fn misordered(r: &SwarmRanges) -> Option<&'static str> {
         ("give_up_percent", r.give_up_percent),
         ("env_pending_max", r.env_pending_max),
         ("log_compact_bytes", r.log_compact_bytes),
+        ("queue_pending_max", r.queue_pending_max),
+        ("fresh_per_bulk", r.fresh_per_bulk),
+        ("last_environment_entities", r.last_environment_entities),
     ];
     let d = [("lease", r.lease), ("rpc_timeout", r.rpc_timeout), ("render_time_max", r.render_time_max)];
     u.iter()
@@ -163,7 +205,7 @@ pub fn misordered(r: &SwarmRanges) -> Option<&'static str> {
 
 /// The first range reaching outside what its field accepts (a written value would be refused the same way).
 pub fn out_of_bounds(r: &SwarmRanges, environments: usize) -> Option<(&'static str, String)> {
-    let checks: [(&str, Option<[u64; 2]>, u64, u64); 11] = [
+    let checks: [(&str, Option<[u64; 2]>, u64, u64); 14] = [
         ("ingest_nodes", r.ingest_nodes, 1, 16),
         ("workers", r.workers, 1, 64),
         ("worker_slots", r.worker_slots, 1, 16),
@@ -175,6 +217,9 @@ pub fn out_of_bounds(r: &SwarmRanges, environments: usize) -> Option<(&'static s
         ("give_up_percent", r.give_up_percent, 0, 100),
         ("env_pending_max", r.env_pending_max, 1, 1_000_000),
         ("log_compact_bytes", r.log_compact_bytes, 1024, 1_073_741_824),
+        ("queue_pending_max", r.queue_pending_max, 1, 10_000_000),
+        ("fresh_per_bulk", r.fresh_per_bulk, 1, 1_000),
+        ("last_environment_entities", r.last_environment_entities, 1, 100_000),
     ];
     checks.iter().find_map(|&(name, range, min, max)| {
         let [low, high] = range?;
@@ -188,7 +233,8 @@ pub fn values(scenario: &Scenario, resolved: &Scenario) -> std::collections::BTr
     let Some(r) = &scenario.swarm else { return Default::default() };
     let ms = |d: Option<Dur>| d.map_or(0, |d| d.0.as_millis() as u64);
     let s = resolved;
-    let fields: [(&str, bool, u64); 14] = [
+    let last_entities = s.environments.names.last().map_or(0, |e| s.entities_of(e));
+    let fields: [(&str, bool, u64); 17] = [
         ("ingest_nodes", r.ingest_nodes.is_some(), s.topology.ingest_nodes.get()),
         ("workers", r.workers.is_some(), s.topology.workers.get()),
         ("worker_slots", r.worker_slots.is_some(), s.topology.worker_slots.get()),
@@ -203,6 +249,9 @@ pub fn values(scenario: &Scenario, resolved: &Scenario) -> std::collections::BTr
         ("render_time_max_ms", r.render_time_max.is_some(), ms(s.system.render_time_max)),
         ("env_pending_max", r.env_pending_max.is_some(), s.system.env_pending_max.map_or(0, |v| v.get())),
         ("log_compact_bytes", r.log_compact_bytes.is_some(), s.system.log_compact_bytes.map_or(0, |v| v.get())),
+        ("queue_pending_max", r.queue_pending_max.is_some(), s.system.queue_pending_max.map_or(0, |v| v.get())),
+        ("fresh_per_bulk", r.fresh_per_bulk.is_some(), s.system.fresh_per_bulk.map_or(0, |v| v.get())),
+        ("last_environment_entities", r.last_environment_entities.is_some(), last_entities),
     ];
     fields.iter().filter(|(_, given, _)| *given).map(|(name, _, value)| (name.to_string(), *value)).collect()
 }
@@ -210,7 +259,7 @@ pub fn values(scenario: &Scenario, resolved: &Scenario) -> std::collections::BTr
 /// The resolved values shrinking moves back toward the scenario's own: the cluster's shape, the system's knobs
 /// and the load's mix. (Environments, entities and the ingest rate are cut by shrinking's own steps instead,
 /// toward a smaller run rather than toward the written one.)
-pub const SHRINKABLE: [&str; 11] = [
+pub const SHRINKABLE: [&str; 14] = [
     "ingest_nodes",
     "workers",
     "worker_slots",
@@ -222,6 +271,9 @@ pub const SHRINKABLE: [&str; 11] = [
     "render_time_max_ms",
     "env_pending_max",
     "log_compact_bytes",
+    "queue_pending_max",
+    "fresh_per_bulk",
+    "last_environment_entities",
 ];
 
 /// The value of each [`SHRINKABLE`] field that `scenario` runs with (a knob it leaves unset at the system's
@@ -240,6 +292,9 @@ pub fn shrinkable_values(s: &Scenario) -> std::collections::BTreeMap<String, u64
         c.render_time_max.as_millis() as u64,
         c.env_pending_max as u64,
         c.log_compact_bytes,
+        c.queue_pending_max as u64,
+        c.fresh_per_bulk as u64,
+        s.environments.names.last().map_or(s.environments.entities.get(), |e| s.entities_of(e)),
     ];
     SHRINKABLE.iter().zip(values).map(|(name, value)| (name.to_string(), value)).collect()
 }
@@ -269,6 +324,9 @@ pub fn set_shrinkable(s: &mut Scenario, name: &str, value: u64) -> bool {
         "render_time_max_ms" => s.system.render_time_max = ms(value),
         "env_pending_max" => s.system.env_pending_max = Some(Bounded(value)),
         "log_compact_bytes" => s.system.log_compact_bytes = Some(Bounded(value)),
+        "queue_pending_max" => s.system.queue_pending_max = Some(Bounded(value)),
+        "fresh_per_bulk" => s.system.fresh_per_bulk = Some(Bounded(value)),
+        "last_environment_entities" => set_last_environment_entities(s, value),
         _ => return false,
     }
     true

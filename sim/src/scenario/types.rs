@@ -194,6 +194,10 @@ pub struct Environments {
     /// same entities with the same contents as its source's, as a staging site mirrors production.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub mirrors: std::collections::BTreeMap<String, String>,
+    /// Environments with another number of entities than `entities` (`{ "globex" = 3000 }`): one huge site beside
+    /// small ones. A mirror has its source's number.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub sizes: std::collections::BTreeMap<String, Bounded<1, 100_000>>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

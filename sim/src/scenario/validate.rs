@@ -136,7 +136,28 @@ pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(
             ),
         ));
     }
-    let entities = s.environments.entities.get() * names.len() as u64;
+    for env in s.environments.sizes.keys() {
+        if !names.contains(env) {
+            return Err(err(
+                &format!("environments.sizes.{env}"),
+                format!("`{env}` is not one of environments.names; list it there or drop its size"),
+            ));
+        }
+    }
+    for (mirror, source) in &s.environments.mirrors {
+        if s.entities_of(mirror) != s.entities_of(source) {
+            let sized = if s.environments.sizes.contains_key(mirror) { mirror } else { source };
+            return Err(err(
+                &format!("environments.sizes.{sized}"),
+                format!(
+                    "`{mirror}` mirrors `{source}` and must have as many entities ({} and {}); give both the same size",
+                    s.entities_of(mirror),
+                    s.entities_of(source)
+                ),
+            ));
+        }
+    }
+    let entities: u64 = names.iter().map(|e| s.entities_of(e)).sum();
     if entities > ENTITIES_PER_RUN_MAX {
         return Err(err(
             "environments.entities",
@@ -188,13 +209,13 @@ pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(
             ),
         ));
     }
-    if s.load.hot_entities.get() > s.environments.entities.get() {
+    if s.load.hot_entities.get() > s.entities_min() {
         return Err(err(
             "load.hot_entities",
             format!(
-                "{} is more than environments.entities ({}); the hot set is part of the entities",
+                "{} is more than the smallest environment's entities ({}); the hot set is part of every environment's entities",
                 s.load.hot_entities.get(),
-                s.environments.entities.get()
+                s.entities_min()
             ),
         ));
     }

@@ -180,7 +180,6 @@ impl Run {
         self.give_up_at = self.load_end + s.run.convergence_budget.0;
         *self.deploy_deadline.lock().expect("deploy deadline lock") = self.give_up_at;
         let control = Arc::new(LoadControl::default());
-        let entities = s.entity_ids();
         let store_id = self.world.nodes["store"].id;
         for (i, env) in s.env_names().iter().enumerate() {
             let follows = Arc::new(Follows::default());
@@ -202,7 +201,7 @@ impl Run {
                         .expect("reader bind"),
                     links: self.world.net.clone(),
                     store: self.world.topology.store,
-                    entities: entities.iter().map(Name::from).collect(),
+                    entities: s.entity_ids_of(env).iter().map(Name::from).collect(),
                     hot_entities: s.load.hot_entities.get() as usize,
                     hot_percent: s.load.hot_percent.get(),
                     schemas: s.schemas.len(),

@@ -120,3 +120,72 @@ fn a_seed_file_with_fault_points_and_resolved_values_replays_bit_for_bit_and_shr
         "the shrunk file fails the same way"
     );
 }
+
+#[test]
+fn the_last_environment_can_be_sized_apart_and_the_queue_knobs_are_ranged() {
+    let text = baseline_with(
+        "last_environment_entities = [500, 3000]\nqueue_pending_max = [100, 1000]\nfresh_per_bulk = [1, 8]",
+    );
+    let scenario = parse(&text, Path::new("ranged.toml")).unwrap();
+    let last = scenario.environments.names.last().unwrap().clone();
+    for seed in 0..20 {
+        let s = swarm::resolve(&scenario, seed);
+        let size = s.entities_of(&last);
+        assert!((500..=3000).contains(&size), "{size}");
+        assert!(s
+            .env_names()
+            .iter()
+            .filter(|e| **e != last)
+            .all(|e| s.entities_of(e) == s.environments.entities.get()));
+        assert!((100..=1000).contains(&s.system.queue_pending_max.unwrap().get()));
+        assert!((1..=8).contains(&s.system.fresh_per_bulk.unwrap().get()));
+        assert_eq!(s.entity_ids_of(&last).len() as u64, size);
+    }
+    // The earlier fields resolve as they did before these ranges were added.
+    let plain = parse(&baseline_with("workers = [1, 4]"), Path::new("a.toml")).unwrap();
+    let more = parse(&baseline_with("workers = [1, 4]\nfresh_per_bulk = [1, 8]"), Path::new("b.toml")).unwrap();
+    for seed in 0..20 {
+        assert_eq!(swarm::resolve(&plain, seed).topology.workers, swarm::resolve(&more, seed).topology.workers);
+    }
+}
+
+#[test]
+fn a_large_environment_writes_entities_the_small_ones_do_not_have() {
+    let mut loaded = tests::scenario("baseline");
+    // Neither mirrors nor is mirrored in baseline.
+    let (small, big) = ("globex".to_string(), "initech".to_string());
+    assert!(!loaded.scenario.environments.mirrors.contains_key(&big));
+    loaded.scenario.environments.entities = sim::scenario::Bounded(20);
+    loaded.scenario.load.hot_entities = sim::scenario::Bounded(5);
+    loaded.scenario.load.hot_percent = sim::scenario::Bounded(0);
+    loaded.scenario.environments.sizes.insert(big.clone(), sim::scenario::Bounded(400));
+    let result = run_seed(&loaded, 2);
+    assert!(result.outcome.passed(), "{:#?}", result.outcome.violations);
+    let small_ids = loaded.scenario.entity_ids();
+    let written =
+        |env: &str| -> std::collections::BTreeSet<String> {
+            result
+                .trace
+                .iter()
+                .filter_map(|r| match &r.event {
+                    sim::trace::TraceEvent::Harness(sim::trace::HarnessEvent::ClientAcked {
+                        env: e, entity, ..
+                    }) if *e == *env => Some(entity.to_string()),
+                    _ => None,
+                })
+                .collect()
+        };
+    assert!(written(&big).iter().any(|e| !small_ids.contains(e)), "the large environment uses its own entities");
+    assert!(written(&small).iter().all(|e| small_ids.contains(e)), "a small one keeps to its own");
+}
+
+#[test]
+fn sizes_must_name_an_environment_and_agree_within_a_mirror() {
+    let text = std::fs::read_to_string(tests::scenarios_dir().join("swarm.toml")).unwrap();
+    let unknown = text.replace("[environments]\n", "[environments]\nsizes = { nobody = 10 }\n");
+    let err = parse(&unknown, Path::new("bad.toml")).unwrap_err().to_string();
+    assert!(err.contains("environments.sizes.nobody") && err.contains("environments.names"), "{err}");
+    let mirrored = text.replace("[environments]\n", "[environments]\nsizes = { acme-prod = 300 }\n");
+    let err = parse(&mirrored, Path::new("bad.toml")).unwrap_err().to_string();
+    assert!(err.contains("environments.sizes.acme-prod") && err.contains("mirrors"), "{err}");
+}
