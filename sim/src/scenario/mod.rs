@@ -106,7 +106,7 @@ pub fn validate_swarm(scenario: &Scenario, text: &str, file: &Path, prefix: &str
     let Some(ranges) = &scenario.swarm else { return Ok(()) };
     let misordered = swarm::misordered(ranges)
         .map(|field| (field, "a range is [low, high]: the first value must not be above the second".to_string()));
-    let outside = swarm::out_of_bounds(ranges, scenario.environments.names.len());
+    let outside = swarm::out_of_bounds(ranges, scenario.environments.names.len(), scenario.environments.mirrors.len());
     if let Some((field, message)) = misordered.or(outside) {
         let field = format!("{prefix}swarm.{field}");
         let (line, column) = locate(text, &field).unwrap_or((1, 1));

@@ -51,6 +51,13 @@ pub struct SwarmRanges {
     /// huge site beside small ones, or one small beside large ones.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_environment_entities: Option<[u64; 2]>,
+    /// How many of `environments.mirrors` are kept (in the table's order): a mirror not kept writes its own
+    /// entities.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mirrors: Option<[u64; 2]>,
+    /// `load.one_write_per_entity`: 0 off, 1 on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub one_write_per_entity: Option<[u64; 2]>,
 }
 
 /// Where each value comes from: a seed's stream, or one corner of every range.
@@ -142,6 +149,13 @@ fn apply(scenario: &Scenario, mut pick: Pick) -> Scenario {
     if let Some(v) = pick.u64(r.last_environment_entities) {
         set_last_environment_entities(&mut s, v);
     }
+    if let Some(v) = pick.u64(r.mirrors) {
+        let kept: Vec<String> = s.environments.mirrors.keys().take(v as usize).cloned().collect();
+        s.environments.mirrors.retain(|mirror, _| kept.contains(mirror));
+    }
+    if let Some(v) = pick.u64(r.one_write_per_entity) {
+        s.load.one_write_per_entity = v == 1;
+    }
     s
 }
 
@@ -195,6 +209,8 @@ pub fn misordered(r: &SwarmRanges) -> Option<&'static str> {
         ("queue_pending_max", r.queue_pending_max),
         ("fresh_per_bulk", r.fresh_per_bulk),
         ("last_environment_entities", r.last_environment_entities),
+        ("mirrors", r.mirrors),
+        ("one_write_per_entity", r.one_write_per_entity),
     ];
     let d = [("lease", r.lease), ("rpc_timeout", r.rpc_timeout), ("render_time_max", r.render_time_max)];
     u.iter()
@@ -204,8 +220,8 @@ pub fn misordered(r: &SwarmRanges) -> Option<&'static str> {
 }
 
 /// The first range reaching outside what its field accepts (a written value would be refused the same way).
-pub fn out_of_bounds(r: &SwarmRanges, environments: usize) -> Option<(&'static str, String)> {
-    let checks: [(&str, Option<[u64; 2]>, u64, u64); 14] = [
+pub fn out_of_bounds(r: &SwarmRanges, environments: usize, mirrors: usize) -> Option<(&'static str, String)> {
+    let checks: [(&str, Option<[u64; 2]>, u64, u64); 16] = [
         ("ingest_nodes", r.ingest_nodes, 1, 16),
         ("workers", r.workers, 1, 64),
         ("worker_slots", r.worker_slots, 1, 16),
@@ -220,6 +236,8 @@ pub fn out_of_bounds(r: &SwarmRanges, environments: usize) -> Option<(&'static s
         ("queue_pending_max", r.queue_pending_max, 1, 10_000_000),
         ("fresh_per_bulk", r.fresh_per_bulk, 1, 1_000),
         ("last_environment_entities", r.last_environment_entities, 1, 100_000),
+        ("mirrors", r.mirrors, 0, mirrors as u64),
+        ("one_write_per_entity", r.one_write_per_entity, 0, 1),
     ];
     checks.iter().find_map(|&(name, range, min, max)| {
         let [low, high] = range?;
@@ -234,7 +252,7 @@ pub fn values(scenario: &Scenario, resolved: &Scenario) -> std::collections::BTr
     let ms = |d: Option<Dur>| d.map_or(0, |d| d.0.as_millis() as u64);
     let s = resolved;
     let last_entities = s.environments.names.last().map_or(0, |e| s.entities_of(e));
-    let fields: [(&str, bool, u64); 17] = [
+    let fields: [(&str, bool, u64); 19] = [
         ("ingest_nodes", r.ingest_nodes.is_some(), s.topology.ingest_nodes.get()),
         ("workers", r.workers.is_some(), s.topology.workers.get()),
         ("worker_slots", r.worker_slots.is_some(), s.topology.worker_slots.get()),
@@ -252,14 +270,17 @@ pub fn values(scenario: &Scenario, resolved: &Scenario) -> std::collections::BTr
         ("queue_pending_max", r.queue_pending_max.is_some(), s.system.queue_pending_max.map_or(0, |v| v.get())),
         ("fresh_per_bulk", r.fresh_per_bulk.is_some(), s.system.fresh_per_bulk.map_or(0, |v| v.get())),
         ("last_environment_entities", r.last_environment_entities.is_some(), last_entities),
+        ("mirrors", r.mirrors.is_some(), s.environments.mirrors.len() as u64),
+        ("one_write_per_entity", r.one_write_per_entity.is_some(), s.load.one_write_per_entity as u64),
     ];
     fields.iter().filter(|(_, given, _)| *given).map(|(name, _, value)| (name.to_string(), *value)).collect()
 }
 
 /// The resolved values shrinking moves back toward the scenario's own: the cluster's shape, the system's knobs
 /// and the load's mix. (Environments, entities and the ingest rate are cut by shrinking's own steps instead,
-/// toward a smaller run rather than toward the written one.)
-pub const SHRINKABLE: [&str; 14] = [
+/// toward a smaller run rather than toward the written one; a mirror a seed let go is not in its file to bring
+/// back.)
+pub const SHRINKABLE: [&str; 15] = [
     "ingest_nodes",
     "workers",
     "worker_slots",
@@ -274,6 +295,7 @@ pub const SHRINKABLE: [&str; 14] = [
     "queue_pending_max",
     "fresh_per_bulk",
     "last_environment_entities",
+    "one_write_per_entity",
 ];
 
 /// The value of each [`SHRINKABLE`] field that `scenario` runs with (a knob it leaves unset at the system's
@@ -295,6 +317,7 @@ pub fn shrinkable_values(s: &Scenario) -> std::collections::BTreeMap<String, u64
         c.queue_pending_max as u64,
         c.fresh_per_bulk as u64,
         s.environments.names.last().map_or(s.environments.entities.get(), |e| s.entities_of(e)),
+        s.load.one_write_per_entity as u64,
     ];
     SHRINKABLE.iter().zip(values).map(|(name, value)| (name.to_string(), value)).collect()
 }
@@ -327,6 +350,7 @@ pub fn set_shrinkable(s: &mut Scenario, name: &str, value: u64) -> bool {
         "queue_pending_max" => s.system.queue_pending_max = Some(Bounded(value)),
         "fresh_per_bulk" => s.system.fresh_per_bulk = Some(Bounded(value)),
         "last_environment_entities" => set_last_environment_entities(s, value),
+        "one_write_per_entity" => s.load.one_write_per_entity = value == 1,
         _ => return false,
     }
     true

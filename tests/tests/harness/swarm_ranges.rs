@@ -124,7 +124,8 @@ fn a_seed_file_with_fault_points_and_resolved_values_replays_bit_for_bit_and_shr
 #[test]
 fn the_last_environment_can_be_sized_apart_and_the_queue_knobs_are_ranged() {
     let text = baseline_with(
-        "last_environment_entities = [500, 3000]\nqueue_pending_max = [100, 1000]\nfresh_per_bulk = [1, 8]",
+        "last_environment_entities = [500, 3000]\nqueue_pending_max = [100, 1000]\nfresh_per_bulk = [1, 8]\n\
+         mirrors = [0, 1]\none_write_per_entity = [0, 1]",
     );
     let scenario = parse(&text, Path::new("ranged.toml")).unwrap();
     let last = scenario.environments.names.last().unwrap().clone();
@@ -141,6 +142,16 @@ fn the_last_environment_can_be_sized_apart_and_the_queue_knobs_are_ranged() {
         assert!((1..=8).contains(&s.system.fresh_per_bulk.unwrap().get()));
         assert_eq!(s.entity_ids_of(&last).len() as u64, size);
     }
+    // Baseline's one mirror is kept in some seeds and let go in others; senders wait for their previous write of
+    // an entity in some.
+    let mirrored: std::collections::BTreeSet<usize> =
+        (0..20).map(|seed| swarm::resolve(&scenario, seed).environments.mirrors.len()).collect();
+    assert_eq!(mirrored, [0, 1].into());
+    let one_write: std::collections::BTreeSet<bool> =
+        (0..20).map(|seed| swarm::resolve(&scenario, seed).load.one_write_per_entity).collect();
+    assert_eq!(one_write, [false, true].into());
+    let too_many = parse(&baseline_with("mirrors = [0, 2]"), Path::new("bad.toml")).unwrap_err().to_string();
+    assert!(too_many.contains("swarm.mirrors") && too_many.contains("within 0 to 1"), "{too_many}");
     // The earlier fields resolve as they did before these ranges were added.
     let plain = parse(&baseline_with("workers = [1, 4]"), Path::new("a.toml")).unwrap();
     let more = parse(&baseline_with("workers = [1, 4]\nfresh_per_bulk = [1, 8]"), Path::new("b.toml")).unwrap();
