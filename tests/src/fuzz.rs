@@ -23,6 +23,8 @@ pub struct FuzzScenario {
     schemas: u8,
     safety_secs: u8,
     lease_ms: u16,
+    /// Odd: the last environment gets more entities than the others (`environments.sizes`).
+    last_size: u8,
     faults: Vec<FuzzFault>,
 }
 
@@ -65,7 +67,12 @@ impl FuzzScenario {
             1 + self.worker_slots % 3
         );
         let names: Vec<String> = ENV_NAMES[..envs].iter().map(|n| format!("\"{n}\"")).collect();
-        let _ = writeln!(t, "[environments]\nnames = [{}]\nentities = {entities}\n", names.join(", "));
+        let sizes = if self.last_size % 2 == 1 {
+            format!("sizes = {{ {} = {} }}\n", ENV_NAMES[envs - 1], entities + 2 * self.last_size as usize)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(t, "[environments]\nnames = [{}]\nentities = {entities}\n{sizes}", names.join(", "));
         for i in 0..schemas {
             let fields: Vec<String> = FIELDS.iter().skip(i % 2).take(2 + i).map(|f| format!("\"{f}\"")).collect();
             let _ = writeln!(t, "[[schemas]]\nname = \"schema-{i}\"\nfields = [{}]\n", fields.join(", "));
@@ -213,6 +220,7 @@ impl FuzzScenario {
             schemas: 1,
             safety_secs: 8,
             lease_ms: 1_000,
+            last_size: 0,
             faults: kinds
                 .into_iter()
                 .map(|kind| FuzzFault { at_ms: 500, duration_ms: 400, kind, a: 0, b: 1, amount: 200, negative: true })
