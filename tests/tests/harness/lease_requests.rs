@@ -56,21 +56,30 @@ fn tokens(leases: &[Lease]) -> Vec<u64> {
     leases.iter().map(|lease| lease.token).collect()
 }
 
+/// A queue node alone (its disk in memory, `points` as its fault points if given), and the context of a worker
+/// beside it: the handle to create the worker's node with, the topology and the worker's context.
+fn queue_alone(points: Option<Arc<dyn system::points::FaultPoints>>) -> (Handle, Arc<Topology>, NodeContext) {
+    let handle = Handle::current();
+    let topology = Arc::new(Topology { store: at(1), queue: at(2), ingest: vec![] });
+    let mut queue = context("queue", topology.queue, &topology);
+    if let Some(points) = points {
+        queue.points = points;
+    }
+    handle
+        .create_node()
+        .name("queue")
+        .ip(topology.queue.ip())
+        .build()
+        .spawn(system::queue::serve(queue, Arc::new(MemDisk::default())));
+    let worker = context("worker-1", at(3), &topology);
+    (handle, topology, worker)
+}
+
 #[test]
 fn a_repeated_lease_request_gets_the_same_leases_and_a_new_one_gets_new_jobs() {
     let runtime = madsim::runtime::Runtime::with_seed_and_config(1, madsim::Config::default());
     runtime.block_on(async {
-        let handle = Handle::current();
-        let topology = Arc::new(Topology { store: at(1), queue: at(2), ingest: vec![] });
-        let queue = context("queue", topology.queue, &topology);
-        handle
-            .create_node()
-            .name("queue")
-            .ip(topology.queue.ip())
-            .build()
-            .spawn(system::queue::serve(queue, Arc::new(MemDisk::default())));
-        let worker = context("worker-1", at(3), &topology);
-        let t = topology.clone();
+        let (handle, t, worker) = queue_alone(None);
         let checked = handle.create_node().name("worker-1").ip(at(3).ip()).build().spawn(async move {
             madsim::time::sleep(Duration::from_millis(10)).await;
             let rpc = Rpc::new(Endpoint::bind(worker.addr).await.unwrap(), worker);
@@ -146,18 +155,7 @@ impl system::points::FaultPoints for Always {
 fn a_lease_request_answered_early_and_empty_is_remembered_as_answered() {
     let runtime = madsim::runtime::Runtime::with_seed_and_config(1, madsim::Config::default());
     runtime.block_on(async {
-        let handle = Handle::current();
-        let topology = Arc::new(Topology { store: at(1), queue: at(2), ingest: vec![] });
-        let mut queue = context("queue", topology.queue, &topology);
-        queue.points = Arc::new(Always(system::points::Point::EarlyPollReturn));
-        handle
-            .create_node()
-            .name("queue")
-            .ip(topology.queue.ip())
-            .build()
-            .spawn(system::queue::serve(queue, Arc::new(MemDisk::default())));
-        let worker = context("worker-1", at(3), &topology);
-        let t = topology.clone();
+        let (handle, t, worker) = queue_alone(Some(Arc::new(Always(system::points::Point::EarlyPollReturn))));
         let checked = handle.create_node().name("worker-1").ip(at(3).ip()).build().spawn(async move {
             madsim::time::sleep(Duration::from_millis(10)).await;
             let rpc = Rpc::new(Endpoint::bind(worker.addr).await.unwrap(), worker);

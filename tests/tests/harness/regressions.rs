@@ -11,6 +11,13 @@ fn replay(file: &str, seed: u64) -> sim::outcome::Outcome {
     run_seed(&LoadedScenario { name: file.into(), path, scenario, branches: Vec::new() }, seed).outcome
 }
 
+/// Replays a seed file kept in `tests/data/` with its own seed.
+fn replay_seed_file(file: &str) -> sim::outcome::Outcome {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(file);
+    let seed_file = sim::seedfile::load(&path).unwrap();
+    run_seed(&seed_file.to_loaded(&path), seed_file.seed.seed).outcome
+}
+
 /// Harness bug: the liveness checker asked the queue for its stats and only then checked that every client was
 /// done. A late retried ingest was acknowledged while the stats were on their way back, its jobs were not in
 /// them, and the system was declared quiet with work pending: a false `stale-view`. Clients must be done before
@@ -59,9 +66,7 @@ fn a_late_retry_that_stores_a_new_version_still_gets_its_jobs() {
 /// executed plan is replayed exactly.)
 #[test]
 fn a_version_lost_by_a_failed_sync_is_not_queued_by_the_outbox() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join("lost-version-queued-by-outbox.toml");
-    let file = sim::seedfile::load(&path).unwrap();
-    let outcome = run_seed(&file.to_loaded(&path), file.seed.seed).outcome;
+    let outcome = replay_seed_file("lost-version-queued-by-outbox.toml");
     assert!(outcome.passed(), "{:#?}", outcome.violations);
 }
 
@@ -71,9 +76,7 @@ fn a_version_lost_by_a_failed_sync_is_not_queued_by_the_outbox() {
 /// failure, and the correct system must pass it now.
 #[test]
 fn a_copy_of_a_lease_request_answered_early_gets_no_jobs() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/stale-lease-request.seed.toml");
-    let file = sim::seedfile::load(&path).unwrap();
-    let outcome = run_seed(&file.to_loaded(&path), file.seed.seed).outcome;
+    let outcome = replay_seed_file("stale-lease-request.seed.toml");
     assert!(outcome.stats.marks.get(system::points::Point::EarlyPollReturn.mark()).is_some_and(|&n| n > 0));
     assert!(outcome.passed(), "{:#?}", outcome.violations);
 }
@@ -85,9 +88,7 @@ fn a_copy_of_a_lease_request_answered_early_gets_no_jobs() {
 /// `swarm` when it failed, must pass now with no write judged, and the point must have fired.
 #[test]
 fn a_batch_of_slow_renders_outlasting_the_lease_leaves_no_freshness_bound() {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data/slow-renders-outlast-lease.seed.toml");
-    let file = sim::seedfile::load(&path).unwrap();
-    let outcome = run_seed(&file.to_loaded(&path), file.seed.seed).outcome;
+    let outcome = replay_seed_file("slow-renders-outlast-lease.seed.toml");
     assert!(outcome.stats.marks.get(system::points::Point::SlowRender.mark()).is_some_and(|&n| n > 0));
     assert!(outcome.stats.marks.get("worker.abandoned").is_some_and(|&n| n > 0));
     assert_eq!(outcome.stats.fresh_judged, 0);
