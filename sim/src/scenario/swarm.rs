@@ -249,31 +249,61 @@ pub fn out_of_bounds(r: &SwarmRanges, environments: usize, mirrors: usize) -> Op
 /// name ending `_ms`), for the sweep's report of what its seeds covered. Empty without a `[swarm]` table.
 pub fn values(scenario: &Scenario, resolved: &Scenario) -> std::collections::BTreeMap<String, u64> {
     let Some(r) = &scenario.swarm else { return Default::default() };
-    let ms = |d: Option<Dur>| d.map_or(0, |d| d.0.as_millis() as u64);
-    let s = resolved;
-    let last_entities = s.environments.names.last().map_or(0, |e| s.entities_of(e));
-    let fields: [(&str, bool, u64); 19] = [
-        ("ingest_nodes", r.ingest_nodes.is_some(), s.topology.ingest_nodes.get()),
-        ("workers", r.workers.is_some(), s.topology.workers.get()),
-        ("worker_slots", r.worker_slots.is_some(), s.topology.worker_slots.get()),
-        ("environments", r.environments.is_some(), s.environments.names.len() as u64),
-        ("entities", r.entities.is_some(), s.environments.entities.get()),
-        ("ingest_rate", r.ingest_rate.is_some(), s.load.ingest_rate.get()),
-        ("hot_percent", r.hot_percent.is_some(), s.load.hot_percent.get()),
-        ("unchanged_percent", r.unchanged_percent.is_some(), s.load.unchanged_percent.get()),
-        ("give_up_percent", r.give_up_percent.is_some(), s.load.give_up_percent.get()),
-        ("lease_ms", r.lease.is_some(), ms(s.system.lease)),
-        ("rpc_timeout_ms", r.rpc_timeout.is_some(), ms(s.system.rpc_timeout)),
-        ("render_time_max_ms", r.render_time_max.is_some(), ms(s.system.render_time_max)),
-        ("env_pending_max", r.env_pending_max.is_some(), s.system.env_pending_max.map_or(0, |v| v.get())),
-        ("log_compact_bytes", r.log_compact_bytes.is_some(), s.system.log_compact_bytes.map_or(0, |v| v.get())),
-        ("queue_pending_max", r.queue_pending_max.is_some(), s.system.queue_pending_max.map_or(0, |v| v.get())),
-        ("fresh_per_bulk", r.fresh_per_bulk.is_some(), s.system.fresh_per_bulk.map_or(0, |v| v.get())),
-        ("last_environment_entities", r.last_environment_entities.is_some(), last_entities),
-        ("mirrors", r.mirrors.is_some(), s.environments.mirrors.len() as u64),
-        ("one_write_per_entity", r.one_write_per_entity.is_some(), s.load.one_write_per_entity as u64),
+    let ranged = [
+        ("ingest_nodes", r.ingest_nodes.is_some()),
+        ("workers", r.workers.is_some()),
+        ("worker_slots", r.worker_slots.is_some()),
+        ("environments", r.environments.is_some()),
+        ("entities", r.entities.is_some()),
+        ("ingest_rate", r.ingest_rate.is_some()),
+        ("hot_percent", r.hot_percent.is_some()),
+        ("unchanged_percent", r.unchanged_percent.is_some()),
+        ("give_up_percent", r.give_up_percent.is_some()),
+        ("lease_ms", r.lease.is_some()),
+        ("rpc_timeout_ms", r.rpc_timeout.is_some()),
+        ("render_time_max_ms", r.render_time_max.is_some()),
+        ("env_pending_max", r.env_pending_max.is_some()),
+        ("log_compact_bytes", r.log_compact_bytes.is_some()),
+        ("queue_pending_max", r.queue_pending_max.is_some()),
+        ("fresh_per_bulk", r.fresh_per_bulk.is_some()),
+        ("last_environment_entities", r.last_environment_entities.is_some()),
+        ("mirrors", r.mirrors.is_some()),
+        ("one_write_per_entity", r.one_write_per_entity.is_some()),
     ];
-    fields.iter().filter(|(_, given, _)| *given).map(|(name, _, value)| (name.to_string(), *value)).collect()
+    let all = field_values(resolved);
+    ranged.iter().filter(|(_, given)| *given).map(|(name, _)| (name.to_string(), all[*name])).collect()
+}
+
+/// The value of every field a `[swarm]` table can range that `s` runs with (a knob it leaves unset at the
+/// system's default; durations in milliseconds, under a name ending `_ms`).
+fn field_values(s: &Scenario) -> std::collections::BTreeMap<&'static str, u64> {
+    let c = crate::world::system_config(s);
+    [
+        ("ingest_nodes", s.topology.ingest_nodes.get()),
+        ("workers", s.topology.workers.get()),
+        ("worker_slots", s.topology.worker_slots.get()),
+        ("environments", s.environments.names.len() as u64),
+        ("entities", s.environments.entities.get()),
+        ("ingest_rate", s.load.ingest_rate.get()),
+        ("hot_percent", s.load.hot_percent.get()),
+        ("unchanged_percent", s.load.unchanged_percent.get()),
+        ("give_up_percent", s.load.give_up_percent.get()),
+        ("lease_ms", c.lease.as_millis() as u64),
+        ("rpc_timeout_ms", c.rpc_timeout.as_millis() as u64),
+        ("render_time_max_ms", c.render_time_max.as_millis() as u64),
+        ("env_pending_max", c.env_pending_max as u64),
+        ("log_compact_bytes", c.log_compact_bytes),
+        ("queue_pending_max", c.queue_pending_max as u64),
+        ("fresh_per_bulk", c.fresh_per_bulk as u64),
+        (
+            "last_environment_entities",
+            s.environments.names.last().map_or(s.environments.entities.get(), |e| s.entities_of(e)),
+        ),
+        ("mirrors", s.environments.mirrors.len() as u64),
+        ("one_write_per_entity", s.load.one_write_per_entity as u64),
+    ]
+    .into_iter()
+    .collect()
 }
 
 /// The resolved values shrinking moves back toward the scenario's own: the cluster's shape, the system's knobs
@@ -301,25 +331,8 @@ pub const SHRINKABLE: [&str; 15] = [
 /// The value of each [`SHRINKABLE`] field that `scenario` runs with (a knob it leaves unset at the system's
 /// default; durations in milliseconds).
 pub fn shrinkable_values(s: &Scenario) -> std::collections::BTreeMap<String, u64> {
-    let c = crate::world::system_config(s);
-    let values = [
-        s.topology.ingest_nodes.get(),
-        s.topology.workers.get(),
-        s.topology.worker_slots.get(),
-        s.load.hot_percent.get(),
-        s.load.unchanged_percent.get(),
-        s.load.give_up_percent.get(),
-        c.lease.as_millis() as u64,
-        c.rpc_timeout.as_millis() as u64,
-        c.render_time_max.as_millis() as u64,
-        c.env_pending_max as u64,
-        c.log_compact_bytes,
-        c.queue_pending_max as u64,
-        c.fresh_per_bulk as u64,
-        s.environments.names.last().map_or(s.environments.entities.get(), |e| s.entities_of(e)),
-        s.load.one_write_per_entity as u64,
-    ];
-    SHRINKABLE.iter().zip(values).map(|(name, value)| (name.to_string(), value)).collect()
+    let all = field_values(s);
+    SHRINKABLE.iter().map(|name| (name.to_string(), all[*name])).collect()
 }
 
 /// What each range of `scenario`'s `[swarm]` table would be without the table: the scenario's own value (or
