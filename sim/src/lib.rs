@@ -28,19 +28,16 @@
 //! the system owns (clock, event sink, link shaper); it never reaches into a node's state. Nothing in a run
 //! reads the host's clock or randomness; the only OS thread it starts is the fresh one per seed.
 
-#[cfg(not(madsim))]
-compile_error!(
-    "the sim crate must be built with `--cfg madsim`, or nothing would be simulated. The workspace's \
-     .cargo/config.toml sets it; a RUSTFLAGS environment variable replaces that setting. Unset RUSTFLAGS, or \
-     include the flag in it: RUSTFLAGS=\"--cfg madsim ...\"."
-);
-
+#[cfg(madsim)]
 pub mod bench;
 pub mod branch;
 pub mod catalog;
+#[cfg(madsim)]
 pub mod commands;
+#[cfg(madsim)]
 pub mod determinism;
 pub mod explain;
+#[cfg(madsim)]
 pub mod explore;
 pub mod faults;
 pub mod load;
@@ -54,7 +51,9 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod seedfile;
+#[cfg(madsim)]
 pub mod shrink;
+#[cfg(madsim)]
 pub mod sweep;
 pub mod trace;
 pub mod world;

@@ -1,6 +1,16 @@
 //! The `sim` command: parses arguments and calls the library. Exit codes are listed in `sim --help` (and in
 //! `sim::commands`): 0 pass, 1 failure found, 2 bad input, 3 incomplete, 4 results not written.
 
+// The simulator must be built with `--cfg madsim`, or nothing would be simulated. Without it, only the library's
+// live subset and the `sim-live` binary build (see `sim::live`).
+#[cfg(not(madsim))]
+compile_error!(
+    "the sim command must be built with `--cfg madsim`, or nothing would be simulated. The workspace's \
+     .cargo/config.toml sets it; a RUSTFLAGS environment variable replaces that setting. Unset RUSTFLAGS, or \
+     include the flag in it: RUSTFLAGS=\"--cfg madsim ...\". (The live mode's binary, sim-live, is the one built \
+     without it.)"
+);
+
 use clap::{Parser, Subcommand};
 use sim::commands::{self, EXIT_CODES_HELP};
 use std::path::PathBuf;

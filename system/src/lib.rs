@@ -21,6 +21,7 @@
 //! - [`worker`]: leases jobs, renders views and writes them conditionally.
 //! - [`marks`]: coverage marks, the rare moments the system reports reaching.
 //! - [`flaws`]: known-bad behaviours, off by default, that prove the harness can see bugs.
+//! - [`real`]: what a real deployment hands a node instead of the simulation's: the host's clock, a disk on a file.
 //! - [`points`]: fault points, the decision points where the system may take a legal but unusual path; whoever
 //!   runs a node decides when (a real deployment: never).
 //!
@@ -42,5 +43,6 @@ pub mod node;
 pub mod points;
 pub mod proto;
 pub mod queue;
+pub mod real;
 pub mod store;
 pub mod worker;
