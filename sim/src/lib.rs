@@ -6,6 +6,8 @@
 //! - [`scenario`]: the strict TOML scenario format and its validation (errors name file, line and field).
 //! - [`catalog`]: where scenarios live and how names resolve to files.
 //! - [`world`]: runs one seed: a fresh thread, a seeded madsim runtime, the nodes, the phases, the final read.
+//! - [`live`]: the live mode (built without `--cfg madsim`, as `sim-live`): the cluster as real processes,
+//!   the same clients, readers and oracle.
 //! - [`load`]: one load client per environment, each with its own random stream, and the record of its writes.
 //! - [`readers`]: one reader per environment, reading views through the delivery API during the run.
 //! - [`model`]: the oracle's reference model, built from what clients sent and were told.
@@ -40,6 +42,8 @@ pub mod explain;
 #[cfg(madsim)]
 pub mod explore;
 pub mod faults;
+#[cfg(not(madsim))]
+pub mod live;
 pub mod load;
 pub mod marks;
 pub mod model;

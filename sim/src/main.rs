@@ -134,6 +134,11 @@ enum Command {
     /// Merge the JSON reports of sharded sweeps into one report; checks that the shards belong together.
     #[command(after_help = EXIT_CODES_HELP)]
     Merge(commands::merge::MergeArgs),
+    /// Run a scenario's cluster for real: local processes, real clock, disk and network, killed and paused from
+    /// outside, judged by the same oracle. Not reproducible. Builds the real variant first; `--help` after
+    /// `live` shows its arguments.
+    #[command(after_help = EXIT_CODES_HELP)]
+    Live(commands::live::LiveArgs),
 }
 
 fn main() -> ExitCode {
@@ -152,6 +157,7 @@ fn main() -> ExitCode {
             commands::shrink::shrink(&file, output, in_place, stop)
         }
         Command::Merge(args) => commands::merge::merge(args),
+        Command::Live(args) => commands::live::live(args),
         Command::Bench {
             seeds,
             canary_starts,

@@ -7,7 +7,6 @@
 //! does), so that the time from acknowledgement to first visibility is measured to within a tick.
 
 use crate::trace::{HarnessEvent, Recorder};
-use madsim::net::Endpoint;
 use madsim::time::Instant;
 use rand::Rng;
 use std::collections::VecDeque;
@@ -16,6 +15,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use system::model::{Name, Version, View};
+use system::net::Endpoint;
 use system::proto::GetViews;
 
 /// How long a reader waits for one read.
@@ -84,7 +84,7 @@ pub struct Reader {
     pub node: Arc<str>,
     pub ep: Endpoint,
     /// The link layer every actor's messages pass (loss, latency).
-    pub links: Arc<crate::faults::net::FaultNet>,
+    pub links: Arc<dyn system::net::LinkShaper>,
     pub store: SocketAddr,
     pub entities: Vec<Name>,
     pub hot_entities: usize,
@@ -128,14 +128,14 @@ impl Reader {
     }
 
     /// Reads every view of `entity` once; records and returns what came back. The reader is a client outside the
-    /// system: it meets the same faults as everyone (`wiretap::call_outside`), and madsim counts its messages.
+    /// system: it meets the same faults as everyone (`reading::call_outside`), and madsim counts its messages.
     async fn read(&self, entity: &Name) -> Option<Vec<View>> {
         if self.log.stop.load(Ordering::SeqCst) {
             return None;
         }
         let request = GetViews { env: self.env.clone(), entity: entity.clone() };
         let views =
-            crate::world::wiretap::call_outside(&self.ep, &self.links, self.store, request, READ_TIMEOUT).await?;
+            crate::world::reading::call_outside(&self.ep, &*self.links, self.store, request, READ_TIMEOUT).await?;
         if self.log.stop.load(Ordering::SeqCst) {
             // The final reading has begun: what arrives now belongs to no phase the oracle judges.
             return None;

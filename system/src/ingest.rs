@@ -9,10 +9,10 @@
 use crate::events::Event;
 use crate::flaws::Flaw;
 use crate::model::{JobKind, JobSpec};
+use crate::net::Endpoint;
 use crate::net::{Backoff, Rpc};
 use crate::node::NodeContext;
 use crate::proto::*;
-use madsim::net::Endpoint;
 
 /// How often the flawed ingest of `retry-storm` retries a busy queue before giving up.
 const STORM_RETRIES_MAX: u32 = 5_000;

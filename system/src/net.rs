@@ -6,11 +6,17 @@
 
 use crate::node::NodeContext;
 use madsim::net::rpc::Request;
-use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
+
+#[cfg(not(madsim))]
+pub use crate::real::net::Endpoint;
+/// A node's network endpoint. Simulated, madsim's: its network is the simulation's. Real, the system's own RPC
+/// over TCP ([`crate::real::net`]), which fails a call to a dead peer instead of panicking, and connects again.
+#[cfg(madsim)]
+pub use madsim::net::Endpoint;
 
 /// What happens to one message on one link.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

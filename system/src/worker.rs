@@ -8,11 +8,11 @@
 
 use crate::events::Event;
 use crate::flaws::Flaw;
+use crate::net::Endpoint;
 use crate::net::{Backoff, Rpc};
 use crate::node::NodeContext;
 use crate::proto::*;
 use crate::store::render_at;
-use madsim::net::Endpoint;
 use madsim::rand::Rng;
 use std::time::Duration;
 

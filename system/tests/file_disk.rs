@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use std::task::{Context, Poll, RawWaker, RawWakerVTable, Waker};
 use system::disk::{Disk, DiskError};
 use system::log;
-use system::real::{FileDisk, COMPACT_FILE};
+use system::real::{FileDisk, FileDiskOptions, COMPACT_FILE};
 
 /// The file disk does its work when called: its futures are ready at the first poll.
 fn ready<T>(future: impl Future<Output = T>) -> T {
@@ -100,7 +100,8 @@ fn a_full_folder_refuses_the_append_and_writes_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let frame = log::encode(&Rec::Item(0, vec![0; 100]));
     // Room for two and a half records.
-    let disk = FileDisk::open_limited(dir.path(), Some(frame.len() as u64 * 5 / 2)).unwrap();
+    let limit = Some(frame.len() as u64 * 5 / 2);
+    let disk = FileDisk::open_with(dir.path(), FileDiskOptions { limit, ..FileDiskOptions::default() }).unwrap();
     disk.append(&frame).unwrap();
     disk.append(&frame).unwrap();
     assert_eq!(disk.append(&frame), Err(DiskError::Full));
@@ -116,7 +117,9 @@ fn writer_until_killed() {
     let Some(dir) = std::env::var_os("FILE_DISK_WRITER_DIR") else {
         return;
     };
-    let disk = FileDisk::open(Path::new(&dir)).unwrap();
+    let write_buffer = std::env::var_os("FILE_DISK_WRITE_BUFFER").is_some();
+    let disk =
+        FileDisk::open_with(Path::new(&dir), FileDiskOptions { write_buffer, ..FileDiskOptions::default() }).unwrap();
     let payload = vec![0xab; 48 * 1024];
     // The file is a snapshot (none at first) followed by the frames of the records after it.
     let mut snapshot_len = 0u64;
@@ -144,9 +147,14 @@ fn writer_until_killed() {
 
 #[test]
 fn a_process_killed_mid_append_keeps_every_record_whose_sync_returned() {
-    for round in 0..3u32 {
+    // Rounds 0 to 2 append through the OS, 3 to 5 through the write buffer.
+    for round in 0..6u32 {
         let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(std::env::current_exe().unwrap())
+        let mut command = Command::new(std::env::current_exe().unwrap());
+        if round >= 3 {
+            command.env("FILE_DISK_WRITE_BUFFER", "1");
+        }
+        let mut child = command
             .args(["writer_until_killed", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
             .env("FILE_DISK_WRITER_DIR", dir.path())
             .stdout(Stdio::piped())
@@ -156,7 +164,7 @@ fn a_process_killed_mid_append_keeps_every_record_whose_sync_returned() {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut last = None;
         // Kill at a different point each round, some while a compaction is likely under way.
-        let kill_after = 40 + 23 * u64::from(round);
+        let kill_after = 40 + 23 * u64::from(round % 3);
         for line in lines.by_ref() {
             let line = line.unwrap();
             if let Some(n) = line.strip_prefix("synced ") {
@@ -186,4 +194,28 @@ fn a_process_killed_mid_append_keeps_every_record_whose_sync_returned() {
         );
         assert_eq!(numbers, (0..numbers.len() as u64).collect::<Vec<_>>(), "round {round}: records out of order");
     }
+}
+
+#[test]
+fn with_a_write_buffer_what_was_not_synced_is_gone_after_a_kill_as_after_a_power_cut() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = FileDiskOptions { write_buffer: true, ..FileDiskOptions::default() };
+    let disk = FileDisk::open_with(dir.path(), options).unwrap();
+    disk.append(&log::encode(&Rec::Item(0, vec![1; 10]))).unwrap();
+    ready(disk.sync()).unwrap();
+    disk.append(&log::encode(&Rec::Item(1, vec![1; 10]))).unwrap();
+    // The process sees its own unsynced append...
+    assert_eq!(covered(&disk.read().unwrap()).0, vec![0, 1]);
+    // ...and a process that dies without syncing leaves only what was synced (a dropped disk is a dead process:
+    // nothing flushes the buffer).
+    drop(disk);
+    let disk = FileDisk::open_with(dir.path(), options).unwrap();
+    assert_eq!(covered(&disk.read().unwrap()), (vec![0], None));
+    // A compaction keeps the buffer pending: it becomes durable with the next sync, after the snapshot.
+    let first = log::encode(&Rec::Item(0, vec![1; 10])).len() as u64;
+    disk.append(&log::encode(&Rec::Item(1, vec![2; 10]))).unwrap();
+    ready(disk.compact(first, log::encode(&Rec::Snapshot(1)))).unwrap();
+    ready(disk.sync()).unwrap();
+    drop(disk);
+    assert_eq!(covered(&FileDisk::open(dir.path()).unwrap().read().unwrap()), (vec![0, 1], None));
 }

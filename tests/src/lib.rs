@@ -193,7 +193,7 @@ pub mod mini {
             self.nodes[from]
                 .spawn(async move {
                     let ep = Endpoint::bind(SocketAddr::new(here, 0)).await.unwrap();
-                    sim::world::wiretap::call_outside(&ep, &net, dst, Ping, Duration::from_secs(1)).await
+                    sim::world::wiretap::call_outside(&ep, &*net, dst, Ping, Duration::from_secs(1)).await
                 })
                 .await
                 .unwrap()

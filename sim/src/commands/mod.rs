@@ -16,6 +16,7 @@
 pub mod bench;
 pub mod explore;
 pub mod list;
+pub mod live;
 pub mod merge;
 pub mod repro;
 pub mod run;

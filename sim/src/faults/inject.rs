@@ -29,8 +29,7 @@ pub struct NodeInfo {
     pub disks: Vec<Arc<SimDisk>>,
 }
 
-/// Starts a schema deploy (environment, schema, new fields) in the background.
-pub type Deployer = Arc<dyn Fn(String, String, Option<Vec<String>>) + Send + Sync>;
+pub use crate::world::operator::Deployer;
 
 /// Everything the injector acts on.
 pub struct Cluster {

@@ -14,8 +14,10 @@ pub mod active;
 pub mod clock;
 pub mod disk;
 pub mod generate;
+#[cfg(madsim)]
 pub mod inject;
 pub mod moments;
+#[cfg(madsim)]
 pub mod net;
 pub mod points;
 

@@ -42,7 +42,7 @@ pub fn check(scenario: &Scenario, model: &Model, observation: &Observation, foun
     // an RPC timeout (see the worker). Up to twice that rate is excused, so a run that lasts longer (a liveness
     // phase that waits out a clock fault's lease) is not taken for one that works more; polls faster than that
     // (a busy loop of empty polls) still count.
-    let config = crate::world::cluster::system_config(scenario);
+    let config = crate::world::system_config(scenario);
     let poll_ms = (config.rpc_timeout.as_millis() as u64 * 8 / 10).max(1);
     let polls_allowed =
         2 * 2 * scenario.topology.workers.get() * (observation.simulated.as_millis() as u64 / poll_ms + 1);

@@ -3,7 +3,9 @@
 //! HTML timeline of one run ([`timeline`]).
 
 pub mod files;
+#[cfg(madsim)]
 pub mod sweep;
+#[cfg(madsim)]
 pub mod timeline;
 
 use crate::outcome::Outcome;

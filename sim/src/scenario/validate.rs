@@ -170,7 +170,7 @@ pub fn validate(s: &Scenario, text: &str, file: &Path, prefix: &str) -> Result<(
             ),
         ));
     }
-    let window = crate::world::phases::quiet_window(&crate::world::system_config(s));
+    let window = crate::world::config::quiet_window(&crate::world::system_config(s));
     if s.run.convergence_budget.0 < window + CONVERGENCE_MARGIN {
         return Err(err(
             "run.convergence_budget",

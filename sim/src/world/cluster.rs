@@ -14,7 +14,6 @@ use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use system::config::SystemConfig;
-use system::flaws::Flaws;
 use system::node::{NodeContext, Topology};
 
 pub const PORT: u16 = 7000;
@@ -32,38 +31,7 @@ pub fn addr(net: u8, host: usize) -> SocketAddr {
     SocketAddr::new(ip(net, host), PORT)
 }
 
-/// The system's configuration for a scenario: the system's defaults, overridden by the scenario's knobs.
-pub fn system_config(s: &Scenario) -> SystemConfig {
-    let mut c = SystemConfig::default();
-    let k = &s.system;
-    if let Some(v) = k.lease {
-        c.lease = v.0;
-    }
-    if let Some(v) = k.env_pending_max {
-        c.env_pending_max = v.get() as usize;
-    }
-    if let Some(v) = k.queue_pending_max {
-        c.queue_pending_max = v.get() as usize;
-    }
-    if let Some(v) = k.fresh_per_bulk {
-        c.fresh_per_bulk = v.get() as u32;
-    }
-    if let Some(v) = k.rpc_timeout {
-        c.rpc_timeout = v.0;
-    }
-    if let Some(v) = k.render_time_min {
-        c.render_time_min = v.0;
-    }
-    if let Some(v) = k.render_time_max {
-        c.render_time_max = v.0;
-    }
-    if let Some(v) = k.log_compact_bytes {
-        c.log_compact_bytes = v.get();
-    }
-    c.worker_slots = s.topology.worker_slots.get() as usize;
-    c.flaws = Flaws::with(s.flaws());
-    c
-}
+pub use super::config::system_config;
 
 /// Where a scenario's services listen: the store and the queue on subnet 0, the ingest nodes on subnet 1 (and the
 /// workers on subnet 2).

@@ -5,19 +5,30 @@
 //!   actors' nodes.
 //! - [`phases`]: the phase script: setup (deploy every schema), safety (load, readers, deploys and the fault
 //!   plan), liveness (faults healed, load stopped, the system must go quiet within the budget).
+//! - [`config`]: the system's configuration a scenario gives, and the quiet window it implies.
+//! - [`operator`]: schema deploys through the public API, retried as an operator would.
+//! - [`verdict`]: the oracle's judgement of a run, with its statistics.
 //! - [`reading`]: the final reading of every environment through the public API.
 //!
 //! What a run hands the oracle is an [`Observation`]: what the clients sent and were told, what the readers
 //! saw, the final reading, and what the simulated network counted. Never the system's own events.
 
+#[cfg(madsim)]
 pub mod cluster;
+pub mod config;
+pub mod operator;
+#[cfg(madsim)]
 pub mod phases;
 pub mod reading;
+#[cfg(madsim)]
 pub mod run;
+pub mod verdict;
+#[cfg(madsim)]
 pub mod wiretap;
 
-pub use cluster::system_config;
+pub use config::system_config;
 pub use reading::{EnvState, FinalState};
+#[cfg(madsim)]
 pub use run::{fault_plan, run_seed, run_seed_here, run_seed_with, RunOptions, RunResult};
 
 use crate::load::Write;

@@ -11,18 +11,18 @@
 //! nothing; they are asked for only to explain a run that did not go quiet.
 
 use super::cluster::{ip, World, NET_CHECKER, NET_CLIENTS, NET_READERS, PORT};
+use super::operator::{operator, Deployer, Operator};
 use super::reading::{Checker, EnvState, FinalState};
 use super::wiretap::{call_outside, Tally, Wiretap};
 use super::{LoadCounters, Observation};
 use crate::branch::Streams;
-use crate::faults::inject::{Cluster, Deployer, Injector};
+use crate::faults::inject::{Cluster, Injector};
 use crate::faults::FaultSpec;
 use crate::load::{Client, LoadControl, LoadState};
 use crate::model::DeployRecord;
 use crate::readers::{Follows, ReadLog, Reader};
 use crate::scenario::Scenario;
 use crate::trace::{HarnessEvent, Recorder};
-use madsim::net::Endpoint;
 use madsim::runtime::Handle;
 use madsim::task::NodeId;
 use madsim::time::Instant;
@@ -31,8 +31,8 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use system::config::SystemConfig;
 use system::model::{Name, SchemaDef, Source, View};
+use system::net::Endpoint;
 use system::net::Rpc;
 use system::proto::*;
 
@@ -42,20 +42,9 @@ const CHECKER_CALL_TIMEOUT: Duration = Duration::from_secs(1);
 /// The longest the setup deploys may take: a system that never answers one ends setup there, and the oracle
 /// reports the deploy.
 pub const SETUP_BUDGET: Duration = Duration::from_secs(60);
-/// One deploy attempt waits this long for its answer (a deploy lists and enqueues a whole environment).
-const DEPLOY_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
-/// Pause between a deploy's attempts.
-const DEPLOY_RETRY_PAUSE: Duration = Duration::from_millis(200);
-/// Attempts of one deploy at most (its deadline usually ends it first).
-pub const DEPLOY_ATTEMPTS_MAX: u32 = 100;
+pub use super::operator::DEPLOY_ATTEMPTS_MAX;
 
-/// How long the network must carry nothing but observers' messages and idle polls, with the readings unchanged,
-/// before the system counts as done. Longer than any silence a correct system with work left keeps: a lease held
-/// by a node that crashed runs out (`lease`, then a scan), an internal call times out and backs off
-/// (`rpc_timeout`, `backoff_max`), the store's outbox waits out its grace (about a second).
-pub fn quiet_window(c: &SystemConfig) -> Duration {
-    c.lease + c.lease_scan_interval + c.rpc_timeout + c.backoff_max + Duration::from_secs(1)
-}
+pub use super::config::quiet_window;
 
 /// A full reading of every environment through the delivery API (`None` if it could not be taken).
 type Reading = Option<BTreeMap<Name, EnvState>>;
@@ -132,7 +121,22 @@ impl Run {
         let deploys_running = Arc::new(AtomicU64::new(0));
         let deploy_log: Arc<Mutex<Vec<DeployRecord>>> = Arc::default();
         let deploy_deadline = Arc::new(Mutex::new(run_start + SETUP_BUDGET));
-        let deployer = operator(&world, &recorder, content, &deploys_running, &deploy_log, &deploy_deadline, run_start);
+        let checker_node = world.checker.clone();
+        let deployer = operator(Operator {
+            ingest: world.topology.ingest.clone(),
+            recorder: recorder.clone(),
+            node: world.checker_node.clone(),
+            links: world.net.clone(),
+            scenario: world.scenario.clone(),
+            ep: content,
+            running: deploys_running.clone(),
+            log: deploy_log.clone(),
+            deadline: deploy_deadline.clone(),
+            run_start,
+            spawn: Arc::new(move |task| {
+                checker_node.spawn(task);
+            }),
+        });
         Run {
             recorder,
             harness: "harness".into(),
@@ -428,7 +432,7 @@ impl Run {
 
     /// The system's own account of the work it has left, for the explanation of a run that did not go quiet.
     async fn ask_system(&self) -> Option<(QueueStats, usize)> {
-        let (ep, links) = (&self.checker.content, &self.world.net);
+        let (ep, links) = (&self.checker.content, &*self.world.net);
         let (queue, store) = (self.world.topology.queue, self.world.topology.store);
         let stats = call_outside(ep, links, queue, GetQueueStats, CHECKER_CALL_TIMEOUT).await?;
         let outbox = call_outside(ep, links, store, GetStoreStats, CHECKER_CALL_TIMEOUT).await?.outbox;
@@ -445,93 +449,6 @@ impl Run {
         }
         madsim::time::sleep(Duration::from_millis(1)).await;
     }
-}
-
-/// The operator: deploys a schema through an ingest node in the background, retrying as an operator would until
-/// it is answered, at most [`DEPLOY_ATTEMPTS_MAX`] times and never past the deploy deadline; records what was sent
-/// and the version the reply named (none if never answered: the oracle reports it).
-fn operator(
-    world: &World,
-    recorder: &Arc<Recorder>,
-    ep: Endpoint,
-    running: &Arc<AtomicU64>,
-    log: &Arc<Mutex<Vec<DeployRecord>>>,
-    deadline: &Arc<Mutex<Instant>>,
-    run_start: Instant,
-) -> Deployer {
-    let (ingest, rec, node, links) =
-        (world.topology.ingest.clone(), recorder.clone(), world.checker_node.clone(), world.net.clone());
-    let (checker, running, schemas, log, deadline) =
-        (world.checker.clone(), running.clone(), world.scenario.schemas.clone(), log.clone(), deadline.clone());
-    // Deploys without fields so far, per environment and schema (see below).
-    let revisions: Arc<Mutex<BTreeMap<(String, String), u64>>> = Arc::default();
-    Arc::new(move |env: String, schema: String, fields: Option<Vec<String>>| {
-        // A deploy without fields is the schema's own fields and a new revision marker: a real change of the
-        // schema, which re-processes the whole environment. (The system rightly treats a deploy of the fields
-        // already deployed as done, and renders nothing again.)
-        let fields = fields.unwrap_or_else(|| {
-            let mut revisions = revisions.lock().expect("revisions lock");
-            let n = revisions.entry((env.clone(), schema.clone())).or_insert(0);
-            *n += 1;
-            let mut fields = schemas.iter().find(|x| x.name == schema).map(|x| x.fields.clone()).unwrap_or_default();
-            fields.push(format!("revision-{n}"));
-            fields
-        });
-        let (ep, ingest, rec, node, running, log, links) =
-            (ep.clone(), ingest.clone(), rec.clone(), node.clone(), running.clone(), log.clone(), links.clone());
-        let deadline = *deadline.lock().expect("deploy deadline lock");
-        running.fetch_add(1, Ordering::SeqCst);
-        checker.spawn(async move {
-            let index = {
-                let mut log = log.lock().expect("deploy log lock");
-                log.push(DeployRecord {
-                    env: env.clone(),
-                    schema: schema.clone(),
-                    fields: fields.clone(),
-                    sent_at: run_start.elapsed(),
-                    acked: None,
-                    attempts: 0,
-                    superseded: false,
-                });
-                log.len() - 1
-            };
-            rec.harness(&node, HarnessEvent::DeploySent { env: env.as_str().into(), schema: schema.as_str().into() });
-            let mut attempts = 0u32;
-            while attempts < DEPLOY_ATTEMPTS_MAX && Instant::now() < deadline {
-                let dst = ingest[attempts as usize % ingest.len()];
-                attempts += 1;
-                log.lock().expect("deploy log lock")[index].attempts = attempts;
-                // The deploy's id is its place in the run's log of deploys: the same on every retry of it.
-                let req = DeploySchema {
-                    env: env.as_str().into(),
-                    name: schema.as_str().into(),
-                    fields: fields.clone(),
-                    request: index as u64 + 1,
-                };
-                let left = deadline.saturating_duration_since(Instant::now()).min(DEPLOY_ATTEMPT_TIMEOUT);
-                match call_outside(&ep, &links, dst, req, left).await {
-                    Some(DeployReply::Deployed { version, jobs }) => {
-                        let (env, schema) = (env.as_str().into(), schema.as_str().into());
-                        rec.harness(&node, HarnessEvent::DeployDone { env, schema, version, jobs: jobs as u64 });
-                        log.lock().expect("deploy log lock")[index].acked = Some((version, run_start.elapsed()));
-                        break;
-                    }
-                    Some(DeployReply::Superseded { version }) => {
-                        let (env, schema) = (env.as_str().into(), schema.as_str().into());
-                        rec.harness(&node, HarnessEvent::DeploySuperseded { env, schema, version });
-                        let mut log = log.lock().expect("deploy log lock");
-                        log[index].acked = Some((version, run_start.elapsed()));
-                        log[index].superseded = true;
-                        break;
-                    }
-                    _ => {}
-                }
-                madsim::time::sleep(DEPLOY_RETRY_PAUSE).await;
-            }
-            log.lock().expect("deploy log lock")[index].attempts = attempts;
-            running.fetch_sub(1, Ordering::SeqCst);
-        });
-    })
 }
 
 /// The determinism check's negative control: state that leaks from one run of the process into the next (as a

@@ -1,15 +1,13 @@
 //! The final reading: every environment's schemas, sources and views, read through the public API after the
 //! liveness phase. What it returns is what a customer would see; the oracle compares it with its model.
 
-use super::wiretap::call_outside;
-use crate::faults::net::FaultNet;
 use madsim::net::rpc::Request;
-use madsim::net::Endpoint;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use system::model::{Name, SchemaDef, Source, View};
+use system::net::{Endpoint, LinkShaper};
 use system::proto::{ListContent, ListSchemas, QueueStats};
 
 const CHECKER_CALL_TIMEOUT: Duration = Duration::from_secs(1);
@@ -43,14 +41,14 @@ pub struct EnvState {
 pub struct Checker {
     pub schemas: Endpoint,
     pub content: Endpoint,
-    pub links: Arc<FaultNet>,
+    pub links: Arc<dyn LinkShaper>,
     pub store: SocketAddr,
 }
 
 /// Calls until answered, a bounded number of times; the checker needs an answer, not a verdict on latency.
 async fn call_patiently<R: Request + Clone>(
     ep: &Endpoint,
-    links: &FaultNet,
+    links: &dyn LinkShaper,
     dst: SocketAddr,
     req: R,
 ) -> Option<R::Response> {
@@ -70,13 +68,13 @@ impl Checker {
         for env in envs {
             let mut state = EnvState::default();
             let schemas = ListSchemas { env: env.into() };
-            for def in call_patiently(&self.schemas, &self.links, self.store, schemas).await? {
+            for def in call_patiently(&self.schemas, &*self.links, self.store, schemas).await? {
                 state.schemas.insert(def.name.clone(), def);
             }
             let mut after = None;
             loop {
                 let list = ListContent { env: env.into(), after: after.clone(), limit: PAGE_SIZE };
-                let page = call_patiently(&self.content, &self.links, self.store, list).await?;
+                let page = call_patiently(&self.content, &*self.links, self.store, list).await?;
                 let Some((last, _)) = page.last() else { break };
                 after = Some(last.entity.clone());
                 for (source, views) in page {
@@ -89,4 +87,26 @@ impl Checker {
         }
         Some(out)
     }
+}
+
+/// One call of a harness actor outside the system (a reader, the checker, the operator deploying schemas),
+/// bounded by `timeout`. It meets the faults everyone meets: the link layer's loss and latency both ways, and
+/// madsim's partitions beneath (in a live run, the real network's). Outside the system, it calls the network
+/// directly.
+#[allow(clippy::disallowed_methods)]
+pub async fn call_outside<R: madsim::net::rpc::Request, L: system::net::LinkShaper + ?Sized>(
+    ep: &system::net::Endpoint,
+    links: &L,
+    dst: std::net::SocketAddr,
+    request: R,
+    timeout: std::time::Duration,
+) -> Option<R::Response> {
+    let here = ep.local_addr().ok()?.ip();
+    let attempt = async {
+        system::net::deliver(links.shape(here, dst.ip())).await;
+        let response = ep.call(dst, request).await;
+        system::net::deliver(links.shape(dst.ip(), here)).await;
+        response
+    };
+    madsim::time::timeout(timeout, attempt).await.ok()?.ok()
 }

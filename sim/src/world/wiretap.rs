@@ -162,24 +162,4 @@ impl Wiretap {
     }
 }
 
-/// One call of a harness actor outside the system (a reader, the checker, the operator deploying schemas),
-/// bounded by `timeout`. It meets the faults everyone meets: the link layer's loss and latency both ways, and
-/// madsim's partitions beneath. Outside the system, it calls madsim directly.
-#[allow(clippy::disallowed_methods)]
-pub async fn call_outside<R: madsim::net::rpc::Request>(
-    ep: &madsim::net::Endpoint,
-    links: &FaultNet,
-    dst: std::net::SocketAddr,
-    request: R,
-    timeout: std::time::Duration,
-) -> Option<R::Response> {
-    use system::net::LinkShaper;
-    let here = ep.local_addr().ok()?.ip();
-    let attempt = async {
-        system::net::deliver(links.shape(here, dst.ip())).await;
-        let response = ep.call(dst, request).await;
-        system::net::deliver(links.shape(dst.ip(), here)).await;
-        response
-    };
-    madsim::time::timeout(timeout, attempt).await.ok()?.ok()
-}
+pub use super::reading::call_outside;

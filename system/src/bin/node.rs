@@ -46,7 +46,7 @@ mod real {
     use system::net::NoShaping;
     use system::node::{NodeContext, Topology};
     use system::points::NeverFire;
-    use system::real::{FileDisk, HostClock};
+    use system::real::{FileDisk, FileDiskOptions, HostClock};
 
     #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
     enum Role {
@@ -78,12 +78,19 @@ mod real {
         /// An ingest node's address (repeat for each).
         #[arg(long = "ingest", required = true)]
         ingest: Vec<SocketAddr>,
-        /// The folder that holds the store's or the queue's log (required for those roles).
+        /// The folder that holds the store's or the queue's log (required for those roles; other roles ignore it).
         #[arg(long)]
         data: Option<PathBuf>,
         /// Refuse appends that would make the log longer than this many bytes, as a full device would.
         #[arg(long)]
         data_limit_bytes: Option<u64>,
+        /// Keep the log's appends in the process until each sync (one write and one fdatasync per group commit).
+        /// A SIGKILL then loses what a power cut would: everything not yet synced.
+        #[arg(long)]
+        write_buffer: bool,
+        /// Stop when the process that started this one exits (a harness that was killed leaves no node behind).
+        #[arg(long)]
+        exit_with_parent: bool,
         /// Switch on a known-bad behaviour by name (repeatable; `sim list` shows them). For proving a checker
         /// against a live cluster only.
         #[arg(long = "flaw")]
@@ -170,12 +177,14 @@ mod real {
                 return ExitCode::from(2);
             }
         };
+        // Only the store and the queue keep a log; another role given a folder leaves it alone.
         let data = match (args.role, &args.data) {
             (Role::Store | Role::Queue, None) => {
                 let _ = writeln!(std::io::stderr(), "node: --role {:?} keeps a log: give it --data DIR", args.role);
                 return ExitCode::from(2);
             }
-            (_, data) => data.clone(),
+            (Role::Store | Role::Queue, Some(data)) => Some(data.clone()),
+            _ => None,
         };
         tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(args.log_level).with_ansi(false).init();
         let name = args.name.clone().unwrap_or_else(|| format!("{:?}", args.role).to_lowercase());
@@ -190,7 +199,8 @@ mod real {
             // A real deployment never takes the unusual paths: those are for a simulation to choose.
             points: Arc::new(NeverFire),
         };
-        let disk = match data.map(|dir| FileDisk::open_limited(&dir, args.data_limit_bytes).map_err(|e| (dir, e))) {
+        let disk_options = FileDiskOptions { limit: args.data_limit_bytes, write_buffer: args.write_buffer };
+        let disk = match data.map(|dir| FileDisk::open_with(&dir, disk_options).map_err(|e| (dir, e))) {
             None => None,
             Some(Ok(disk)) => Some(Arc::new(disk) as Arc<dyn system::disk::Disk>),
             Some(Err((dir, e))) => {
@@ -206,6 +216,7 @@ mod real {
             }
         };
         let role = args.role;
+        let exit_with_parent = args.exit_with_parent;
         runtime.block_on(async move {
             let serve = async move {
                 match (role, disk) {
@@ -223,8 +234,21 @@ mod real {
                     return ExitCode::from(1);
                 }
             };
+            let orphaned = async {
+                if !exit_with_parent {
+                    return std::future::pending().await;
+                }
+                let parent = std::os::unix::process::parent_id();
+                while std::os::unix::process::parent_id() == parent {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            };
             tokio::select! {
                 () = serve => ExitCode::SUCCESS,
+                () = orphaned => {
+                    tracing::warn!(node = %name, "the process that started this node is gone: stopping");
+                    ExitCode::from(1)
+                }
                 _ = terminate.recv() => {
                     // Everything acknowledged is already durable (the services answer only what their log made
                     // durable), so stopping here loses nothing a client was promised.
