@@ -32,7 +32,20 @@ pub fn live(args: LiveArgs) -> u8 {
     // An empty RUSTFLAGS replaces the workspace's `--cfg madsim`: the unsimulated build.
     let built = Command::new(&cargo)
         .current_dir(workspace())
-        .args(["build", "--release", "--locked", "-p", "system", "--bin", "node", "-p", "sim", "--bin", "sim-live"])
+        .args([
+            "build",
+            "--profile",
+            "live",
+            "--locked",
+            "-p",
+            "system",
+            "--bin",
+            "node",
+            "-p",
+            "sim",
+            "--bin",
+            "sim-live",
+        ])
         .arg("--target-dir")
         .arg(&target)
         .env("RUSTFLAGS", "")
@@ -50,7 +63,7 @@ pub fn live(args: LiveArgs) -> u8 {
             return super::EXIT_HARNESS_ERROR;
         }
     }
-    let binary = target.join("release").join("sim-live");
+    let binary = target.join("live").join("sim-live");
     let mut child = match Command::new(&binary).args(&args.args).spawn() {
         Ok(child) => child,
         Err(e) => {

@@ -10,9 +10,13 @@
 //!   (`node --write-buffer`), so a kill loses what they had not synced, as a power cut would; with
 //!   `--page-cache` they append through the OS instead, and a kill loses nothing the OS was given.
 //! - `pause`: SIGSTOP, then SIGCONT after the duration.
+//! - `isolate`, `split`, `cut`, `loss` and fixed `latency`: through the transport seam, which the OS cannot do
+//!   between processes without root. Every node, client, reader and the checker shapes its messages by one
+//!   rules file (`system::real::links`) that the run rewrites as faults start and heal; each process has its own
+//!   loopback address (127.0.1.x the nodes, 127.0.2.x the clients, 127.0.3.x the readers, 127.0.4.1 the checker).
 //!
-//! Every other fault kind (network faults, clock faults, disk faults inside a write) needs the simulation; a live
-//! run lists the ones it left out. Built only without `--cfg madsim`, as the `sim-live` binary, which `cargo sim
+//! Every other fault kind (clock faults, disk faults inside a write, duplicated messages, long-tailed latency)
+//! needs the simulation; a live run lists the ones it left out. Built only without `--cfg madsim`, as the `sim-live` binary, which `cargo sim
 //! live` builds and runs.
 //!
 //! Not judged live: the bound on messages (nothing counts the real network's messages). Every other invariant is
@@ -45,6 +49,7 @@ use system::model::Name;
 use system::net::{Endpoint, LinkShaper, NoShaping, Rpc};
 use system::node::{NodeContext, Topology};
 use system::proto::{GetQueueStats, GetStoreStats};
+use system::real::links::{FileLinks, Rule};
 
 /// The exit codes, as the `sim` command's (see `sim --help`).
 pub const EXIT_PASS: u8 = 0;
@@ -79,6 +84,10 @@ pub struct LiveArgs {
     /// Stop a node with SIGSTOP and resume it with SIGCONT: `NODE@AT+FOR`, e.g. `worker-1@3s+1s` (repeatable).
     #[arg(long = "pause", value_name = "NODE@AT+FOR")]
     pub pause: Vec<String>,
+    /// Cut a node off from every other process, both ways, through the transport seam: `NODE@AT+FOR`
+    /// (repeatable).
+    #[arg(long = "isolate", value_name = "NODE@AT+FOR")]
+    pub isolate: Vec<String>,
     /// The load phase's length, instead of the scenario's `run.safety`.
     #[arg(long)]
     pub safety: Option<humantime::Duration>,
@@ -167,27 +176,29 @@ fn plan(args: &LiveArgs, s: &Scenario, nodes: &[String]) -> Result<(Vec<FaultSpe
     let mut left_out = Vec::new();
     if !args.no_script {
         for spec in &s.faults.script {
-            match &spec.fault {
-                Fault::Crash { target, .. } | Fault::Pause { target, .. } if nodes.contains(target) => {
-                    plan.push(spec.clone())
-                }
-                _ => left_out.push(format!("at {}: {spec} (needs the simulation)", spec.at)),
+            if rules(&spec.fault, &BTreeMap::new()).is_some()
+                || matches!(&spec.fault, Fault::Crash { target, .. } | Fault::Pause { target, .. } if nodes.contains(target))
+            {
+                plan.push(spec.clone());
+            } else {
+                left_out.push(format!("at {}: {spec} (needs the simulation)", spec.at));
             }
         }
     }
     if !s.faults.generate.is_empty() {
         left_out.push(format!(
-            "the generated faults ({}): a live run executes only scripted crashes and pauses and --crash/--pause",
+            "the generated faults ({}): a live run executes only the scenario's script and the command line's faults",
             s.faults.generate.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(", ")
         ));
     }
-    for (flag, values) in [("crash", &args.crash), ("pause", &args.pause)] {
+    for (flag, values) in [("crash", &args.crash), ("pause", &args.pause), ("isolate", &args.isolate)] {
         for value in values {
             let (target, at, length) = parse_fault(flag, value, nodes)?;
-            let fault = if flag == "crash" {
-                Fault::Crash { duration: Dur(length), target }
-            } else {
-                Fault::Pause { duration: Dur(length), target }
+            let duration = Dur(length);
+            let fault = match flag {
+                "crash" => Fault::Crash { duration, target },
+                "pause" => Fault::Pause { duration, target },
+                _ => Fault::Isolate { duration, target },
             };
             plan.push(FaultSpec { at: Dur(at), fault });
         }
@@ -200,16 +211,70 @@ fn plan(args: &LiveArgs, s: &Scenario, nodes: &[String]) -> Result<(Vec<FaultSpe
     Ok((kept, left_out))
 }
 
-/// Loopback ports free now, one per node. (Another process could take one before the node binds it; the node
-/// then fails to start, and the run says so.)
-fn free_ports(count: usize) -> std::io::Result<Vec<u16>> {
-    let listeners: Vec<std::net::TcpListener> =
-        (0..count).map(|_| std::net::TcpListener::bind("127.0.0.1:0")).collect::<Result<_, _>>()?;
-    listeners.iter().map(|l| l.local_addr().map(|a| a.port())).collect()
+/// The link rules a network fault stands for, or `None` for a fault the rules file cannot express. `ips` maps
+/// node names to addresses (an empty map checks only whether the fault can be expressed: every name is then a
+/// wildcard).
+fn rules(fault: &Fault, ips: &BTreeMap<String, std::net::IpAddr>) -> Option<Vec<Rule>> {
+    use system::real::links::Action;
+    // A name the map does not know would read as a wildcard and cut everything: such a fault is not expressed.
+    let names: Vec<&String> = match fault {
+        Fault::Isolate { target, .. } | Fault::Loss { target, .. } => vec![target],
+        Fault::Cut { from, to, .. } => vec![from, to],
+        Fault::Split { group, .. } => group.iter().collect(),
+        Fault::Latency { target, from, to, .. } => target.iter().chain(from).chain(to).collect(),
+        _ => Vec::new(),
+    };
+    if !ips.is_empty() && names.iter().any(|n| *n != "network" && !ips.contains_key(*n)) {
+        return None;
+    }
+    let ip = |name: &str| ips.get(name).copied();
+    let both = |name: &str, action: Action| {
+        if name == "network" {
+            return vec![Rule { from: None, to: None, action }];
+        }
+        vec![Rule { from: ip(name), to: None, action: action.clone() }, Rule { from: None, to: ip(name), action }]
+    };
+    Some(match fault {
+        Fault::Isolate { target, .. } => both(target, Action::Drop(100)),
+        Fault::Loss { target, loss_percent, .. } => both(target, Action::Drop(loss_percent.get())),
+        Fault::Cut { from, to, .. } => vec![Rule { from: ip(from), to: ip(to), action: Action::Drop(100) }],
+        Fault::Split { group, .. } => {
+            let rest: Vec<&String> = ips.keys().filter(|n| !group.contains(n)).collect();
+            let mut rules = Vec::new();
+            for g in group {
+                for r in &rest {
+                    rules.push(Rule { from: ip(g), to: ip(r), action: Action::Drop(100) });
+                    rules.push(Rule { from: ip(r), to: ip(g), action: Action::Drop(100) });
+                }
+            }
+            rules
+        }
+        Fault::Latency { target, from, to, latency, tail, .. } if tail.is_fixed() => match (target, from, to) {
+            (Some(target), _, _) => both(target, Action::Delay(latency.0)),
+            (None, Some(from), Some(to)) => vec![Rule { from: ip(from), to: ip(to), action: Action::Delay(latency.0) }],
+            _ => return None,
+        },
+        _ => return None,
+    })
 }
 
-fn loopback(port: u16) -> SocketAddr {
-    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port))
+/// Loopback ports free now, one per node. (Another process could take one before the node binds it; the node
+/// then fails to start, and the run says so.)
+fn free_addrs(count: usize) -> std::io::Result<Vec<SocketAddr>> {
+    let listeners: Vec<std::net::TcpListener> =
+        (0..count).map(|i| std::net::TcpListener::bind(loopback(NET_NODES, i, 0))).collect::<Result<_, _>>()?;
+    listeners.iter().map(|l| l.local_addr()).collect()
+}
+
+/// The loopback subnets (127.0.NET.x) of the nodes, the clients, the readers and the checker: Linux routes all of
+/// 127/8 to the loopback interface, so each process can have an address of its own for the link rules.
+const NET_NODES: u8 = 1;
+const NET_CLIENTS: u8 = 2;
+const NET_READERS: u8 = 3;
+const NET_CHECKER: u8 = 4;
+
+fn loopback(net: u8, host: usize, port: u16) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::new(127, 0, net, (host % 250) as u8 + 1), port))
 }
 
 /// The command-line arguments that give a node the scenario's configuration.
@@ -279,11 +344,16 @@ pub fn run(args: LiveArgs) -> u8 {
         crate::errln!("live: left out: {line}");
     }
 
-    let ports = match free_ports(names.len()) {
-        Ok(ports) => ports,
-        Err(e) => return bad_input(format!("cannot find free loopback ports: {e}")),
+    let addrs = match free_addrs(names.len()) {
+        Ok(addrs) => addrs,
+        Err(e) => return bad_input(format!("cannot find free ports on 127.0.{NET_NODES}.x: {e}")),
     };
-    let addrs: BTreeMap<String, SocketAddr> = names.iter().cloned().zip(ports.iter().map(|&p| loopback(p))).collect();
+    let addrs: BTreeMap<String, SocketAddr> = names.iter().cloned().zip(addrs).collect();
+    let links_file = out.join("links");
+    // No rules until a fault starts (a file left by an earlier run in the same folder would apply).
+    if let Err(e) = std::fs::write(&links_file, "") {
+        return bad_input(format!("cannot write {}: {e}", links_file.display()));
+    }
     let ingest: Vec<SocketAddr> = names.iter().filter(|n| n.starts_with("ingest-")).map(|n| addrs[n]).collect();
     let topology = Topology { store: addrs["store"], queue: addrs["queue"], ingest: ingest.clone() };
     let config = crate::world::system_config(&s);
@@ -299,6 +369,9 @@ pub fn run(args: LiveArgs) -> u8 {
         ];
         node_args.extend(ingest.iter().map(|a| OsString::from(format!("--ingest={a}"))));
         node_args.extend(config_args(&config).into_iter().map(OsString::from));
+        let mut links = OsString::from("--links=");
+        links.push(&links_file);
+        node_args.push(links);
         // Every node names its folder (only the store and the queue use it): what tells this run's processes apart.
         let mut data = OsString::from("--data=");
         data.push(out.join("data").join(name));
@@ -345,6 +418,9 @@ pub fn run(args: LiveArgs) -> u8 {
         procs: procs.clone(),
         executed: Arc::default(),
         interrupted: interrupted.clone(),
+        ips: addrs.iter().map(|(name, addr)| (name.clone(), addr.ip())).collect(),
+        links_file: links_file.clone(),
+        active_rules: Arc::default(),
     });
     let executed = live.executed.clone();
     let budget = *args.time_budget;
@@ -476,6 +552,11 @@ struct Live {
     procs: Procs,
     executed: Arc<Mutex<Vec<Executed>>>,
     interrupted: Arc<AtomicBool>,
+    /// Every node's loopback address, for the link rules.
+    ips: BTreeMap<String, std::net::IpAddr>,
+    /// The rules file every process shapes its messages by, and the rules of each network fault active now.
+    links_file: PathBuf,
+    active_rules: Arc<Mutex<BTreeMap<usize, Vec<Rule>>>>,
 }
 
 impl Live {
@@ -497,10 +578,11 @@ impl Live {
         let s = self.scenario.clone();
         self.recorder.start_clock();
         let run_start = Instant::now();
-        let links: Arc<dyn LinkShaper> = Arc::new(NoShaping);
+        // The harness's own actors meet the network's faults as the nodes do.
+        let links: Arc<dyn LinkShaper> = Arc::new(FileLinks::new(&self.links_file));
         let streams = crate::branch::Streams::new(self.seed, &[]);
-        let bind = || Endpoint::bind(loopback(0));
-        let (schemas_ep, content_ep) = match (bind().await, bind().await) {
+        let bind = |net: u8, host: usize| Endpoint::bind(loopback(net, host, 0));
+        let (schemas_ep, content_ep) = match (bind(NET_CHECKER, 0).await, bind(NET_CHECKER, 0).await) {
             (Ok(a), Ok(b)) => (a, b),
             _ => panic!("cannot bind a loopback endpoint for the checker"),
         };
@@ -555,7 +637,7 @@ impl Live {
         for (i, env) in s.env_names().iter().enumerate() {
             let follows = Arc::new(Follows::default());
             if s.readers.enabled {
-                let Ok(ep) = bind().await else { panic!("cannot bind a loopback endpoint for a reader") };
+                let Ok(ep) = bind(NET_READERS, i).await else { panic!("cannot bind a loopback endpoint for a reader") };
                 let reader = Reader {
                     env: env.into(),
                     node: format!("reader-{env}").as_str().into(),
@@ -576,7 +658,7 @@ impl Live {
                 tokio::spawn(reader.run());
             }
             let name = format!("client-{env}");
-            let Ok(ep) = bind().await else { panic!("cannot bind a loopback endpoint for a client") };
+            let Ok(ep) = bind(NET_CLIENTS, i).await else { panic!("cannot bind a loopback endpoint for a client") };
             let ctx = self.context(&name, ep.local_addr().expect("a bound endpoint has an address"), &links);
             let content_env = s.environments.mirrors.get(env).cloned().unwrap_or_else(|| env.to_string());
             load.generators_running.fetch_add(1, Ordering::SeqCst);
@@ -619,6 +701,8 @@ impl Live {
 
         // Heal: every paused node resumed, every node that is down started again.
         self.recorder.harness(&harness, HarnessEvent::HealAll);
+        self.active_rules.lock().expect("rules lock").clear();
+        self.write_rules();
         for name in self.procs.paused() {
             let _ = self.procs.resume(&name);
         }
@@ -709,9 +793,11 @@ impl Live {
     async fn execute(self: Arc<Self>, spec: FaultSpec, load_start: Instant) {
         tokio::time::sleep_until(load_start + spec.at.0).await;
         let harness: Arc<str> = "faults".into();
+        let network = rules(&spec.fault, &self.ips);
         let (target, length, crash) = match &spec.fault {
             Fault::Crash { target, duration } => (target.clone(), duration.0, true),
             Fault::Pause { target, duration } => (target.clone(), duration.0, false),
+            _ if network.is_some() => (String::new(), spec.duration().unwrap_or_default(), false),
             _ => return,
         };
         let index = {
@@ -725,6 +811,17 @@ impl Live {
             executed.len() - 1
         };
         self.recorder.harness(&harness, HarnessEvent::FaultStarted { spec: Box::new(spec.clone()) });
+        if let Some(network) = network {
+            self.active_rules.lock().expect("rules lock").insert(index, network);
+            self.write_rules();
+            tokio::time::sleep(length).await;
+            self.active_rules.lock().expect("rules lock").remove(&index);
+            self.write_rules();
+            self.recorder.harness(&harness, HarnessEvent::FaultHealed { spec: Box::new(spec.clone()) });
+            self.executed.lock().expect("executed lock")[index].healed_ms =
+                Some(load_start.elapsed().as_millis() as u64);
+            return;
+        }
         let procs = self.procs.clone();
         let name = target.clone();
         let begun = tokio::task::spawn_blocking(move || if crash { procs.kill(&name) } else { procs.pause(&name) });
@@ -747,6 +844,16 @@ impl Live {
         let mut executed = self.executed.lock().expect("executed lock");
         executed[index].healed_ms = Some(load_start.elapsed().as_millis() as u64);
         executed[index].error = error;
+    }
+
+    /// Writes the active faults' rules where every process reads them: whole, by a rename, so that no process
+    /// reads half a file.
+    fn write_rules(&self) {
+        let text: String =
+            self.active_rules.lock().expect("rules lock").values().flatten().map(|rule| format!("{rule}\n")).collect();
+        if let Err(e) = crate::report::files::write_atomically(&self.links_file, &text) {
+            crate::errln!("live: cannot write {}: {e}", self.links_file.display());
+        }
     }
 
     /// Whether the queue says nothing is pending or leased and the store that its outbox is empty.

@@ -2,7 +2,7 @@
 //! logs on stderr, and a clean stop on SIGTERM.
 //!
 //! ```text
-//! cargo build -p system --bin node --target-dir target/live      # with RUSTFLAGS="" : the unsimulated variant
+//! RUSTFLAGS="" cargo build --profile live -p system --bin node --target-dir target/live   # the unsimulated variant
 //! node --role store  --listen 127.0.0.1:7100 --store 127.0.0.1:7100 --queue 127.0.0.1:7101 \
 //!      --ingest 127.0.0.1:7102 --data /var/lib/jobs/store
 //! ```
@@ -20,7 +20,7 @@ fn main() -> std::process::ExitCode {
     let _ = writeln!(
         std::io::stderr(),
         "node: this binary was built for simulation (--cfg madsim), where there is no real network to serve.\n\
-         Build the real variant: RUSTFLAGS=\"\" cargo build --release -p system --bin node --target-dir target/live"
+         Build the real variant: RUSTFLAGS=\"\" cargo build --profile live -p system --bin node --target-dir target/live"
     );
     std::process::ExitCode::from(2)
 }
@@ -88,6 +88,10 @@ mod real {
         /// A SIGKILL then loses what a power cut would: everything not yet synced.
         #[arg(long)]
         write_buffer: bool,
+        /// Network faults at the transport seam: a rules file this node re-reads (see `system::real::links`:
+        /// `FROM TO drop PERCENT` or `FROM TO delay MS` per line). Without it, no shaping.
+        #[arg(long)]
+        links: Option<PathBuf>,
         /// Stop when the process that started this one exits (a harness that was killed leaves no node behind).
         #[arg(long)]
         exit_with_parent: bool,
@@ -193,7 +197,10 @@ mod real {
             addr: args.listen,
             clock: Arc::new(HostClock),
             events: Arc::new(TracingSink { node: name.clone() }),
-            links: Arc::new(NoShaping),
+            links: match &args.links {
+                Some(path) => Arc::new(system::real::links::FileLinks::new(path)),
+                None => Arc::new(NoShaping),
+            },
             config: Arc::new(config),
             topology: Arc::new(Topology { store: args.store, queue: args.queue, ingest: args.ingest.clone() }),
             // A real deployment never takes the unusual paths: those are for a simulation to choose.

@@ -6,7 +6,10 @@
 //! clock is allowed in this module alone.
 //!
 //! - [`net`]: RPC over TCP, for peers that die and come back (only in the unsimulated build).
+//! - [`links`]: network faults at the transport seam, from a rules file (dropping or delaying traffic between
+//!   processes would otherwise take root).
 
+pub mod links;
 #[cfg(not(madsim))]
 pub mod net;
 
